@@ -1,0 +1,21 @@
+// Array kernels shared by several ops (not recorded on the tape).
+#pragma once
+
+#include <cstddef>
+
+#include "../variable.hpp"
+
+namespace autodiff::detail {
+
+// sum of x along axis, keeping the axis with length 1 (so it broadcasts back against x).
+template <class T>
+Array<T> sum_keepdims(const Array<T>& x, std::size_t axis);
+// max of x along axis, keeping the axis.
+template <class T>
+Array<T> max_keepdims(const Array<T>& x, std::size_t axis);
+// log sum e^x along axis, keeping the axis: m + log sum e^(x - m), m the maximum
+// (or 0 where the maximum is infinite), so no e^x overflows.
+template <class T>
+Array<T> logsumexp_keepdims(const Array<T>& x, std::size_t axis);
+
+}  // namespace autodiff::detail

@@ -1,0 +1,151 @@
+#include "gradcheck.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <ostream>
+#include <random>
+#include <sstream>
+
+#include "tape.hpp"
+
+namespace autodiff {
+
+namespace {
+
+std::vector<Variable<double>> as_leaves(const std::vector<Array<double>>& inputs, bool requires_grad) {
+  std::vector<Variable<double>> leaves;
+  for (const auto& x : inputs) leaves.emplace_back(x, requires_grad);
+  return leaves;
+}
+
+double projected(const Variable<double>& y, const std::optional<Array<double>>& projection) {
+  if (!projection) return y.item();
+  double total = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) total += y.value().data()[i] * projection->data()[i];
+  return total;
+}
+
+std::string index_text(const Shape& shape, std::size_t flat) {
+  std::vector<std::size_t> index(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  std::string text = "[";
+  for (std::size_t d = 0; d < index.size(); ++d) text += (d ? ", " : "") + std::to_string(index[d]);
+  return text + "]";
+}
+
+GradCheckReport compare(const std::vector<Array<double>>& inputs, const std::vector<Array<double>>& yours,
+                        const std::vector<Array<double>>& numeric, const GradCheckOptions& options) {
+  GradCheckReport report;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    InputCheck check;
+    check.name = i < options.input_names.size() ? options.input_names[i] : "input " + std::to_string(i);
+    check.shape = inputs[i].shape();
+    std::vector<GradientEntry> failing;
+    for (std::size_t j = 0; j < inputs[i].size(); ++j) {
+      const double a = yours[i].data()[j], n = numeric[i].data()[j];
+      const double error = std::abs(a - n);
+      const double rel = error / std::max({std::abs(a), std::abs(n), options.atol});
+      check.max_abs_error = std::max(check.max_abs_error, error);
+      check.max_rel_error = std::max(check.max_rel_error, rel);
+      if (!(error <= options.atol + options.rtol * std::abs(n))) {  // NaN fails too
+        ++check.failed_entries;
+        failing.push_back({j, index_text(check.shape, j), a, n, error});
+      }
+    }
+    std::sort(failing.begin(), failing.end(),
+              [](const GradientEntry& x, const GradientEntry& y) { return x.abs_error > y.abs_error; });
+    if (failing.size() > options.max_listed) failing.resize(options.max_listed);
+    check.worst = std::move(failing);
+    check.passed = check.failed_entries == 0;
+    report.passed = report.passed && check.passed;
+    report.inputs.push_back(std::move(check));
+  }
+  return report;
+}
+
+}  // namespace
+
+std::vector<Array<double>> numerical_gradients(const GradFunction& f, const std::vector<Array<double>>& inputs,
+                                               double eps, const std::optional<Array<double>>& projection) {
+  no_grad scope;
+  std::vector<Variable<double>> leaves = as_leaves(inputs, false);
+  std::vector<Array<double>> gradients;
+  for (auto& leaf : leaves) {
+    Array<double> gradient = Array<double>::from_shape(leaf.shape());
+    double* x = leaf.data().data();
+    for (std::size_t j = 0; j < leaf.size(); ++j) {
+      const double saved = x[j];
+      x[j] = saved + eps;
+      const double up = projected(f(leaves), projection);
+      x[j] = saved - eps;
+      const double down = projected(f(leaves), projection);
+      x[j] = saved;
+      gradient.data()[j] = (up - down) / (2 * eps);
+    }
+    gradients.push_back(std::move(gradient));
+  }
+  return gradients;
+}
+
+GradCheckReport gradcheck(const GradFunction& f, const std::vector<Array<double>>& inputs,
+                          const GradCheckOptions& options) {
+  std::vector<Variable<double>> leaves = as_leaves(inputs, true);
+  Variable<double> y = f(leaves);
+  std::optional<Array<double>> projection;
+  if (y.size() != 1) {
+    std::mt19937 engine(options.seed);
+    std::normal_distribution<double> normal;
+    projection = Array<double>::from_shape(y.shape());
+    for (auto& r : *projection) r = normal(engine);
+  }
+  std::vector<Array<double>> reverse;
+  if (y.requires_grad()) {
+    if (projection) y.backward(*projection);
+    else y.backward();
+  }
+  for (auto& leaf : leaves)  // an input f does not use has gradient zero
+    reverse.push_back(leaf.has_grad() ? leaf.grad() : Array<double>(xt::zeros<double>(leaf.shape())));
+  return compare(inputs, reverse, numerical_gradients(f, inputs, options.eps, projection), options);
+}
+
+GradCheckReport check_gradients(const GradFunction& f, const std::vector<Array<double>>& inputs,
+                                const std::vector<Array<double>>& gradients, const GradCheckOptions& options) {
+  if (gradients.size() != inputs.size())
+    throw ShapeError("check_gradients: " + std::to_string(gradients.size()) + " gradients for " +
+                     std::to_string(inputs.size()) + " inputs");
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (gradients[i].shape() != inputs[i].shape())
+      throw ShapeError("check_gradients: gradient " + std::to_string(i) + " has shape " +
+                       autodiff::to_string(gradients[i].shape()) + ", its input " +
+                       autodiff::to_string(inputs[i].shape()));
+  return compare(inputs, gradients, numerical_gradients(f, inputs, options.eps), options);
+}
+
+std::string GradCheckReport::to_string() const {
+  std::ostringstream out;
+  out << *this;
+  return out.str();
+}
+
+std::ostream& operator<<(std::ostream& out, const GradCheckReport& report) {
+  out << "gradient check " << (report.passed ? "passed" : "FAILED") << "\n";
+  out << "  " << std::left << std::setw(16) << "input" << std::setw(14) << "shape" << std::setw(14) << "max abs err"
+      << std::setw(14) << "max rel err" << "failed entries\n";
+  for (const auto& input : report.inputs) {
+    std::size_t count = 1;
+    for (auto d : input.shape) count *= d;
+    out << "  " << std::left << std::setw(16) << input.name << std::setw(14) << autodiff::to_string(input.shape)
+        << std::setw(14) << std::setprecision(3) << input.max_abs_error << std::setw(14) << input.max_rel_error
+        << input.failed_entries << " of " << count << "\n";
+    for (const auto& entry : input.worst)
+      out << "      " << input.name << entry.index << ": yours " << std::setprecision(8) << entry.yours
+          << ", finite differences " << entry.numeric << "\n";
+  }
+  return out;
+}
+
+}  // namespace autodiff

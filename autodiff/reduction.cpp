@@ -1,0 +1,199 @@
+// Reductions: value, then backward closure. The gradient of a reduction is g
+// broadcast back over the reduced axis (times 1/n for mean, a mask for max).
+#include "reduction.hpp"
+
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xreducer.hpp>
+#include <numeric>
+
+#include "detail/kernels.hpp"
+#include "op.hpp"
+
+namespace autodiff {
+
+namespace detail {
+
+// x viewed as (outer, n, inner) around axis, reduced over n with combine, in
+// plain loops over contiguous rows (xtensor 0.24's immediate keep_dims
+// reducers crash on some shapes, and its lazy ones are ~40x slower).
+template <class T, class Combine>
+Array<T> reduce_keepdims(const Array<T>& x, std::size_t axis, Combine combine) {
+  const Shape& shape = x.shape();
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= shape[d];
+  const std::size_t n = shape[axis];
+  Shape kept = shape;
+  kept[axis] = 1;
+  Array<T> result = Array<T>::from_shape(kept);
+  for (std::size_t o = 0; o < outer; ++o) {
+    const T* in = x.data() + o * n * inner;
+    T* out = result.data() + o * inner;
+    std::copy_n(in, inner, out);
+    for (std::size_t k = 1; k < n; ++k)
+      for (std::size_t i = 0; i < inner; ++i) out[i] = combine(out[i], in[k * inner + i]);
+  }
+  return result;
+}
+
+template <class T>
+Array<T> sum_keepdims(const Array<T>& x, std::size_t axis) {
+  if (x.shape()[axis] == 0) {
+    Shape kept = x.shape();
+    kept[axis] = 1;
+    return xt::zeros<T>(kept);
+  }
+  return reduce_keepdims(x, axis, [](T a, T b) { return a + b; });
+}
+
+template <class T>
+Array<T> max_keepdims(const Array<T>& x, std::size_t axis) {
+  // NaN wins, so that a NaN input shows in the result
+  return reduce_keepdims(x, axis, [](T a, T b) { return (b > a || b != b) && a == a ? b : a; });
+}
+
+template <class T>
+Array<T> logsumexp_keepdims(const Array<T>& x, std::size_t axis) {
+  Array<T> m = max_keepdims(x, axis);
+  m = xt::where(xt::isfinite(m), m, T(0));
+  return m + xt::log(sum_keepdims<T>(xt::exp(x - m), axis));
+}
+
+}  // namespace detail
+
+namespace {
+
+// The shape of x with axis kept as length 1.
+Shape keepdims_shape(const Shape& shape, std::size_t axis) {
+  Shape kept = shape;
+  kept[axis] = 1;
+  return kept;
+}
+
+// A reduced array as the op's result: drop the kept axis unless keepdims.
+template <class T>
+Array<T> finish_reduction(Array<T>&& reduced, std::size_t axis, bool keepdims) {
+  if (!keepdims) {
+    Shape dropped = reduced.shape();
+    dropped.erase(dropped.begin() + static_cast<std::ptrdiff_t>(axis));
+    reduced.reshape(dropped);
+  }
+  return std::move(reduced);
+}
+
+// g of a reduction along axis, reshaped to broadcast against the input.
+template <class T>
+Array<T> grad_keepdims(const Node<T>& out, std::size_t axis) {
+  Array<T> g = out.grad;
+  g.reshape(keepdims_shape(out.inputs[0]->value.shape(), axis));
+  return g;
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> sum(const Variable<T>& x) {
+  static const OpInfo op{"sum", "dx = g (broadcast)"};
+  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0))), {x}, [](Node<T>& out) {
+    const T g = out.grad();
+    accumulate_grad_with(out.input(0), [g](Array<T>& buffer, T beta) {
+      if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), g);
+      else buffer += g;
+    });
+  });
+}
+
+template <class T>
+Variable<T> sum(const Variable<T>& x, long axis, bool keepdims) {
+  static const OpInfo op{"sum_axis", "dx = g (broadcast along axis)"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  return record<T>(op, finish_reduction(detail::sum_keepdims(x.value(), ax), ax, keepdims), {x}, [ax](Node<T>& out) {
+    accumulate_grad(out.input(0), xt::broadcast(grad_keepdims(out, ax), out.input(0).value.shape()));
+  });
+}
+
+template <class T>
+Variable<T> mean(const Variable<T>& x) {
+  static const OpInfo op{"mean", "dx = g / n (broadcast)"};
+  if (x.size() == 0) throw ShapeError("mean: the input is empty");
+  const T n = T(x.size());
+  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0)) / n), {x}, [n](Node<T>& out) {
+    const T g = out.grad() / n;
+    accumulate_grad_with(out.input(0), [g](Array<T>& buffer, T beta) {
+      if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), g);
+      else buffer += g;
+    });
+  });
+}
+
+template <class T>
+Variable<T> mean(const Variable<T>& x, long axis, bool keepdims) {
+  static const OpInfo op{"mean_axis", "dx = g / n (broadcast along axis)"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (x.shape()[ax] == 0) throw ShapeError("mean_axis: the axis has length 0");
+  const T n = T(x.shape()[ax]);
+  return record<T>(op, finish_reduction<T>(detail::sum_keepdims(x.value(), ax) / n, ax, keepdims), {x},
+                   [ax, n](Node<T>& out) {
+                     accumulate_grad(out.input(0),
+                                     xt::broadcast(grad_keepdims(out, ax) / n, out.input(0).value.shape()));
+                   });
+}
+
+template <class T>
+Variable<T> max(const Variable<T>& x) {
+  static const OpInfo op{"max", "dx = g [x = max] / (number of maxima)"};
+  if (x.size() == 0) throw ShapeError("max: the input is empty");
+  Array<T> flat = x.value();
+  flat.reshape({x.size()});
+  return record<T>(op, Array<T>(detail::max_keepdims(flat, 0)(0)), {x}, [](Node<T>& out) {
+    const auto& x = out.input(0).value;
+    const Array<T> is_max = xt::cast<T>(xt::equal(x, out.value()));
+    const T count = std::accumulate(is_max.begin(), is_max.end(), T(0));
+    accumulate_grad(out.input(0), is_max * (out.grad() / count));
+  });
+}
+
+template <class T>
+Variable<T> max(const Variable<T>& x, long axis, bool keepdims) {
+  static const OpInfo op{"max_axis", "dx = g [x = max] / (number of maxima), along axis"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (x.shape()[ax] == 0) throw ShapeError("max_axis: the axis has length 0");
+  return record<T>(op, finish_reduction(detail::max_keepdims(x.value(), ax), ax, keepdims), {x}, [ax](Node<T>& out) {
+    const auto& x = out.input(0).value;
+    Array<T> m = out.value;
+    m.reshape(keepdims_shape(x.shape(), ax));
+    const Array<T> is_max = xt::cast<T>(xt::equal(x, m));
+    accumulate_grad(out.input(0), is_max * (grad_keepdims(out, ax) / detail::sum_keepdims(is_max, ax)));
+  });
+}
+
+template <class T>
+Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
+  static const OpInfo op{"logsumexp", "dx = g e^(x - y) (the softmax of x)"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  return record<T>(op, finish_reduction(detail::logsumexp_keepdims(x.value(), ax), ax, keepdims), {x},
+                   [ax](Node<T>& out) {
+                     const auto& x = out.input(0).value;
+                     Array<T> y = out.value;
+                     y.reshape(keepdims_shape(x.shape(), ax));
+                     accumulate_grad(out.input(0), grad_keepdims(out, ax) * xt::exp(x - y));
+                   });
+}
+
+#define WENGERT_INSTANTIATE(T)                                                  \
+  template Array<T> detail::sum_keepdims(const Array<T>&, std::size_t);         \
+  template Array<T> detail::max_keepdims(const Array<T>&, std::size_t);         \
+  template Array<T> detail::logsumexp_keepdims(const Array<T>&, std::size_t);   \
+  template Variable<T> sum(const Variable<T>&);                                 \
+  template Variable<T> sum(const Variable<T>&, long, bool);                     \
+  template Variable<T> mean(const Variable<T>&);                                \
+  template Variable<T> mean(const Variable<T>&, long, bool);                    \
+  template Variable<T> max(const Variable<T>&);                                 \
+  template Variable<T> max(const Variable<T>&, long, bool);                     \
+  template Variable<T> logsumexp(const Variable<T>&, long, bool);
+WENGERT_INSTANTIATE(float)
+WENGERT_INSTANTIATE(double)
+#undef WENGERT_INSTANTIATE
+
+}  // namespace autodiff

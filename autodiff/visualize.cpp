@@ -1,0 +1,193 @@
+#include "visualize.hpp"
+
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <unordered_set>
+#include <vector>
+
+namespace autodiff {
+
+template <class T>
+std::string format_compact(const Array<T>& values, std::size_t max_elements) {
+  if (values.size() > max_elements) return to_string(values.shape()) + " tensor";
+  std::ostringstream out;
+  out << std::setprecision(4);
+  const auto& shape = values.shape();
+  if (shape.empty()) {
+    out << values();
+    return out.str();
+  }
+  // Print nested brackets for any rank by walking the flat, row-major data.
+  std::vector<std::size_t> index(shape.size(), 0);
+  for (std::size_t flat = 0; flat < values.size(); ++flat) {
+    std::size_t opened = 0;
+    while (opened < shape.size() && index[shape.size() - 1 - opened] == 0) ++opened;
+    if (flat == 0) opened = shape.size();
+    out << std::string(opened, '[') << values.data()[flat];
+    // advance the index and close the brackets of the axes that wrapped
+    std::size_t closed = 0;
+    for (std::size_t axis = shape.size(); axis-- > 0;) {
+      if (++index[axis] < shape[axis]) break;
+      index[axis] = 0;
+      ++closed;
+    }
+    out << std::string(closed, ']');
+    if (flat + 1 < values.size()) out << ", ";
+  }
+  return out.str();
+}
+
+namespace detail {
+
+template <class T>
+const std::string& NodeNames<T>::operator()(const Node<T>& node) {
+  auto found = names_.find(&node);
+  if (found != names_.end()) return found->second;
+  std::string name;
+  if (node.extras && !node.extras->name.empty())
+    name = node.extras->name;
+  else if (!node.is_leaf())
+    name = "v" + std::to_string(node.tape_index);
+  else if (node.requires_grad)
+    name = "x" + std::to_string(++leaves_);
+  else
+    name = "c" + std::to_string(++constants_);
+  return names_.emplace(&node, std::move(name)).first->second;
+}
+
+template <class T>
+static std::string call_text(NodeNames<T>& names, const Node<T>& node) {
+  std::string text = names(node) + " = " + node.op->name + "(";
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) text += (i ? ", " : "") + names(*node.inputs[i]);
+  return text + ")";
+}
+
+template <class T>
+SweepPrinter<T>::SweepPrinter(std::ostream& out, const Tape<T>& tape, std::size_t root_index) : out_(out) {
+  // Name the nodes in tape order, exactly as print_tape does.
+  for (std::size_t i = 0; i <= root_index; ++i)
+    if (auto node = tape.at(i))
+      for (auto& input : node->inputs) names_(*input);
+  for (std::size_t i = 0; i <= root_index; ++i)
+    if (auto node = tape.at(i)) names_(*node);
+  if (auto root = tape.at(root_index))
+    out_ << "reverse sweep from " << names_(*root) << ", seeded with dC/d" << names_(*root) << " = "
+         << format_compact(root->grad, 8) << "\n";
+}
+
+template <class T>
+void SweepPrinter<T>::step(const Node<T>& node) {
+  ++steps_;
+  out_ << "  step " << steps_ << ": " << call_text(names_, node) << "    g = dC/d" << names_(node) << " = "
+       << format_compact(node.grad, 8) << "\n";
+  for (std::size_t i = 0; i < node.inputs.size(); ++i)
+    if (node.inputs[i]->requires_grad)
+      out_ << "      dC/d" << names_(*node.inputs[i]) << " += vjp of input " << i << "   [" << node.op->name
+           << ": " << node.op->derivative << "]\n";
+}
+
+template <class T>
+void SweepPrinter<T>::finish() {
+  out_ << "  done: " << steps_ << " steps\n";
+}
+
+}  // namespace detail
+
+template <class T>
+void print_tape(std::ostream& out) {
+  const Tape<T>& tape = Tape<T>::current();
+  detail::NodeNames<T> names;
+  std::vector<NodePtr<T>> live;
+  for (std::size_t i = 0; i < tape.size(); ++i)
+    if (auto node = tape.at(i)) live.push_back(node);
+  for (auto& node : live)
+    for (auto& input : node->inputs) names(*input);
+  out << "Wengert list: " << live.size() << " entries on this thread's tape\n";
+  out << "  " << std::left << std::setw(5) << "#" << std::setw(34) << "operation" << std::setw(14) << "shape"
+      << "derivative (g = dC/d output)\n";
+  for (auto& node : live) {
+    out << "  " << std::left << std::setw(5) << node->tape_index << std::setw(34)
+        << detail::call_text(names, *node) << std::setw(14) << to_string(node->value.shape())
+        << node->op->derivative << "\n";
+  }
+}
+
+template <class T>
+std::string tape_to_string() {
+  std::ostringstream out;
+  print_tape<T>(out);
+  return out.str();
+}
+
+static std::string dot_escape(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    if (c == '"' || c == '\\' || c == '{' || c == '}' || c == '|' || c == '<' || c == '>') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
+}
+
+template <class T>
+std::string to_dot(const Variable<T>& root, const DotOptions& options) {
+  // Collect the graph behind root (depth-first through the inputs).
+  std::vector<const Node<T>*> nodes;
+  std::unordered_set<const Node<T>*> seen;
+  std::vector<const Node<T>*> stack{&root.node()};
+  while (!stack.empty()) {
+    const Node<T>* node = stack.back();
+    stack.pop_back();
+    if (!seen.insert(node).second) continue;
+    nodes.push_back(node);
+    for (auto& input : node->inputs) stack.push_back(input.get());
+  }
+  // Leaves first, then ops in tape order, so names match print_tape.
+  std::stable_sort(nodes.begin(), nodes.end(), [](const Node<T>* a, const Node<T>* b) {
+    if (a->is_leaf() != b->is_leaf()) return a->is_leaf();
+    return !a->is_leaf() && a->tape_index < b->tape_index;
+  });
+  detail::NodeNames<T> names;
+  std::unordered_map<const Node<T>*, std::size_t> id;
+  for (auto* node : nodes) id.emplace(node, id.size());
+
+  std::ostringstream dot;
+  dot << "digraph wengert {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+  for (auto* node : nodes) {
+    std::string label = names(*node) + " | shape " + to_string(node->value.shape());
+    if (options.show_values) label += " | value " + format_compact(node->value, options.max_elements);
+    if (options.show_grads) {
+      if (node->is_leaf() && node->has_grad)
+        label += " | grad " + format_compact(node->grad, options.max_elements);
+      else if (node->extras && node->extras->has_retained_grad)
+        label += " | grad " + format_compact(node->extras->retained_grad, options.max_elements);
+    }
+    std::string escaped;
+    std::size_t start = 0;  // escape each field but keep the record separators
+    for (std::size_t bar; (bar = label.find(" | ", start)) != std::string::npos; start = bar + 3)
+      escaped += dot_escape(label.substr(start, bar - start)) + " | ";
+    escaped += dot_escape(label.substr(start));
+    dot << "  n" << id[node] << " [shape=record, label=\"{" << escaped << "}\""
+        << (node->is_leaf() && node->requires_grad ? ", style=filled, fillcolor=\"#dde8ff\"" : "") << "];\n";
+    if (!node->is_leaf()) {
+      dot << "  op" << id[node] << " [shape=ellipse, label=\"" << dot_escape(node->op->name) << "\"];\n";
+      dot << "  op" << id[node] << " -> n" << id[node] << ";\n";
+      for (auto& input : node->inputs) dot << "  n" << id[input.get()] << " -> op" << id[node] << ";\n";
+    }
+  }
+  dot << "}\n";
+  return dot.str();
+}
+
+#define WENGERT_INSTANTIATE(T)                                                  \
+  template std::string format_compact(const Array<T>&, std::size_t);           \
+  template class detail::NodeNames<T>;                                          \
+  template class detail::SweepPrinter<T>;                                       \
+  template void print_tape<T>(std::ostream&);                                   \
+  template std::string tape_to_string<T>();                                     \
+  template std::string to_dot(const Variable<T>&, const DotOptions&);
+WENGERT_INSTANTIATE(float)
+WENGERT_INSTANTIATE(double)
+#undef WENGERT_INSTANTIATE
+
+}  // namespace autodiff

@@ -1,0 +1,135 @@
+// Every op's gradient against central finite differences in float64, from one
+// table: adding an op means adding a row.
+#include <doctest/doctest.h>
+
+#include <autodiff/autodiff.hpp>
+
+#include "test_util.hpp"
+
+using namespace autodiff;
+using V = Variable<double>;
+using Inputs = std::vector<V>;
+
+namespace {
+
+// Where an op's inputs are drawn from.
+enum class Domain { any, positive };
+
+struct OpCase {
+  const char* name;
+  std::vector<Shape> shapes;
+  std::function<V(const Inputs&)> f;
+  Domain domain = Domain::any;
+};
+
+const xt::xarray<bool> mask_3x4 = {{true, false, true, false}, {false, false, true, true}, {true, true, false, false}};
+const std::vector<std::size_t> labels_3 = {2, 0, 3};
+
+const std::vector<OpCase> op_cases = {
+    // elementwise, with broadcasting
+    {"add", {{3, 4}, {3, 4}}, [](const Inputs& x) { return x[0] + x[1]; }},
+    {"add row broadcast", {{3, 4}, {4}}, [](const Inputs& x) { return x[0] + x[1]; }},
+    {"add column broadcast", {{3, 1}, {3, 4}}, [](const Inputs& x) { return x[0] + x[1]; }},
+    {"add scalar tensor", {{3, 4}, {}}, [](const Inputs& x) { return x[0] + x[1]; }},
+    {"add both broadcast", {{3, 1}, {1, 4}}, [](const Inputs& x) { return x[0] + x[1]; }},
+    {"sub", {{3, 4}, {4}}, [](const Inputs& x) { return x[0] - x[1]; }},
+    {"mul", {{2, 3, 4}, {3, 1}}, [](const Inputs& x) { return x[0] * x[1]; }},
+    {"div", {{3, 4}, {1, 4}}, [](const Inputs& x) { return x[0] / x[1]; }, Domain::positive},
+    {"neg", {{3, 4}}, [](const Inputs& x) { return -x[0]; }},
+    {"scalar add", {{3, 4}}, [](const Inputs& x) { return 2.5 + x[0] + 1.0; }},
+    {"scalar sub", {{3, 4}}, [](const Inputs& x) { return (1.5 - x[0]) - 0.5; }},
+    {"scalar mul", {{3, 4}}, [](const Inputs& x) { return 3.0 * x[0] * -0.5; }},
+    {"scalar div", {{3, 4}}, [](const Inputs& x) { return 2.0 / x[0] + x[0] / 4.0; }, Domain::positive},
+    {"pow", {{3, 4}}, [](const Inputs& x) { return pow(x[0], 2.5); }, Domain::positive},
+    {"exp", {{3, 4}}, [](const Inputs& x) { return exp(x[0]); }},
+    {"log", {{3, 4}}, [](const Inputs& x) { return log(x[0]); }, Domain::positive},
+    {"sqrt", {{3, 4}}, [](const Inputs& x) { return sqrt(x[0]); }, Domain::positive},
+    {"abs", {{3, 4}}, [](const Inputs& x) { return abs(x[0]); }},
+    {"square", {{3, 4}}, [](const Inputs& x) { return square(x[0]); }},
+    {"clip", {{3, 4}}, [](const Inputs& x) { return clip(x[0], -1.0, 0.5); }},
+    {"maximum", {{3, 4}, {4}}, [](const Inputs& x) { return maximum(x[0], x[1]); }},
+    {"minimum", {{3, 4}, {3, 1}}, [](const Inputs& x) { return minimum(x[0], x[1]); }},
+    {"where", {{3, 4}, {4}}, [](const Inputs& x) { return autodiff::where(mask_3x4, x[0], x[1]); }},
+    // activations
+    {"sigmoid", {{3, 4}}, [](const Inputs& x) { return sigmoid(x[0]); }},
+    {"tanh", {{3, 4}}, [](const Inputs& x) { return tanh(x[0]); }},
+    {"relu", {{3, 4}}, [](const Inputs& x) { return relu(x[0]); }},
+    {"leaky_relu", {{3, 4}}, [](const Inputs& x) { return leaky_relu(x[0], 0.1); }},
+    {"elu", {{3, 4}}, [](const Inputs& x) { return elu(x[0], 0.7); }},
+    {"softmax last axis", {{3, 4}}, [](const Inputs& x) { return softmax(x[0]); }},
+    {"softmax axis 0", {{3, 4}}, [](const Inputs& x) { return softmax(x[0], 0); }},
+    {"log_softmax", {{3, 4}}, [](const Inputs& x) { return log_softmax(x[0], 1); }},
+    {"log_softmax 3-D middle axis", {{2, 3, 4}}, [](const Inputs& x) { return log_softmax(x[0], 1); }},
+    // reductions
+    {"sum all", {{3, 4}}, [](const Inputs& x) { return sum(x[0]); }},
+    {"sum axis 0", {{3, 4}}, [](const Inputs& x) { return sum(x[0], 0); }},
+    {"sum axis -1 keepdims", {{3, 4}}, [](const Inputs& x) { return sum(x[0], -1, true); }},
+    {"mean all", {{3, 4}}, [](const Inputs& x) { return mean(x[0]); }},
+    {"mean axis 1", {{2, 3, 4}}, [](const Inputs& x) { return mean(x[0], 1); }},
+    {"max all", {{3, 4}}, [](const Inputs& x) { return max(x[0]); }},
+    {"max axis 1", {{3, 4}}, [](const Inputs& x) { return max(x[0], 1); }},
+    {"max axis 0 keepdims", {{3, 4}}, [](const Inputs& x) { return max(x[0], 0, true); }},
+    {"logsumexp", {{3, 4}}, [](const Inputs& x) { return logsumexp(x[0], 1); }},
+    {"logsumexp keepdims", {{3, 4}}, [](const Inputs& x) { return logsumexp(x[0], 0, true); }},
+    // linear algebra
+    {"matmul", {{3, 4}, {4, 5}}, [](const Inputs& x) { return matmul(x[0], x[1]); }},
+    {"matmul a^T", {{4, 3}, {4, 5}}, [](const Inputs& x) { return matmul(x[0], x[1], {.transpose_a = true}); }},
+    {"matmul b^T", {{3, 4}, {5, 4}}, [](const Inputs& x) { return matmul(x[0], x[1], {.transpose_b = true}); }},
+    {"matmul a^T b^T", {{4, 3}, {5, 4}},
+     [](const Inputs& x) { return matmul(x[0], x[1], {.transpose_a = true, .transpose_b = true}); }},
+    {"affine", {{3, 4}, {4, 5}, {5}}, [](const Inputs& x) { return affine(x[0], x[1], x[2]); }},
+    {"affine bias (1, n)", {{3, 4}, {4, 5}, {1, 5}}, [](const Inputs& x) { return affine(x[0], x[1], x[2]); }},
+    {"transpose", {{3, 4}}, [](const Inputs& x) { return transpose(x[0]); }},
+    // shape
+    {"reshape", {{3, 4}}, [](const Inputs& x) { return reshape(x[0], {2, 6}); }},
+    {"flatten", {{2, 3, 2}}, [](const Inputs& x) { return flatten(x[0], 1); }},
+    {"slice_rows", {{5, 3}}, [](const Inputs& x) { return slice_rows(x[0], 1, 4); }},
+    {"index_rows (repeats)", {{4, 3}}, [](const Inputs& x) { return index_rows(x[0], {3, 0, 3, 1}); }},
+    {"pick", {{3, 4}}, [](const Inputs& x) { return pick(x[0], labels_3); }},
+    {"concatenate axis 0", {{2, 3}, {1, 3}}, [](const Inputs& x) { return concatenate<double>({x[0], x[1]}, 0); }},
+    {"concatenate axis 1", {{2, 3}, {2, 2}, {2, 1}},
+     [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2]}, 1); }},
+    // compositions: shared subexpressions and a value used twice
+    {"shared subexpression", {{3, 4}},
+     [](const Inputs& x) {
+       V h = tanh(x[0]);
+       return h * h + sigmoid(h) - h;
+     }},
+    {"same input twice", {{3, 4}}, [](const Inputs& x) { return x[0] * x[0]; }},
+    {"cross-entropy from logits", {{3, 4}},
+     [](const Inputs& x) { return -mean(pick(log_softmax(x[0]), labels_3)); }},
+};
+
+}  // namespace
+
+TEST_CASE("every op's gradient matches central finite differences (float64)") {
+  unsigned seed = 1;
+  for (const OpCase& op : op_cases) {
+    std::vector<Array<double>> inputs;
+    for (const Shape& shape : op.shapes)
+      inputs.push_back(op.domain == Domain::positive ? test::random_array(shape, seed++, 0.5, 2.0)
+                                                     : test::random_array(shape, seed++));
+    const GradCheckReport report = gradcheck(op.f, inputs);
+    INFO(op.name, "\n", report.to_string());
+    CHECK(report.passed);
+    // The check must have had something to check: some gradient entry is non-zero.
+    bool any_nonzero = false;
+    {
+      std::vector<V> leaves;
+      for (auto& x : inputs) leaves.emplace_back(x, true);
+      V y = op.f(leaves);
+      y.backward(xt::ones<double>(y.shape()));
+      for (auto& leaf : leaves)
+        if (leaf.has_grad()) any_nonzero = any_nonzero || xt::any(xt::not_equal(leaf.grad(), 0.0));
+    }
+    CHECK(any_nonzero);
+  }
+}
+
+TEST_CASE("heaviside records its step and passes a zero gradient back") {
+  V x(Array<double>{-1.0, 0.0, 2.0}, true);
+  V y = sum(heaviside(x));
+  CHECK(y.item() == 1.0);  // heaviside(0) = 0
+  y.backward();
+  CHECK(x.grad() == Array<double>{0.0, 0.0, 0.0});
+}
