@@ -11,10 +11,11 @@ namespace autodiff {
 
 namespace {
 
+// The product of shape[from], ..., shape[to - 1] (to the end by default).
 std::size_t product(const Shape& shape, std::size_t from = 0, std::size_t to = std::size_t(-1)) {
-  std::size_t p = 1;
-  for (std::size_t i = from; i < std::min(to, shape.size()); ++i) p *= shape[i];
-  return p;
+  const auto first = shape.begin() + static_cast<std::ptrdiff_t>(std::min(from, shape.size()));
+  const auto last = shape.begin() + static_cast<std::ptrdiff_t>(std::min(to, shape.size()));
+  return std::accumulate(first, last, std::size_t(1), std::multiplies<>());
 }
 
 // Elements of one row (everything after axis 0) of a row-major array.

@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 source tools/deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
-./build/examples/quickstart
+./build/examples/digits

@@ -1,0 +1,169 @@
+// Per-op overhead of the tape on tiny tensors (float32): a chain of N = 1000
+// elementwise ops, y = x; y = y + c, y * c, tanh(y) in turn (or one op kind
+// only), on tensors of shape (1,) and (32, 50).
+//
+//   BM_Record           forward with recording (x requires a gradient), then
+//                       Tape::release(): the cost of building the graph
+//   BM_NoGrad           the same forward inside a no_grad scope: no graph
+//   BM_ForwardBackward  forward with recording, then backward() (for (1,)) or
+//                       sum(y).backward() (for (32, 50)); backward releases the tape
+//   BM_RawXtensor       the same chain on plain xt::xarray values, no autodiff:
+//                       the floor that xtensor's own allocation and loops set
+//   BM_MakeNode, BM_DefaultArray  floors of one op's bookkeeping: a tape node
+//                       made and freed (make_shared<Node<float>>), and a
+//                       default-constructed xt::xarray (xtensor gives it one
+//                       element, so it allocates)
+//
+// The counter per_op is time / (iterations * N), shown in seconds with an SI
+// prefix ("812n" = 812 ns per op). Arguments: {shape, kind}: shape 0 = (1,),
+// 1 = (32, 50); kind 0 = add/mul/tanh in turn, 1 = add only, 2 = mul only,
+// 3 = tanh only.
+//
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/ops_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <autodiff/autodiff.hpp>
+
+namespace {
+
+using autodiff::Array;
+using autodiff::Shape;
+using V = autodiff::Variable<float>;
+
+constexpr int kChain = 1000;
+
+Shape shape_of(int index) { return index == 0 ? Shape{1} : Shape{32, 50}; }
+
+const char* kind_name(int kind) {
+  switch (kind) {
+    case 0: return "add/mul/tanh";
+    case 1: return "add";
+    case 2: return "mul";
+    default: return "tanh";
+  }
+}
+
+// Which op step i of a chain of the given kind applies: 0 add, 1 mul, 2 tanh.
+int op_at(int kind, int i) { return kind == 0 ? i % 3 : kind - 1; }
+
+// Constants near 1 keep the chain's values finite and away from 0 for 1000 steps.
+V chain(const V& x, const V& add_c, const V& mul_c, int kind) {
+  V y = x;
+  for (int i = 0; i < kChain; ++i) {
+    switch (op_at(kind, i)) {
+      case 0: y = y + add_c; break;
+      case 1: y = y * mul_c; break;
+      default: y = autodiff::tanh(y); break;
+    }
+  }
+  return y;
+}
+
+struct Inputs {
+  V x, add_c, mul_c;
+  explicit Inputs(const Shape& shape)
+      : x(Array<float>(shape, 0.5f), /*requires_grad=*/true),
+        add_c(Array<float>(shape, 0.01f)),
+        mul_c(Array<float>(shape, 0.999f)) {}
+};
+
+void set_counters(benchmark::State& state) {
+  state.SetItemsProcessed(state.iterations() * kChain);
+  state.counters["per_op"] = benchmark::Counter(
+      kChain, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  const Shape shape = shape_of(int(state.range(0)));
+  state.SetLabel(std::string(kind_name(int(state.range(1)))) + " " + autodiff::to_string(shape));
+}
+
+void BM_Record(benchmark::State& state) {
+  const int kind = int(state.range(1));
+  Inputs in(shape_of(int(state.range(0))));
+  autodiff::Tape<float>::current().release();
+  for (auto _ : state) {
+    V y = chain(in.x, in.add_c, in.mul_c, kind);
+    benchmark::DoNotOptimize(y.value().data());
+    autodiff::Tape<float>::current().release();
+  }
+  set_counters(state);
+}
+
+void BM_NoGrad(benchmark::State& state) {
+  const int kind = int(state.range(1));
+  Inputs in(shape_of(int(state.range(0))));
+  autodiff::no_grad scope;
+  for (auto _ : state) {
+    V y = chain(in.x, in.add_c, in.mul_c, kind);
+    benchmark::DoNotOptimize(y.value().data());
+  }
+  set_counters(state);
+}
+
+void BM_ForwardBackward(benchmark::State& state) {
+  const int kind = int(state.range(1));
+  Inputs in(shape_of(int(state.range(0))));
+  const bool scalar = in.x.size() == 1;
+  autodiff::Tape<float>::current().release();
+  for (auto _ : state) {
+    V y = chain(in.x, in.add_c, in.mul_c, kind);
+    if (scalar)
+      y.backward();
+    else
+      autodiff::sum(y).backward();  // one extra op on top of the chain's 1000
+    benchmark::DoNotOptimize(in.x.grad().data());
+    in.x.zero_grad();
+  }
+  set_counters(state);
+}
+
+void BM_RawXtensor(benchmark::State& state) {
+  const int kind = int(state.range(1));
+  const Shape shape = shape_of(int(state.range(0)));
+  const Array<float> x(shape, 0.5f), add_c(shape, 0.01f), mul_c(shape, 0.999f);
+  for (auto _ : state) {
+    Array<float> y = x;
+    for (int i = 0; i < kChain; ++i) {
+      switch (op_at(kind, i)) {
+        case 0: y = y + add_c; break;
+        case 1: y = y * mul_c; break;
+        default: y = xt::tanh(y); break;
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_counters(state);
+}
+
+void BM_MakeNode(benchmark::State& state) {
+  for (auto _ : state) {
+    auto node = std::make_shared<autodiff::Node<float>>();
+    benchmark::DoNotOptimize(node.get());
+  }
+}
+
+void BM_DefaultArray(benchmark::State& state) {
+  for (auto _ : state) {
+    Array<float> a;
+    benchmark::DoNotOptimize(a.data());
+  }
+}
+
+void chain_args(benchmark::internal::Benchmark* b) {
+  for (int shape = 0; shape < 2; ++shape)
+    for (int kind = 0; kind < 4; ++kind) b->Args({shape, kind});
+  b->ArgNames({"shape", "kind"});
+}
+
+}  // namespace
+
+BENCHMARK(BM_Record)->Apply(chain_args);
+BENCHMARK(BM_NoGrad)->Apply(chain_args);
+BENCHMARK(BM_ForwardBackward)->Apply(chain_args);
+BENCHMARK(BM_RawXtensor)->Apply(chain_args);
+BENCHMARK(BM_MakeNode);
+BENCHMARK(BM_DefaultArray);
+
+BENCHMARK_MAIN();

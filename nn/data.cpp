@@ -1,0 +1,166 @@
+#include "data.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include <xtensor/xmath.hpp>
+
+#include "io.hpp"
+
+namespace nn {
+
+namespace {
+// The rows of a (N, ...) array at the given indices.
+template <class T>
+Array<T> take_rows(const Array<T>& a, const std::vector<std::size_t>& indices) {
+  auto shape = a.shape();
+  const std::size_t width = a.size() / shape[0];
+  shape[0] = indices.size();
+  Array<T> out = Array<T>::from_shape(shape);
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    std::copy_n(a.data() + indices[i] * width, width, out.data() + i * width);
+  return out;
+}
+}  // namespace
+
+template <class T>
+Dataset<T> Dataset<T>::subset(const std::vector<std::size_t>& indices) const {
+  Dataset<T> part;
+  for (std::size_t i : indices)
+    if (i >= size())
+      throw std::out_of_range("Dataset::subset: index " + std::to_string(i) + " of " + std::to_string(size()));
+  part.inputs = take_rows(inputs, indices);
+  for (std::size_t i : indices)
+    if (!labels.empty()) part.labels.push_back(labels[i]);
+  if (targets.size() > 0) part.targets = take_rows(targets, indices);
+  return part;
+}
+
+template <class T>
+std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>& data, double test_fraction, std::uint64_t seed,
+                                                   bool stratify) {
+  if (!(test_fraction > 0 && test_fraction < 1))
+    throw std::invalid_argument("train_test_split: test fraction must lie in (0, 1), got " +
+                                std::to_string(test_fraction));
+  Engine engine(seed);
+  std::vector<std::size_t> train, test;
+  auto split_group = [&](std::vector<std::size_t> group) {
+    std::shuffle(group.begin(), group.end(), engine);
+    const auto n_test = static_cast<std::size_t>(std::round(test_fraction * double(group.size())));
+    test.insert(test.end(), group.begin(), group.begin() + static_cast<std::ptrdiff_t>(n_test));
+    train.insert(train.end(), group.begin() + static_cast<std::ptrdiff_t>(n_test), group.end());
+  };
+  if (stratify) {
+    if (data.labels.size() != data.size())
+      throw std::invalid_argument("train_test_split: stratify needs one label per sample");
+    std::map<std::size_t, std::vector<std::size_t>> by_class;
+    for (std::size_t i = 0; i < data.size(); ++i) by_class[data.labels[i]].push_back(i);
+    for (auto& [label, group] : by_class) split_group(group);
+    std::shuffle(train.begin(), train.end(), engine);
+    std::shuffle(test.begin(), test.end(), engine);
+  } else {
+    std::vector<std::size_t> all(data.size());
+    std::iota(all.begin(), all.end(), 0);
+    split_group(all);
+  }
+  return {data.subset(train), data.subset(test)};
+}
+
+template <class T>
+Array<T> one_hot(const Labels& labels, std::size_t classes) {
+  Array<T> encoded = xt::zeros<T>({labels.size(), classes});
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] >= classes)
+      throw std::out_of_range("one_hot: label " + std::to_string(labels[i]) + " with only " +
+                              std::to_string(classes) + " classes");
+    encoded(i, labels[i]) = T(1);
+  }
+  return encoded;
+}
+
+template <class T>
+StandardScaler<T>& StandardScaler<T>::fit(const Array<T>& x) {
+  if (x.dimension() != 2 || x.shape()[0] == 0)
+    throw autodiff::ShapeError("StandardScaler::fit: needs a non-empty (samples, features) array, got shape " +
+                               autodiff::to_string(x.shape()));
+  const std::size_t n = x.shape()[0], features = x.shape()[1];
+  mean_ = xt::zeros<T>({features});
+  scale_ = xt::zeros<T>({features});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < features; ++j) mean_(j) += x(i, j) / T(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < features; ++j) scale_(j) += (x(i, j) - mean_(j)) * (x(i, j) - mean_(j)) / T(n);
+  for (auto& s : scale_) s = s > T(0) ? std::sqrt(s) : T(1);
+  fitted_ = true;
+  return *this;
+}
+
+template <class T>
+Array<T> StandardScaler<T>::transform(const Array<T>& x) const {
+  if (!fitted_) throw std::logic_error("StandardScaler::transform: call fit() first");
+  if (x.dimension() != 2 || x.shape()[1] != mean_.size())
+    throw autodiff::ShapeError("StandardScaler::transform: fitted on " + std::to_string(mean_.size()) +
+                               " features, got shape " + autodiff::to_string(x.shape()));
+  return (x - mean_) / scale_;
+}
+
+template <class T>
+DataLoader<T>::DataLoader(const Dataset<T>& data, std::size_t batch_size, bool shuffle, std::uint64_t seed)
+    : data_(&data), batch_size_(batch_size), shuffle_(shuffle), engine_(seed), order_(data.size()) {
+  if (batch_size == 0) throw std::invalid_argument("DataLoader: batch size must be at least 1");
+  std::iota(order_.begin(), order_.end(), 0);
+}
+
+template <class T>
+std::size_t DataLoader<T>::batches_per_epoch() const {
+  return (data_->size() + batch_size_ - 1) / batch_size_;
+}
+
+template <class T>
+std::vector<Batch<T>> DataLoader<T>::epoch() {
+  if (shuffle_) std::shuffle(order_.begin(), order_.end(), engine_);
+  std::vector<Batch<T>> batches;
+  for (std::size_t start = 0; start < order_.size(); start += batch_size_) {
+    const std::vector<std::size_t> indices(order_.begin() + static_cast<std::ptrdiff_t>(start),
+                                           order_.begin() + static_cast<std::ptrdiff_t>(std::min(start + batch_size_, order_.size())));
+    Dataset<T> part = data_->subset(indices);
+    Batch<T> batch{Variable<T>(std::move(part.inputs)), std::move(part.labels), Variable<T>(std::move(part.targets))};
+    batches.push_back(std::move(batch));
+  }
+  return batches;
+}
+
+template <class T>
+Dataset<T> load_digits(const std::string& path) {
+  const xt::xarray<double> table = read_csv(path);
+  if (table.dimension() != 2 || table.shape()[1] != 65)
+    throw FileError(path + ": expected 65 columns (64 pixels and a label) per row, got shape " +
+                    autodiff::to_string(table.shape()));
+  Dataset<T> data;
+  const std::size_t n = table.shape()[0];
+  data.inputs = Array<T>::from_shape({n, 64});
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < 64; ++j) data.inputs(i, j) = T(table(i, j));
+    const double label = table(i, 64);
+    if (label < 0 || label > 9 || label != std::floor(label))
+      throw FileError(path + ": row " + std::to_string(i + 1) + " has label " + std::to_string(label) +
+                      ", not a digit 0..9");
+    data.labels.push_back(static_cast<std::size_t>(label));
+  }
+  return data;
+}
+
+#define WENGERT_INSTANTIATE(T)                                                                              \
+  template struct Dataset<T>;                                                                               \
+  template std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>&, double, std::uint64_t, bool); \
+  template Array<T> one_hot<T>(const Labels&, std::size_t);                                                 \
+  template class StandardScaler<T>;                                                                         \
+  template class DataLoader<T>;                                                                             \
+  template Dataset<T> load_digits<T>(const std::string&);
+WENGERT_INSTANTIATE(float)
+WENGERT_INSTANTIATE(double)
+#undef WENGERT_INSTANTIATE
+
+}  // namespace nn

@@ -1,0 +1,87 @@
+// Data sets, splits, encodings, scaling and minibatches.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <autodiff/variable.hpp>
+
+#include "init.hpp"
+#include "loss.hpp"
+
+namespace nn {
+
+// Inputs (samples along axis 0) and their targets: integer class labels for
+// classification, or a target array (samples along axis 0) for regression.
+template <class T = float>
+struct Dataset {
+  Array<T> inputs;
+  Labels labels;   // empty for regression
+  Array<T> targets = Array<T>::from_shape({0});  // empty for classification
+
+  std::size_t size() const { return inputs.dimension() == 0 ? 0 : inputs.shape()[0]; }
+  // The samples at the given indices, in that order.
+  Dataset subset(const std::vector<std::size_t>& indices) const;
+};
+
+// Shuffled (seeded) split into (train, test); with stratify, each class keeps
+// its share in both parts (classification only).
+template <class T>
+std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>& data, double test_fraction = 0.2,
+                                                   std::uint64_t seed = 0, bool stratify = false);
+
+// labels (N) -> (N, classes) with a 1 in each label's column.
+template <class T = float>
+Array<T> one_hot(const Labels& labels, std::size_t classes);
+
+// Standard scaling, fitted on training data only: (x - mean) / std per feature
+// (a feature with zero variance is only centred).
+template <class T = float>
+class StandardScaler {
+ public:
+  StandardScaler& fit(const Array<T>& x);
+  Array<T> transform(const Array<T>& x) const;
+  Array<T> fit_transform(const Array<T>& x) { return fit(x).transform(x); }
+  const Array<T>& mean() const { return mean_; }
+  const Array<T>& scale() const { return scale_; }
+
+ private:
+  Array<T> mean_, scale_;
+  bool fitted_ = false;
+};
+
+// One minibatch: its inputs as a Variable, its labels and/or targets.
+template <class T = float>
+struct Batch {
+  Variable<T> inputs;
+  Labels labels;
+  Variable<T> targets;
+};
+
+// Minibatches of size M over a data set, reshuffled at the start of every
+// epoch (N/M batches an epoch, the last one smaller when M does not divide N):
+//   for (auto& batch : loader.epoch()) { ... }
+template <class T = float>
+class DataLoader {
+ public:
+  DataLoader(const Dataset<T>& data, std::size_t batch_size, bool shuffle = true, std::uint64_t seed = 0);
+  // The batches of the next epoch.
+  std::vector<Batch<T>> epoch();
+  std::size_t batches_per_epoch() const;
+  std::size_t batch_size() const { return batch_size_; }
+
+ private:
+  const Dataset<T>* data_;
+  std::size_t batch_size_;
+  bool shuffle_;
+  Engine engine_;
+  std::vector<std::size_t> order_;
+};
+
+// The 8x8 digits of the lecture: 1797 samples of 64 pixels (0..16) and a label.
+// Reads the CSV (optionally gzip-compressed) shipped in data/.
+template <class T = float>
+Dataset<T> load_digits(const std::string& path);
+
+}  // namespace nn

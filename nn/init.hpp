@@ -1,0 +1,41 @@
+// Weight initialisers, all drawing from one seeded random engine, so that
+// nn::manual_seed(s) makes a run repeatable.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+
+#include <xtensor/xarray.hpp>
+
+namespace nn {
+
+using Engine = std::mt19937_64;
+
+// The engine every initialiser, split and shuffle draws from (per thread).
+Engine& random_engine();
+void manual_seed(std::uint64_t seed);
+
+// Fills `values` for a layer with fan_in inputs and fan_out outputs.
+struct Initializer {
+  std::string name;
+  std::function<void(xt::xarray<double>& values, std::size_t fan_in, std::size_t fan_out, Engine& engine)> fill;
+};
+
+Initializer zeros();
+Initializer constant(double value);  // the lecture's bias of 0.01
+Initializer normal(double mean = 0.0, double stddev = 1.0);
+Initializer uniform(double low = -1.0, double high = 1.0);
+// Glorot & Bengio (2010): variance 2 / (fan_in + fan_out)
+Initializer xavier_normal();
+Initializer xavier_uniform();  // U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+// He et al. (2015), for ReLU: variance 2 / fan_in
+Initializer he_normal();
+Initializer he_uniform();  // U(-a, a), a = sqrt(6 / fan_in)
+
+// A (fan_in, fan_out)-shaped or any-shaped array drawn from init.
+xt::xarray<double> sample(const Initializer& init, const xt::xarray<double>::shape_type& shape, std::size_t fan_in,
+                          std::size_t fan_out);
+
+}  // namespace nn

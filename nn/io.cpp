@@ -1,0 +1,218 @@
+#include "io.hpp"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace nn {
+
+namespace {
+
+// The whole file, decompressed if it is gzip (zlib reads plain files as they are).
+std::string read_file(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw FileError(path + ": no such file");
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (!file) throw FileError(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::string contents;
+  std::vector<char> buffer(1 << 16);
+  int count;
+  while ((count = gzread(file, buffer.data(), static_cast<unsigned>(buffer.size()))) > 0) contents.append(buffer.data(), count);
+  int status = Z_OK;
+  const std::string message = gzerror(file, &status);
+  gzclose(file);
+  if (count < 0 || (status != Z_OK && status != Z_STREAM_END))
+    throw FileError(path + ": corrupt or truncated compressed data (" + message + ")");
+  return contents;
+}
+
+std::uint32_t big_endian_u32(const std::string& bytes, std::size_t at) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[at + i]);
+  return value;
+}
+
+template <class T>
+constexpr const char* npy_descr() {
+  return sizeof(T) == 4 ? "<f4" : "<f8";
+}
+
+}  // namespace
+
+xt::xarray<double> read_csv(const std::string& path, bool has_header) {
+  std::istringstream text(read_file(path));
+  std::vector<double> values;
+  std::size_t columns = 0, rows = 0, line_number = 0;
+  std::string line;
+  if (has_header) {
+    std::getline(text, line);
+    ++line_number;
+  }
+  while (std::getline(text, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::size_t count = 0, start = 0;
+    while (true) {
+      const std::size_t comma = line.find(',', start);
+      const std::string field = line.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      char* end = nullptr;
+      const double value = std::strtod(field.c_str(), &end);
+      if (field.empty() || end == field.c_str() || *end != '\0')
+        throw FileError(path + ": line " + std::to_string(line_number) + ", column " + std::to_string(count + 1) +
+                        ": '" + field + "' is not a number");
+      values.push_back(value);
+      ++count;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (rows == 0) columns = count;
+    else if (count != columns)
+      throw FileError(path + ": line " + std::to_string(line_number) + " has " + std::to_string(count) +
+                      " columns, the first row has " + std::to_string(columns));
+    ++rows;
+  }
+  if (rows == 0) throw FileError(path + ": no data rows");
+  xt::xarray<double> table = xt::xarray<double>::from_shape({rows, columns});
+  std::copy(values.begin(), values.end(), table.begin());
+  return table;
+}
+
+xt::xarray<std::uint8_t> read_idx(const std::string& path) {
+  const std::string bytes = read_file(path);
+  if (bytes.size() < 4) throw FileError(path + ": too short for an IDX header (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes[0] != 0 || bytes[1] != 0)
+    throw FileError(path + ": not an IDX file (the magic number must start with two zero bytes)");
+  if (static_cast<unsigned char>(bytes[2]) != 0x08)
+    throw FileError(path + ": IDX element type " + std::to_string(static_cast<unsigned char>(bytes[2])) +
+                    " is not supported (only unsigned bytes, 0x08)");
+  const std::size_t rank = static_cast<unsigned char>(bytes[3]);
+  if (rank == 0 || bytes.size() < 4 + 4 * rank)
+    throw FileError(path + ": IDX header truncated or without dimensions");
+  xt::xarray<std::uint8_t>::shape_type shape(rank);
+  std::size_t count = 1;
+  for (std::size_t d = 0; d < rank; ++d) count *= shape[d] = big_endian_u32(bytes, 4 + 4 * d);
+  const std::size_t expected = 4 + 4 * rank + count;
+  if (bytes.size() != expected)
+    throw FileError(path + ": IDX file is " + std::to_string(bytes.size()) + " bytes, its header promises " +
+                    std::to_string(expected) + (bytes.size() < expected ? " (truncated)" : " (trailing data)"));
+  xt::xarray<std::uint8_t> values = xt::xarray<std::uint8_t>::from_shape(shape);
+  std::memcpy(values.data(), bytes.data() + 4 + 4 * rank, count);
+  return values;
+}
+
+template <class T>
+void save_npy(const std::string& path, const Array<T>& values) {
+  std::string shape = "(";  // Python's tuple syntax: "()", "(3,)", "(3, 4)"
+  for (std::size_t d = 0; d < values.dimension(); ++d) shape += (d ? ", " : "") + std::to_string(values.shape()[d]);
+  shape += values.dimension() == 1 ? ",)" : ")";
+  std::string header = std::string("{'descr': '") + npy_descr<T>() + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  const std::size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  // Write beside the target and rename: a failed save never leaves half a file.
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    if (!out) throw FileError(path + ": cannot write (" + std::strerror(errno) + ")");
+    out.write("\x93NUMPY\x01\x00", 8);
+    const auto length = static_cast<std::uint16_t>(header.size());
+    const char length_bytes[2] = {static_cast<char>(length & 0xff), static_cast<char>(length >> 8)};
+    out.write(length_bytes, 2);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(T)));
+    if (!out) throw FileError(path + ": write failed");
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+template <class T>
+Array<T> load_npy(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw FileError(path + ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw FileError(path + ": not a .npy file (bad magic)");
+  const int major = bytes[6];
+  std::size_t header_length, header_start;
+  if (major == 1) {
+    header_length = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) throw FileError(path + ": truncated .npy header");
+    header_length = 0;
+    for (int i = 3; i >= 0; --i) header_length = (header_length << 8) | static_cast<unsigned char>(bytes[8 + i]);
+    header_start = 12;
+  } else {
+    throw FileError(path + ": unsupported .npy version " + std::to_string(major));
+  }
+  if (bytes.size() < header_start + header_length) throw FileError(path + ": truncated .npy header");
+  const std::string header = bytes.substr(header_start, header_length);
+  // The text after "'key':" with leading spaces skipped.
+  auto field = [&](const std::string& key) {
+    const std::size_t at = header.find("'" + key + "':");
+    if (at == std::string::npos) throw FileError(path + ": .npy header lacks '" + key + "'");
+    const std::size_t value = header.find_first_not_of(' ', at + key.size() + 3);
+    return value == std::string::npos ? std::string() : header.substr(value);
+  };
+  const std::string descr = field("descr");
+  const std::string dtype = descr.substr(0, descr.find_first_of(",}"));
+  if (dtype != std::string("'") + npy_descr<T>() + "'")
+    throw FileError(path + ": dtype " + dtype + " where '" + npy_descr<T>() + "' is expected");
+  if (field("fortran_order").rfind("False", 0) != 0) throw FileError(path + ": Fortran-ordered arrays are not supported");
+  const std::string shape_text = field("shape");
+  const std::size_t open = shape_text.find('('), close = shape_text.find(')');
+  if (open == std::string::npos || close == std::string::npos) throw FileError(path + ": malformed shape in .npy header");
+  autodiff::Shape shape;
+  std::istringstream dims(shape_text.substr(open + 1, close - open - 1));
+  std::string dim;
+  while (std::getline(dims, dim, ',')) {
+    if (dim.find_first_not_of(' ') == std::string::npos) continue;
+    shape.push_back(std::stoul(dim));
+  }
+  std::size_t count = 1;
+  for (auto d : shape) count *= d;
+  const std::size_t expected = header_start + header_length + count * sizeof(T);
+  if (bytes.size() != expected)
+    throw FileError(path + ": " + std::to_string(bytes.size()) + " bytes where shape " + autodiff::to_string(shape) +
+                    " needs " + std::to_string(expected) + (bytes.size() < expected ? " (truncated)" : " (trailing data)"));
+  Array<T> values = Array<T>::from_shape(shape);
+  std::memcpy(values.data(), bytes.data() + header_start + header_length, count * sizeof(T));
+  return values;
+}
+
+template <class T>
+void save_parameters(const Module<T>& model, const std::string& directory) {
+  std::filesystem::create_directories(directory);
+  for (const auto& [name, parameter] : model.named_parameters())
+    save_npy(directory + "/" + name + ".npy", parameter.value());
+}
+
+template <class T>
+void load_parameters(Module<T>& model, const std::string& directory) {
+  if (!std::filesystem::is_directory(directory)) throw FileError(directory + ": no such directory");
+  auto parameters = model.named_parameters();
+  std::vector<Array<T>> loaded;  // everything is read and checked before anything changes
+  for (const auto& [name, parameter] : parameters) {
+    const std::string path = directory + "/" + name + ".npy";
+    Array<T> values = load_npy<T>(path);
+    if (values.shape() != parameter.shape())
+      throw FileError(path + ": shape " + autodiff::to_string(values.shape()) + " where parameter '" + name +
+                      "' has shape " + autodiff::to_string(parameter.shape()));
+    loaded.push_back(std::move(values));
+  }
+  for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].second.data() = loaded[i];
+}
+
+#define WENGERT_INSTANTIATE(T)                                          \
+  template void save_npy(const std::string&, const Array<T>&);          \
+  template Array<T> load_npy<T>(const std::string&);                    \
+  template void save_parameters(const Module<T>&, const std::string&);  \
+  template void load_parameters(Module<T>&, const std::string&);
+WENGERT_INSTANTIATE(float)
+WENGERT_INSTANTIATE(double)
+#undef WENGERT_INSTANTIATE
+
+}  // namespace nn

@@ -1,0 +1,42 @@
+// Reading data files and saving parameters. Every failure names the file and
+// what is wrong with it.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <autodiff/variable.hpp>
+
+#include "module.hpp"
+
+namespace nn {
+
+// A missing, truncated or malformed file.
+struct FileError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A CSV file of numbers (plain or gzip-compressed), as (rows, columns).
+xt::xarray<double> read_csv(const std::string& path, bool has_header = false);
+
+// An IDX file (MNIST, Fashion-MNIST; plain or .gz) of unsigned bytes, with its shape.
+xt::xarray<std::uint8_t> read_idx(const std::string& path);
+
+// NumPy .npy files (little-endian float32 '<f4' or float64 '<f8', C order).
+template <class T>
+void save_npy(const std::string& path, const Array<T>& values);
+template <class T>
+Array<T> load_npy(const std::string& path);
+
+// A module's parameters, one .npy file per parameter in `directory`, named by
+// the parameter ("0.weight.npy", ...): numpy.load reads them.
+template <class T>
+void save_parameters(const Module<T>& model, const std::string& directory);
+// Loads every parameter; checks that each file exists and that its shape and
+// dtype match. On any failure the model is left unchanged.
+template <class T>
+void load_parameters(Module<T>& model, const std::string& directory);
+
+}  // namespace nn

@@ -1,0 +1,23 @@
+// Metrics for classification and regression.
+#pragma once
+
+#include <cstddef>
+
+#include <autodiff/variable.hpp>
+
+#include "loss.hpp"
+
+namespace nn {
+
+// The column of each row's largest score: predicted classes from logits or probabilities.
+template <class T> Labels argmax_rows(const Array<T>& scores);
+// Fraction of predictions equal to the truth.
+double accuracy(const Labels& predicted, const Labels& truth);
+template <class T> double accuracy(const Array<T>& scores, const Labels& truth);
+// counts(i, j): samples of true class i predicted as class j.
+xt::xarray<std::size_t> confusion_matrix(const Labels& predicted, const Labels& truth, std::size_t classes);
+template <class T> double mean_squared_error(const Array<T>& prediction, const Array<T>& truth);
+// Coefficient of determination: 1 - SS_res / SS_tot.
+template <class T> double r2_score(const Array<T>& prediction, const Array<T>& truth);
+
+}  // namespace nn

@@ -1,0 +1,121 @@
+// Modules: layers that own named parameters and submodules. A model is a
+// composition of differentiable ops; its gradients come from the tape alone.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <autodiff/variable.hpp>
+
+#include "init.hpp"
+
+namespace nn {
+
+using autodiff::Array;
+using autodiff::Variable;
+
+template <class T>
+using NamedParameter = std::pair<std::string, Variable<T>>;
+
+template <class T = float>
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual Variable<T> forward(const Variable<T>& x) = 0;
+  Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+
+  // "Linear(64 -> 50)", for summaries.
+  virtual std::string describe() const = 0;
+
+  // All parameters, with dotted names through submodules: "0.weight", "0.bias", ...
+  std::vector<NamedParameter<T>> named_parameters() const;
+  std::vector<Variable<T>> parameters() const;
+  // Parameters named "weight" (what L2 regularisation penalises by default; biases are left out).
+  std::vector<Variable<T>> weights() const;
+  std::size_t parameter_count() const;
+  void zero_grad();
+
+  // One line per module with its parameter count, and the total.
+  std::string summary() const;
+
+ protected:
+  Variable<T>& register_parameter(std::string name, Variable<T> parameter);
+  void register_module(std::string name, std::shared_ptr<Module<T>> module);
+
+ private:
+  std::vector<NamedParameter<T>> parameters_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
+};
+
+// A dense layer in the lecture's matrix form: y = x W + b, with x of shape
+// (batch, in), W of shape (in, out) and b of shape (out,).
+template <class T = float>
+class Linear : public Module<T> {
+ public:
+  Linear(std::size_t in, std::size_t out, const Initializer& weight_init = xavier_uniform(),
+         const Initializer& bias_init = zeros());
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string describe() const override;
+  Variable<T>& weight() { return weight_; }
+  Variable<T>& bias() { return bias_; }
+
+ private:
+  std::size_t in_, out_;
+  Variable<T> weight_, bias_;
+};
+
+// An activation (or any parameter-free function) as a module.
+template <class T = float>
+class Activation : public Module<T> {
+ public:
+  Activation(std::string name, std::function<Variable<T>(const Variable<T>&)> f)
+      : name_(std::move(name)), f_(std::move(f)) {}
+  Variable<T> forward(const Variable<T>& x) override { return f_(x); }
+  std::string describe() const override { return name_; }
+
+ private:
+  std::string name_;
+  std::function<Variable<T>(const Variable<T>&)> f_;
+};
+
+template <class T = float> Activation<T> Sigmoid();
+template <class T = float> Activation<T> Tanh();
+template <class T = float> Activation<T> ReLU();
+template <class T = float> Activation<T> LeakyReLU(T alpha = T(0.01));
+template <class T = float> Activation<T> ELU(T alpha = T(1));
+template <class T = float> Activation<T> Softmax(long axis = -1);
+template <class T = float> Activation<T> Identity();
+template <class T = float> Activation<T> Heaviside();  // the perceptron's step (zero gradient)
+template <class T = float> Activation<T> Flatten();     // (batch, ...) -> (batch, features)
+
+// Modules applied in order, named "0", "1", ... like torch::nn::Sequential.
+template <class T = float>
+class Sequential : public Module<T> {
+ public:
+  Sequential() = default;
+
+  template <class M>
+  Sequential& add(M module) {
+    auto shared = std::make_shared<M>(std::move(module));
+    this->register_module(std::to_string(layers_.size()), shared);
+    layers_.push_back(std::move(shared));
+    return *this;
+  }
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string describe() const override;
+  std::size_t size() const { return layers_.size(); }
+  Module<T>& operator[](std::size_t i) { return *layers_.at(i); }
+
+ private:
+  std::vector<std::shared_ptr<Module<T>>> layers_;
+};
+
+// A multilayer perceptron: sizes {64, 50, 10} gives Linear(64, 50), activation,
+// Linear(50, 10); the last layer has no activation (it returns logits).
+template <class T = float>
+Sequential<T> mlp(const std::vector<std::size_t>& sizes, const Activation<T>& activation = Sigmoid<T>(),
+                  const Initializer& weight_init = xavier_uniform(), const Initializer& bias_init = zeros());
+
+}  // namespace nn

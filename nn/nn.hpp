@@ -1,0 +1,13 @@
+// Everything of wengert's neural-network library in one include.
+#pragma once
+
+#include <autodiff/autodiff.hpp>
+
+#include "data.hpp"
+#include "init.hpp"
+#include "io.hpp"
+#include "loss.hpp"
+#include "metrics.hpp"
+#include "module.hpp"
+#include "optim.hpp"
+#include "train.hpp"

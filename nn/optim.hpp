@@ -1,0 +1,170 @@
+// Optimizers that update a module's parameters from their gradients, with
+// PyTorch's update formulas, and learning-rate schedules.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include <autodiff/variable.hpp>
+
+namespace nn {
+
+using autodiff::Array;
+using autodiff::Variable;
+
+template <class T = float>
+class Optimizer {
+ public:
+  Optimizer(std::vector<Variable<T>> parameters, double learning_rate, double weight_decay);
+  virtual ~Optimizer() = default;
+  // One update of every parameter that has a gradient (not recorded on the tape).
+  void step();
+  void zero_grad();
+  double learning_rate() const { return learning_rate_; }
+  void set_learning_rate(double rate) { learning_rate_ = rate; }
+  std::size_t steps() const { return steps_; }
+
+ protected:
+  // Updates parameter i in place; gradient already includes weight decay.
+  virtual void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient) = 0;
+  // Per-parameter state, zero-initialised with each parameter's shape.
+  std::vector<Array<T>> make_state() const;
+
+  std::vector<Variable<T>> parameters_;
+  double learning_rate_;
+  double weight_decay_;  // adds weight_decay * w to the gradient (L2 in the optimizer)
+  std::size_t steps_ = 0;
+};
+
+// Gradient descent: w -= lr * g. With momentum mu: v = mu v + g, w -= lr v;
+// Nesterov: w -= lr (g + mu v).
+template <class T = float>
+class SGD : public Optimizer<T> {
+ public:
+  SGD(std::vector<Variable<T>> parameters, double learning_rate, double momentum = 0, bool nesterov = false,
+      double weight_decay = 0);
+
+ protected:
+  void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient) override;
+
+ private:
+  double momentum_;
+  bool nesterov_;
+  std::vector<Array<T>> velocity_;
+};
+
+// Adagrad: s += g^2, w -= lr g / (sqrt(s) + eps).
+template <class T = float>
+class Adagrad : public Optimizer<T> {
+ public:
+  Adagrad(std::vector<Variable<T>> parameters, double learning_rate = 0.01, double eps = 1e-10,
+          double weight_decay = 0);
+
+ protected:
+  void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient) override;
+
+ private:
+  double eps_;
+  std::vector<Array<T>> sum_squares_;
+};
+
+// RMSprop: s = alpha s + (1 - alpha) g^2, w -= lr g / (sqrt(s) + eps).
+template <class T = float>
+class RMSprop : public Optimizer<T> {
+ public:
+  RMSprop(std::vector<Variable<T>> parameters, double learning_rate = 0.01, double alpha = 0.99, double eps = 1e-8,
+          double weight_decay = 0);
+
+ protected:
+  void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient) override;
+
+ private:
+  double alpha_, eps_;
+  std::vector<Array<T>> mean_squares_;
+};
+
+// Adam (Kingma & Ba): m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+// w -= lr m^ / (sqrt(v^) + eps) with the bias corrections m^ = m / (1 - b1^t), v^ = v / (1 - b2^t).
+template <class T = float>
+class Adam : public Optimizer<T> {
+ public:
+  Adam(std::vector<Variable<T>> parameters, double learning_rate = 0.001, double beta1 = 0.9, double beta2 = 0.999,
+       double eps = 1e-8, double weight_decay = 0);
+
+ protected:
+  void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient) override;
+
+ private:
+  double beta1_, beta2_, eps_;
+  std::vector<Array<T>> m_, v_;
+};
+
+// ---- learning-rate schedules ------------------------------------------------------
+// Called once at the end of every epoch with what happened in it; returns the
+// learning rate for the next epoch.
+struct EpochEnd {
+  std::size_t epoch;         // epochs completed, from 1
+  std::size_t samples_seen;  // training samples seen so far
+  double loss;               // the epoch's training loss
+};
+
+class Schedule {
+ public:
+  virtual ~Schedule() = default;
+  virtual double next(double initial_rate, double current_rate, const EpochEnd& end) = 0;
+};
+
+class ConstantRate : public Schedule {
+ public:
+  double next(double, double current, const EpochEnd&) override { return current; }
+};
+
+// lr0 * gamma^(epoch / step_size)
+class StepDecay : public Schedule {
+ public:
+  StepDecay(std::size_t step_size, double gamma) : step_size_(step_size), gamma_(gamma) {}
+  double next(double initial, double current, const EpochEnd& end) override;
+
+ private:
+  std::size_t step_size_;
+  double gamma_;
+};
+
+// lr0 * gamma^epoch
+class ExponentialDecay : public Schedule {
+ public:
+  explicit ExponentialDecay(double gamma) : gamma_(gamma) {}
+  double next(double initial, double current, const EpochEnd& end) override;
+
+ private:
+  double gamma_;
+};
+
+// scikit-learn's 'invscaling': lr0 / (t + 1)^power_t with t the samples seen.
+class InverseScaling : public Schedule {
+ public:
+  explicit InverseScaling(double power_t = 0.5) : power_t_(power_t) {}
+  double next(double initial, double current, const EpochEnd& end) override;
+
+ private:
+  double power_t_;
+};
+
+// Divides the rate by `divisor` when the loss has not improved by tol for
+// `patience` epochs in a row (scikit-learn's 'adaptive': divisor 5, patience 2).
+class ReduceOnPlateau : public Schedule {
+ public:
+  explicit ReduceOnPlateau(double divisor = 5, std::size_t patience = 2, double tol = 1e-4, double min_rate = 1e-6)
+      : divisor_(divisor), patience_(patience), tol_(tol), min_rate_(min_rate) {}
+  double next(double initial, double current, const EpochEnd& end) override;
+
+ private:
+  double divisor_;
+  std::size_t patience_;
+  double tol_, min_rate_;
+  double best_ = std::numeric_limits<double>::infinity();
+  std::size_t bad_epochs_ = 0;
+};
+
+}  // namespace nn
