@@ -90,17 +90,23 @@ Array<T> grad_keepdims(const Node<T>& out, std::size_t axis) {
   return g;
 }
 
+// input.grad += g in every element: the gradient of a full reduction, without
+// broadcasting a 0-D array (a slow path in xtensor).
+template <class T>
+void add_to_every_element(Node<T>& input, T g) {
+  accumulate_grad_with(input, [g](Array<T>& buffer, T beta) {
+    if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), g);
+    else buffer += g;
+  });
+}
+
 }  // namespace
 
 template <class T>
 Variable<T> sum(const Variable<T>& x) {
   static const OpInfo op{"sum", "dx = g (broadcast)"};
   return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0))), {x}, [](Node<T>& out) {
-    const T g = out.grad();
-    accumulate_grad_with(out.input(0), [g](Array<T>& buffer, T beta) {
-      if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), g);
-      else buffer += g;
-    });
+    add_to_every_element(out.input(0), out.grad());
   });
 }
 
@@ -119,11 +125,7 @@ Variable<T> mean(const Variable<T>& x) {
   if (x.size() == 0) throw ShapeError("mean: the input is empty");
   const T n = T(x.size());
   return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0)) / n), {x}, [n](Node<T>& out) {
-    const T g = out.grad() / n;
-    accumulate_grad_with(out.input(0), [g](Array<T>& buffer, T beta) {
-      if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), g);
-      else buffer += g;
-    });
+    add_to_every_element(out.input(0), out.grad() / n);
   });
 }
 
