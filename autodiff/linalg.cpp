@@ -30,8 +30,8 @@ void gemm(const Array<T>& a, bool ta, const Array<T>& b, bool tb, Array<T>& c, T
   const int k = int(ta ? a.shape()[0] : a.shape()[1]);
   const int n = int(tb ? b.shape()[0] : b.shape()[1]);
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    c *= beta;
+  if (k == 0) {  // an empty product: c = beta c, without reading a fresh c
+    if (beta == T(0)) c.fill(T(0));
     return;
   }
   gemm_raw(ta, tb, m, n, k, T(1), a.data(), int(a.shape()[1]), b.data(), int(b.shape()[1]), beta, c.data(), n);
@@ -92,8 +92,8 @@ Variable<T> affine(const Variable<T>& x, const Variable<T>& w, const Variable<T>
     accumulate_grad_with(out.input(1), [&](Array<T>& dw, T beta) { gemm(out.input(0).value, true, g, false, dw, beta); });
     accumulate_grad_with(out.input(2), [&](Array<T>& db, T beta) {
       const std::size_t rows = g.shape()[0], cols = g.shape()[1];
+      zero_if_fresh(db, beta);
       T* sums = db.data();
-      for (std::size_t j = 0; j < cols; ++j) sums[j] *= beta;
       for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < cols; ++j) sums[j] += g.data()[i * cols + j];
     });

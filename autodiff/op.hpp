@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
 #include <vector>
 
 #include <xtensor/xnoalias.hpp>
@@ -83,19 +84,30 @@ void accumulate_grad(Node<T>& input, E&& gradient) {
 
 // For ops that write a gradient straight into the input's buffer (gemm with
 // beta = 1 accumulates without a temporary): write(buffer, beta) must set
-// buffer = contribution + beta * buffer.
+// buffer = contribution + beta * buffer. beta is 1 or 0, and with 0 the buffer
+// is fresh and uninitialised: assign to it, never scale it (0 * NaN is NaN).
 template <class T, class Write>
 void accumulate_grad_with(Node<T>& input, Write&& write) {
   if (!input.requires_grad) return;
   if (!input.has_grad) {
     if (!detail::same_shape(input.grad.shape(), input.value.shape()))
       input.grad.resize(input.value.shape());
+#ifdef WENGERT_POISON_FRESH_GRADIENTS
+    // Sanitizer builds: an op that reads the fresh buffer now makes NaN, which the tests see.
+    input.grad.fill(std::numeric_limits<T>::quiet_NaN());
+#endif
     write(input.grad, T(0));
     input.has_grad = true;
   } else {
     write(input.grad, T(1));
   }
   detail::after_accumulate(input);
+}
+
+// For scatter-adds into a gradient buffer: zeroes it when it is fresh (beta = 0).
+template <class T>
+void zero_if_fresh(Array<T>& buffer, T beta) {
+  if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), T(0));
 }
 
 // Axis in [-rank, rank) to [0, rank), or a ShapeError naming the op.

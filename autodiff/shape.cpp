@@ -31,15 +31,10 @@ Variable<T> reshape_as(const OpInfo& op, const Variable<T>& x, const Shape& shap
   return record<T>(op, std::move(y), {x}, [](Node<T>& out) {
     accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
       const T* g = out.grad.data();
-      for (std::size_t i = 0; i < dx.size(); ++i) dx.data()[i] = g[i] + beta * dx.data()[i];
+      zero_if_fresh(dx, beta);
+      for (std::size_t i = 0; i < dx.size(); ++i) dx.data()[i] += g[i];
     });
   });
-}
-
-// Zeroes a fresh gradient buffer (beta = 0) so that scatter-adds can follow.
-template <class T>
-void prepare(Array<T>& buffer, T beta) {
-  if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), T(0));
 }
 
 }  // namespace
@@ -74,7 +69,7 @@ Variable<T> slice_rows(const Variable<T>& x, std::size_t begin, std::size_t end)
   std::copy(x.value().data() + begin * width, x.value().data() + end * width, y.data());
   return record<T>(op, std::move(y), {x}, [begin, width](Node<T>& out) {
     accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      prepare(dx, beta);
+      zero_if_fresh(dx, beta);
       T* target = dx.data() + begin * width;
       for (std::size_t i = 0; i < out.grad.size(); ++i) target[i] += out.grad.data()[i];
     });
@@ -96,7 +91,7 @@ Variable<T> index_rows(const Variable<T>& x, const std::vector<std::size_t>& row
     std::copy_n(x.value().data() + rows[i] * width, width, y.data() + i * width);
   return record<T>(op, std::move(y), {x}, [rows, width](Node<T>& out) {
     accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      prepare(dx, beta);
+      zero_if_fresh(dx, beta);
       for (std::size_t i = 0; i < rows.size(); ++i)
         for (std::size_t j = 0; j < width; ++j) dx.data()[rows[i] * width + j] += out.grad.data()[i * width + j];
     });
@@ -119,7 +114,7 @@ Variable<T> pick(const Variable<T>& x, const std::vector<std::size_t>& labels) {
   }
   return record<T>(op, std::move(y), {x}, [labels, classes](Node<T>& out) {
     accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      prepare(dx, beta);
+      zero_if_fresh(dx, beta);
       for (std::size_t i = 0; i < labels.size(); ++i) dx.data()[i * classes + labels[i]] += out.grad(i);
     });
   });
@@ -157,10 +152,11 @@ Variable<T> concatenate(const std::vector<Variable<T>>& parts, long axis) {
     std::size_t start = 0;  // where part p's chunk begins within each chunk of g
     for (std::size_t p = 0; p < chunk.size(); ++p) {
       accumulate_grad_with(out.input(p), [&](Array<T>& dx, T beta) {
+        zero_if_fresh(dx, beta);
         for (std::size_t o = 0; o < outer; ++o) {
           const T* g = out.grad.data() + o * out_chunk + start;
           T* d = dx.data() + o * chunk[p];
-          for (std::size_t j = 0; j < chunk[p]; ++j) d[j] = g[j] + beta * d[j];
+          for (std::size_t j = 0; j < chunk[p]; ++j) d[j] += g[j];
         }
       });
       start += chunk[p];

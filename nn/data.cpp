@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <limits>
 #include <numeric>
 
 #include <xtensor/xmath.hpp>
@@ -86,13 +87,22 @@ StandardScaler<T>& StandardScaler<T>::fit(const Array<T>& x) {
     throw autodiff::ShapeError("StandardScaler::fit: needs a non-empty (samples, features) array, got shape " +
                                autodiff::to_string(x.shape()));
   const std::size_t n = x.shape()[0], features = x.shape()[1];
-  mean_ = xt::zeros<T>({features});
-  scale_ = xt::zeros<T>({features});
+  std::vector<double> mean(features, 0.0), variance(features, 0.0);  // in double, two passes
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < features; ++j) mean_(j) += x(i, j) / T(n);
+    for (std::size_t j = 0; j < features; ++j) mean[j] += double(x(i, j));
+  for (auto& m : mean) m /= double(n);
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < features; ++j) scale_(j) += (x(i, j) - mean_(j)) * (x(i, j) - mean_(j)) / T(n);
-  for (auto& s : scale_) s = s > T(0) ? std::sqrt(s) : T(1);
+    for (std::size_t j = 0; j < features; ++j) variance[j] += (double(x(i, j)) - mean[j]) * (double(x(i, j)) - mean[j]);
+  mean_ = Array<T>::from_shape({features});
+  scale_ = Array<T>::from_shape({features});
+  const double eps = std::numeric_limits<T>::epsilon();
+  for (std::size_t j = 0; j < features; ++j) {
+    variance[j] /= double(n);
+    // A variance within rounding error of zero is a constant feature (scikit-learn's test): only centre it.
+    const double rounding = double(n) * eps * variance[j] + std::pow(double(n) * mean[j] * eps, 2);
+    mean_(j) = T(mean[j]);
+    scale_(j) = variance[j] <= rounding ? T(1) : T(std::sqrt(variance[j]));
+  }
   fitted_ = true;
   return *this;
 }
@@ -107,15 +117,15 @@ Array<T> StandardScaler<T>::transform(const Array<T>& x) const {
 }
 
 template <class T>
-DataLoader<T>::DataLoader(const Dataset<T>& data, std::size_t batch_size, bool shuffle, std::uint64_t seed)
-    : data_(&data), batch_size_(batch_size), shuffle_(shuffle), engine_(seed), order_(data.size()) {
+DataLoader<T>::DataLoader(Dataset<T> data, std::size_t batch_size, bool shuffle, std::uint64_t seed)
+    : data_(std::move(data)), batch_size_(batch_size), shuffle_(shuffle), engine_(seed), order_(data_.size()) {
   if (batch_size == 0) throw std::invalid_argument("DataLoader: batch size must be at least 1");
   std::iota(order_.begin(), order_.end(), 0);
 }
 
 template <class T>
 std::size_t DataLoader<T>::batches_per_epoch() const {
-  return (data_->size() + batch_size_ - 1) / batch_size_;
+  return (data_.size() + batch_size_ - 1) / batch_size_;
 }
 
 template <class T>
@@ -125,7 +135,7 @@ std::vector<Batch<T>> DataLoader<T>::epoch() {
   for (std::size_t start = 0; start < order_.size(); start += batch_size_) {
     const std::vector<std::size_t> indices(order_.begin() + static_cast<std::ptrdiff_t>(start),
                                            order_.begin() + static_cast<std::ptrdiff_t>(std::min(start + batch_size_, order_.size())));
-    Dataset<T> part = data_->subset(indices);
+    Dataset<T> part = data_.subset(indices);
     Batch<T> batch{Variable<T>(std::move(part.inputs)), std::move(part.labels), Variable<T>(std::move(part.targets))};
     batches.push_back(std::move(batch));
   }

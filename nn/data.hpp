@@ -65,14 +65,16 @@ struct Batch {
 template <class T = float>
 class DataLoader {
  public:
-  DataLoader(const Dataset<T>& data, std::size_t batch_size, bool shuffle = true, std::uint64_t seed = 0);
+  // The loader keeps its own copy of the data (pass std::move(data) to avoid the copy).
+  DataLoader(Dataset<T> data, std::size_t batch_size, bool shuffle = true, std::uint64_t seed = 0);
   // The batches of the next epoch.
   std::vector<Batch<T>> epoch();
   std::size_t batches_per_epoch() const;
   std::size_t batch_size() const { return batch_size_; }
+  const Dataset<T>& data() const { return data_; }
 
  private:
-  const Dataset<T>* data_;
+  Dataset<T> data_;
   std::size_t batch_size_;
   bool shuffle_;
   Engine engine_;

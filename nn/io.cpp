@@ -118,15 +118,22 @@ void save_npy(const std::string& path, const Array<T>& values) {
   {
     std::ofstream out(temporary, std::ios::binary);
     if (!out) throw FileError(path + ": cannot write (" + std::strerror(errno) + ")");
+    struct RemoveUnlessRenamed {  // a failed write leaves no temporary file behind
+      const std::string& file;
+      bool done = false;
+      ~RemoveUnlessRenamed() { if (!done) std::filesystem::remove(file); }
+    } cleanup{temporary};
     out.write("\x93NUMPY\x01\x00", 8);
     const auto length = static_cast<std::uint16_t>(header.size());
     const char length_bytes[2] = {static_cast<char>(length & 0xff), static_cast<char>(length >> 8)};
     out.write(length_bytes, 2);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(T)));
+    out.close();
     if (!out) throw FileError(path + ": write failed");
+    std::filesystem::rename(temporary, path);
+    cleanup.done = true;
   }
-  std::filesystem::rename(temporary, path);
 }
 
 template <class T>

@@ -59,6 +59,7 @@ double r2_score(const Array<T>& prediction, const Array<T>& truth) {
   double mean = 0, total = 0;
   for (auto v : truth) mean += double(v) / double(truth.size());
   for (auto v : truth) total += (double(v) - mean) * (double(v) - mean);
+  if (total == 0) return residual == 0 ? 1.0 : 0.0;  // constant truth: scikit-learn's convention
   return 1.0 - residual / total;
 }
 

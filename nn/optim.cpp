@@ -58,9 +58,8 @@ void SGD<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
     xt::noalias(w) -= lr * g;
     return;
   }
-  Array<T>& v = velocity_[i];
-  if (this->steps_ == 1) xt::noalias(v) = g;  // PyTorch starts the velocity at the first gradient
-  else xt::noalias(v) = mu * v + g;
+  Array<T>& v = velocity_[i];  // starts at 0, so the first update sets v = g (as PyTorch)
+  xt::noalias(v) = mu * v + g;
   if (nesterov_) xt::noalias(w) -= lr * (g + mu * v);
   else xt::noalias(w) -= lr * v;
 }
@@ -99,14 +98,15 @@ Adam<T>::Adam(std::vector<Variable<T>> parameters, double learning_rate, double 
       beta2_(beta2),
       eps_(eps),
       m_(this->make_state()),
-      v_(this->make_state()) {}
+      v_(this->make_state()),
+      updates_(this->parameters_.size(), 0) {}
 
 template <class T>
 void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
   Array<T>&m = m_[i], &v = v_[i];
   xt::noalias(m) = T(beta1_) * m + T(1 - beta1_) * g;
   xt::noalias(v) = T(beta2_) * v + T(1 - beta2_) * g * g;
-  const double t = double(this->steps_);
+  const double t = double(++updates_[i]);
   const T m_correction = T(1 / (1 - std::pow(beta1_, t)));
   const T v_correction = T(1 / (1 - std::pow(beta2_, t)));
   xt::noalias(w) -= T(this->learning_rate_) * (m * m_correction) / (xt::sqrt(v * v_correction) + T(eps_));

@@ -98,6 +98,7 @@ class Adam : public Optimizer<T> {
  private:
   double beta1_, beta2_, eps_;
   std::vector<Array<T>> m_, v_;
+  std::vector<std::size_t> updates_;  // per parameter, for the bias corrections (PyTorch's state['step'])
 };
 
 // ---- learning-rate schedules ------------------------------------------------------

@@ -30,7 +30,7 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
   if (options.early_stopping && classification && validation.size() == 0 && options.progress)
     *options.progress << "early stopping monitors the training loss (no validation_fraction)\n";
 
-  DataLoader<T> loader(train, options.batch_size, true, options.seed);
+  DataLoader<T> loader(std::move(train), options.batch_size, true, options.seed);
   const std::vector<Variable<T>> weights = model.weights();
   const double initial_rate = optimizer.learning_rate();
   History history;
@@ -55,7 +55,7 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
 
     EpochRecord record{epoch, loss_total / double(batches.size()), nan, nan, optimizer.learning_rate(), seconds};
     if (classification) {
-      record.train_accuracy = accuracy(predict(model, train.inputs), train.labels);
+      record.train_accuracy = accuracy(predict(model, loader.data().inputs), loader.data().labels);
       if (validation.size() > 0) record.validation_accuracy = accuracy(predict(model, validation.inputs), validation.labels);
     }
     history.epochs.push_back(record);

@@ -1,0 +1,327 @@
+// Optimizers against PyTorch's update formulas, recomputed here in plain double
+// arithmetic, and the learning-rate schedules against their formulas.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <autodiff/autodiff.hpp>
+#include <nn/optim.hpp>
+
+using namespace nn;
+using V = autodiff::Variable<double>;
+using A = autodiff::Array<double>;
+using Vector = std::vector<double>;
+
+namespace {
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+// The problem every optimizer runs on: w starts at kStart and step k minimises
+// loss_k = sum(w^2 / 2 + c_k w), so the gradient fed to step k is w + c_k.
+const Vector kStart = {1.0, -0.5, 0.25};
+const std::vector<Vector> kCoefficients = {
+    {0.5, -1.0, 2.0}, {-0.3, 0.8, 1.5}, {1.2, 0.1, -0.7}, {0.4, -2.0, 0.3}, {-1.0, 0.6, 0.9}};
+constexpr std::size_t kSteps = 5;
+
+A to_array(const Vector& v) {
+  A a = A::from_shape({v.size()});
+  for (std::size_t i = 0; i < v.size(); ++i) a(i) = v[i];
+  return a;
+}
+
+// The gradient of loss_k at w, element i (what the tape should produce).
+double gradient(const Vector& w, std::size_t k, std::size_t i) { return w[i] + kCoefficients[k][i]; }
+
+// Runs kSteps steps of the optimizer made by `make` through the tape and returns w.
+template <class Make>
+A run(Make make) {
+  V w(to_array(kStart), true);
+  auto optimizer = make(std::vector<V>{w});
+  for (std::size_t k = 0; k < kSteps; ++k) {
+    optimizer.zero_grad();
+    V loss = autodiff::sum(w * w * 0.5 + V(to_array(kCoefficients[k])) * w);
+    loss.backward();
+    optimizer.step();
+  }
+  CHECK(optimizer.steps() == kSteps);
+  return w.value();
+}
+
+void check_close(const A& actual, const Vector& expected) {
+  REQUIRE(actual.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    CAPTURE(i);
+    CHECK(actual(i) == doctest::Approx(expected[i]).epsilon(1e-12));
+  }
+  // The run must have moved away from the start, or the comparison proves little.
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(std::abs(expected[i] - kStart[i]) > 1e-3);
+}
+
+// Reference SGD (PyTorch): g += wd w; momentum: v = g at the first step, then v = mu v + g;
+// w -= lr v, or with Nesterov w -= lr (g + mu v).
+Vector reference_sgd(double lr, double mu, bool nesterov, double wd) {
+  Vector w = kStart, v(w.size(), 0.0);
+  for (std::size_t k = 0; k < kSteps; ++k) {
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double g = gradient(w, k, i) + wd * w[i];
+      if (mu == 0) {
+        w[i] -= lr * g;
+        continue;
+      }
+      v[i] = k == 0 ? g : mu * v[i] + g;
+      w[i] -= nesterov ? lr * (g + mu * v[i]) : lr * v[i];
+    }
+  }
+  return w;
+}
+
+// Reference Adam with bias corrections m^ = m / (1 - b1^t), v^ = v / (1 - b2^t), t from 1.
+Vector reference_adam(double lr, double b1, double b2, double eps, double wd) {
+  Vector w = kStart, m(w.size(), 0.0), v(w.size(), 0.0);
+  double b1_t = 1, b2_t = 1;  // b1^t, b2^t by repeated multiplication
+  for (std::size_t k = 0; k < kSteps; ++k) {
+    b1_t *= b1;
+    b2_t *= b2;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double g = gradient(w, k, i) + wd * w[i];
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      const double m_hat = m[i] / (1 - b1_t), v_hat = v[i] / (1 - b2_t);
+      w[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
+    }
+  }
+  return w;
+}
+}  // namespace
+
+TEST_CASE("plain SGD takes w -= lr * g at every step") {
+  const A w = run([](std::vector<V> p) { return SGD<double>(std::move(p), 0.1); });
+  check_close(w, reference_sgd(0.1, 0, false, 0));
+  // Spelled out for the first step: w1 = w0 - lr (w0 + c0).
+  Vector one = kStart;
+  for (std::size_t i = 0; i < one.size(); ++i) one[i] -= 0.1 * (kStart[i] + kCoefficients[0][i]);
+  V p(to_array(kStart), true);
+  SGD<double> sgd({p}, 0.1);
+  autodiff::sum(p * p * 0.5 + V(to_array(kCoefficients[0])) * p).backward();
+  sgd.step();
+  for (std::size_t i = 0; i < one.size(); ++i) CHECK(p.value()(i) == doctest::Approx(one[i]).epsilon(1e-14));
+}
+
+TEST_CASE("SGD with momentum: v starts at the first gradient, then v = mu v + g, w -= lr v") {
+  const A w = run([](std::vector<V> p) { return SGD<double>(std::move(p), 0.1, 0.9); });
+  check_close(w, reference_sgd(0.1, 0.9, false, 0));
+  // Momentum must make a difference on this problem.
+  const Vector plain = reference_sgd(0.1, 0, false, 0);
+  CHECK(std::abs(w(0) - plain[0]) > 1e-2);
+}
+
+TEST_CASE("SGD with Nesterov momentum takes w -= lr (g + mu v)") {
+  const A w = run([](std::vector<V> p) { return SGD<double>(std::move(p), 0.1, 0.9, true); });
+  check_close(w, reference_sgd(0.1, 0.9, true, 0));
+  // Nesterov must differ from classical momentum on this problem.
+  const Vector classical = reference_sgd(0.1, 0.9, false, 0);
+  double largest = 0;
+  for (std::size_t i = 0; i < classical.size(); ++i) largest = std::max(largest, std::abs(w(i) - classical[i]));
+  CHECK(largest > 1e-2);
+}
+
+TEST_CASE("weight decay adds weight_decay * w to the gradient before the update (SGD momentum and Adam)") {
+  const A sgd = run([](std::vector<V> p) { return SGD<double>(std::move(p), 0.1, 0.9, false, 0.2); });
+  check_close(sgd, reference_sgd(0.1, 0.9, false, 0.2));
+  CHECK(std::abs(sgd(0) - reference_sgd(0.1, 0.9, false, 0)[0]) > 1e-2);
+
+  const A adam = run([](std::vector<V> p) { return Adam<double>(std::move(p), 0.1, 0.9, 0.999, 1e-8, 0.5); });
+  check_close(adam, reference_adam(0.1, 0.9, 0.999, 1e-8, 0.5));
+  CHECK(std::abs(adam(0) - reference_adam(0.1, 0.9, 0.999, 1e-8, 0)[0]) > 1e-3);
+}
+
+TEST_CASE("Adagrad: s += g^2, w -= lr g / (sqrt(s) + eps)") {
+  for (const double eps : {1e-10, 0.5}) {  // a large eps shows it is added outside the root
+    CAPTURE(eps);
+    const A w = run([eps](std::vector<V> p) { return Adagrad<double>(std::move(p), 0.3, eps); });
+    Vector expected = kStart, s(expected.size(), 0.0);
+    for (std::size_t k = 0; k < kSteps; ++k)
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        const double g = gradient(expected, k, i);
+        s[i] += g * g;
+        expected[i] -= 0.3 * g / (std::sqrt(s[i]) + eps);
+      }
+    check_close(w, expected);
+  }
+}
+
+TEST_CASE("RMSprop: s = alpha s + (1 - alpha) g^2, w -= lr g / (sqrt(s) + eps)") {
+  for (const double eps : {1e-8, 0.5}) {
+    CAPTURE(eps);
+    const A w = run([eps](std::vector<V> p) { return RMSprop<double>(std::move(p), 0.05, 0.9, eps); });
+    Vector expected = kStart, s(expected.size(), 0.0);
+    for (std::size_t k = 0; k < kSteps; ++k)
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        const double g = gradient(expected, k, i);
+        s[i] = 0.9 * s[i] + 0.1 * g * g;
+        expected[i] -= 0.05 * g / (std::sqrt(s[i]) + eps);
+      }
+    check_close(w, expected);
+  }
+}
+
+TEST_CASE("Adam: moments with bias corrections, w -= lr m^ / (sqrt(v^) + eps)") {
+  for (const double eps : {1e-8, 0.5}) {
+    CAPTURE(eps);
+    const A w = run([eps](std::vector<V> p) { return Adam<double>(std::move(p), 0.1, 0.9, 0.999, eps); });
+    check_close(w, reference_adam(0.1, 0.9, 0.999, eps, 0));
+  }
+  // The first bias-corrected step moves each weight by about lr, in the gradient's opposite direction.
+  V p(to_array(kStart), true);
+  Adam<double> adam({p}, 0.1);
+  autodiff::sum(p * p * 0.5 + V(to_array(kCoefficients[0])) * p).backward();
+  adam.step();
+  for (std::size_t i = 0; i < kStart.size(); ++i) {
+    const double g = kStart[i] + kCoefficients[0][i];
+    CHECK(p.value()(i) == doctest::Approx(kStart[i] - 0.1 * (g > 0 ? 1 : -1)).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("Adam in float32 follows the double reference to float precision") {
+  autodiff::Variable<float> w(xt::cast<float>(to_array(kStart)), true);
+  Adam<float> adam({w}, 0.1f);
+  for (std::size_t k = 0; k < kSteps; ++k) {
+    adam.zero_grad();
+    autodiff::Variable<float> c(xt::cast<float>(to_array(kCoefficients[k])));
+    autodiff::sum(w * w * 0.5f + c * w).backward();
+    adam.step();
+  }
+  const Vector expected = reference_adam(0.1, 0.9, 0.999, 1e-8, 0);
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(w.value()(i) == doctest::Approx(expected[i]).epsilon(1e-5));
+}
+
+TEST_CASE("Adam counts steps per parameter for its bias correction, like PyTorch's state['step']") {
+  // b gets no gradient in the first step; PyTorch's first update of b then uses t = 1.
+  V a(A{1.0}, true), b(A{2.0}, true);
+  Adam<double> adam({a, b}, 0.1);
+  autodiff::sum(a * 3.0).backward();
+  adam.step();
+  CHECK(b.value()(0) == 2.0);  // no gradient, no update
+  adam.zero_grad();
+  autodiff::sum(a * 3.0 + b * 4.0).backward();
+  adam.step();
+  // b's first update: m^ = g, v^ = g^2, so b moves by lr g / (|g| + eps) = 0.1.
+  CHECK(b.value()(0) == doctest::Approx(2.0 - 0.1 * 4.0 / (4.0 + 1e-8)).epsilon(1e-12));
+}
+
+TEST_CASE("an optimizer skips parameters without a gradient and rejects non-leaves") {
+  V used(A{1.0, 2.0}, true), unused(A{5.0, 6.0}, true);
+  SGD<double> sgd({used, unused}, 0.5, 0.9);
+  autodiff::sum(used * 2.0).backward();
+  sgd.step();
+  CHECK(used.value() == A{0.0, 1.0});
+  CHECK(unused.value() == A{5.0, 6.0});
+
+  V leaf(A{1.0}, true);
+  V computed = leaf * 2.0;
+  CHECK(message_of([&] { SGD<double>({computed}, 0.1); }).find("leaf") != std::string::npos);
+  CHECK_THROWS_AS(Adam<double>({V(A{1.0})}, 0.1), autodiff::GraphError);
+  autodiff::Tape<double>::current().release();
+}
+
+TEST_CASE("set_learning_rate changes the step size of the following steps") {
+  V w(A{1.0}, true);
+  SGD<double> sgd({w}, 0.1);
+  autodiff::sum(w * 2.0).backward();  // g = 2
+  sgd.step();                         // 1 - 0.2
+  sgd.set_learning_rate(0.01);
+  CHECK(sgd.learning_rate() == 0.01);
+  sgd.step();  // the same gradient again: 0.8 - 0.02
+  CHECK(w.value()(0) == doctest::Approx(0.78).epsilon(1e-14));
+}
+
+// ---- learning-rate schedules ------------------------------------------------------
+
+TEST_CASE("StepDecay multiplies the initial rate by gamma once every step_size epochs") {
+  StepDecay schedule(3, 0.5);
+  double expected = 0.2, current = 0.2;
+  for (std::size_t epoch = 1; epoch <= 10; ++epoch) {
+    if (epoch % 3 == 0) expected *= 0.5;  // after epochs 3, 6, 9
+    current = schedule.next(0.2, current, {epoch, 100 * epoch, 1.0});
+    CAPTURE(epoch);
+    CHECK(current == doctest::Approx(expected).epsilon(1e-14));
+  }
+  CHECK(current == doctest::Approx(0.2 / 8).epsilon(1e-14));
+}
+
+TEST_CASE("ExponentialDecay gives lr0 * gamma^epoch") {
+  ExponentialDecay schedule(0.9);
+  double expected = 0.5, current = 0.5;
+  for (std::size_t epoch = 1; epoch <= 6; ++epoch) {
+    expected *= 0.9;
+    current = schedule.next(0.5, current, {epoch, 0, 1.0});
+    CAPTURE(epoch);
+    CHECK(current == doctest::Approx(expected).epsilon(1e-14));
+  }
+  CHECK(current == doctest::Approx(0.5 * 0.531441).epsilon(1e-12));
+}
+
+TEST_CASE("InverseScaling gives lr0 / (samples_seen + 1)^power_t") {
+  InverseScaling square_root;  // power_t 0.5
+  CHECK(square_root.next(0.3, 0.3, {1, 99, 1.0}) == doctest::Approx(0.3 / 10).epsilon(1e-14));
+  CHECK(square_root.next(0.3, 0.03, {2, 399, 1.0}) == doctest::Approx(0.3 / 20).epsilon(1e-14));
+  InverseScaling quarter(0.25);
+  CHECK(quarter.next(1.0, 1.0, {1, 15, 1.0}) == doctest::Approx(0.5).epsilon(1e-14));       // 16^-1/4
+  CHECK(quarter.next(1.0, 0.5, {2, 80, 1.0}) == doctest::Approx(1.0 / 3).epsilon(1e-14));   // 81^-1/4
+  InverseScaling one(1.0);
+  CHECK(one.next(2.0, 2.0, {1, 0, 1.0}) == doctest::Approx(2.0).epsilon(1e-14));           // no samples yet
+}
+
+TEST_CASE("ReduceOnPlateau divides by the divisor after `patience` epochs without an improvement of tol") {
+  ReduceOnPlateau schedule(5, 2, 1e-3, 1e-3);
+  struct Epoch {
+    double loss, expected_rate;
+  };
+  const std::vector<Epoch> epochs = {
+      {1.0, 0.1},      // improves on +inf
+      {0.9, 0.1},      // improves by 0.1
+      {0.8995, 0.1},   // improves by 5e-4 < tol: first bad epoch
+      {0.95, 0.02},    // second bad epoch in a row: divided by 5
+      {0.5, 0.02},     // improves: the count restarts
+      {0.7, 0.02},     // bad 1
+      {0.4, 0.02},     // improves: the count restarts again
+      {0.3995, 0.02},  // bad 1 (better, but not by tol)
+      {0.3992, 0.004}, // bad 2: divided by 5
+      {0.6, 0.004},    // bad 1
+      {0.6, 0.001},    // bad 2: 0.0008 is clipped at min_rate 1e-3
+      {0.6, 0.001},
+      {0.6, 0.001},    // stays at the minimum
+  };
+  double rate = 0.1;
+  for (std::size_t e = 0; e < epochs.size(); ++e) {
+    rate = schedule.next(0.1, rate, {e + 1, 0, epochs[e].loss});
+    CAPTURE(e);
+    CHECK(rate == doctest::Approx(epochs[e].expected_rate).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("ReduceOnPlateau with patience 1 reduces on every bad epoch; ConstantRate keeps the rate") {
+  ReduceOnPlateau schedule(2, 1, 0.0, 0.0);
+  double rate = 1.0;
+  rate = schedule.next(1.0, rate, {1, 0, 3.0});
+  CHECK(rate == 1.0);
+  rate = schedule.next(1.0, rate, {2, 0, 3.0});  // equal loss is no improvement
+  CHECK(rate == 0.5);
+  rate = schedule.next(1.0, rate, {3, 0, 4.0});
+  CHECK(rate == 0.25);
+  rate = schedule.next(1.0, rate, {4, 0, 2.0});
+  CHECK(rate == 0.25);
+
+  ConstantRate constant;
+  CHECK(constant.next(1.0, 0.37, {5, 10, 9.0}) == 0.37);
+}
