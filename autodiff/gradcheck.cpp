@@ -125,13 +125,13 @@ GradCheckReport check_gradients(const GradFunction& f, const std::vector<Array<d
   return compare(inputs, gradients, numerical_gradients(f, inputs, options.eps), options);
 }
 
-std::string GradCheckReport::to_string() const {
-  std::ostringstream out;
-  out << *this;
-  return out.str();
+std::ostream& operator<<(std::ostream& stream, const GradCheckReport& report) {
+  return stream << report.to_string();
 }
 
-std::ostream& operator<<(std::ostream& out, const GradCheckReport& report) {
+std::string GradCheckReport::to_string() const {
+  const GradCheckReport& report = *this;
+  std::ostringstream out;  // formatting flags stay local to this stream
   out << "gradient check " << (report.passed ? "passed" : "FAILED") << "\n";
   out << "  " << std::left << std::setw(16) << "input" << std::setw(14) << "shape" << std::setw(14) << "max abs err"
       << std::setw(14) << "max rel err" << "failed entries\n";
@@ -145,7 +145,7 @@ std::ostream& operator<<(std::ostream& out, const GradCheckReport& report) {
       out << "      " << input.name << entry.index << ": yours " << std::setprecision(8) << entry.yours
           << ", finite differences " << entry.numeric << "\n";
   }
-  return out;
+  return out.str();
 }
 
 }  // namespace autodiff
