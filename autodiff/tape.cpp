@@ -21,10 +21,11 @@ template <class T>
 void Tape<T>::drop_expired_entries() {
   // Keeps recording order (still a topological order) and renumbers the live nodes.
   std::size_t kept = 0;
-  for (auto& entry : entries_) {
-    if (auto node = entry.lock()) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (auto node = entries_[i].lock()) {
       node->tape_index = kept;
-      entries_[kept++] = std::move(entry);
+      if (kept != i) entries_[kept] = std::move(entries_[i]);  // (a self-move would empty the entry)
+      ++kept;
     }
   }
   entries_.resize(kept);

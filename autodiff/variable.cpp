@@ -203,7 +203,7 @@ void run_backward(const NodePtr<T>& root_ptr, const Array<T>* seed, const Backwa
       op_in_backward = node->op;
       node->backward(*node);
       node->has_grad = false;  // an intermediate's adjoint is spent; free it
-      node->grad = Array<T>();
+      node->grad = empty_array<T>();
     }
   } catch (...) {
     for (std::size_t i = 0; i <= root.tape_index; ++i)

@@ -66,10 +66,17 @@ struct NodeExtras {
 // One value of the computation. Leaves (inputs, parameters) have no op; values
 // computed by an op keep their inputs and a backward closure until the tape
 // that recorded them is released.
+// An array with no elements, made without allocating (a default xt::xarray
+// allocates one element).
+template <class T>
+Array<T> empty_array() {
+  return Array<T>(Shape{0});
+}
+
 template <class T>
 struct Node {
-  Array<T> value;
-  Array<T> grad;  // leaves: the accumulated gradient; others: the adjoint during a sweep
+  Array<T> value = empty_array<T>();
+  Array<T> grad = empty_array<T>();  // leaves: the accumulated gradient; others: the adjoint during a sweep
   bool has_grad = false;
   bool requires_grad = false;
   bool retains_grad = false;
@@ -87,6 +94,21 @@ struct Node {
   NodeExtras<T>& extra() {
     if (!extras) extras = std::make_unique<NodeExtras<T>>();
     return *extras;
+  }
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees a long chain of inputs iteratively: letting each node free its
+  // inputs in turn would recurse once per op and overflow the stack.
+  ~Node() {
+    std::vector<NodePtr<T>> pending = std::move(inputs);
+    while (!pending.empty()) {
+      NodePtr<T> node = std::move(pending.back());
+      pending.pop_back();
+      if (node.use_count() == 1)  // the last owner: take its inputs before it goes
+        for (auto& input : node->inputs) pending.push_back(std::move(input));
+    }
   }
 };
 

@@ -197,6 +197,28 @@ TEST_CASE("forward passes that are never differentiated do not grow the tape wit
   CHECK(w.grad() == Array<double>{3.0, 3.0});
 }
 
+TEST_CASE("a graph longer than the tape's compaction threshold keeps every entry") {
+  Tape<double>::current().release();
+  V x = V::scalar(0.5, true);
+  V y = x;
+  for (int i = 0; i < 10000; ++i) {
+    V dropped = x * 3.0;  // dead entries, so that compaction has something to drop
+    y = y * 1.0001;
+  }
+  y.backward();
+  CHECK(x.grad()() == doctest::Approx(std::pow(1.0001, 10000)));
+}
+
+TEST_CASE("dropping a very long chain does not overflow the stack") {
+  V x = V::scalar(1.0, true);
+  {
+    V y = x;
+    for (int i = 0; i < 300000; ++i) y = y + 1.0;
+  }  // the whole chain is freed here
+  Tape<double>::current().release();
+  CHECK(x.requires_grad());
+}
+
 TEST_CASE("each thread has its own tape: two threads train at once") {
   auto train = [](double start, double* result) {
     V w = V::scalar(start, true);
