@@ -1,7 +1,9 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <functional>
 #include <random>
+#include <string>
 
 #include <autodiff/variable.hpp>
 
@@ -15,6 +17,16 @@ inline autodiff::Array<double> random_array(const autodiff::Shape& shape, unsign
   auto a = autodiff::Array<double>::from_shape(shape);
   for (auto& v : a) v = uniform(engine);
   return a;
+}
+
+// The message of the exception f throws, or "(no exception)".
+inline std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no exception)";
 }
 
 }  // namespace test

@@ -8,19 +8,12 @@
 
 #include <autodiff/autodiff.hpp>
 
+#include "test_util.hpp"
+
 using namespace autodiff;
 using V = Variable<double>;
 
-namespace {
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-}  // namespace
+using test::message_of;
 
 TEST_CASE("backward accumulates dC/dx into every leaf that requires a gradient") {
   V x(Array<double>{1.0, 2.0, 3.0}, true);

@@ -12,18 +12,13 @@
 
 #include <nn/data.hpp>
 
+#include "test_util.hpp"
+
 using namespace nn;
 using A = autodiff::Array<double>;
 
 namespace {
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::message_of;
 
 // A data set whose sample i has inputs (i, 1000 + i), label label_of(i) and
 // target -i: the index can be read back from any part.

@@ -16,20 +16,15 @@
 #include <nn/io.hpp>
 #include <nn/module.hpp>
 
+#include "test_util.hpp"
+
 using namespace nn;
 namespace fs = std::filesystem;
 using A = autodiff::Array<double>;
 using Af = autodiff::Array<float>;
 
 namespace {
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::message_of;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

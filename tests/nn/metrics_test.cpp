@@ -7,19 +7,12 @@
 #include <nn/metrics.hpp>
 #include <xtensor/xmath.hpp>
 
+#include "test_util.hpp"
+
 using namespace nn;
 using A = autodiff::Array<double>;
 
-namespace {
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-}  // namespace
+using test::message_of;
 
 TEST_CASE("argmax_rows gives each row's column of the largest score, the first one on ties") {
   const A scores = {{0.1, 0.7, 0.2}, {-1.0, -3.0, -2.0}, {5.0, 5.0, 1.0}, {0.0, 2.0, 2.0}, {-1.0, -1.0, 3.5}};

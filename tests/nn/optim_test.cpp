@@ -11,20 +11,15 @@
 #include <autodiff/autodiff.hpp>
 #include <nn/optim.hpp>
 
+#include "test_util.hpp"
+
 using namespace nn;
 using V = autodiff::Variable<double>;
 using A = autodiff::Array<double>;
 using Vector = std::vector<double>;
 
 namespace {
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
+using test::message_of;
 
 // The problem every optimizer runs on: w starts at kStart and step k minimises
 // loss_k = sum(w^2 / 2 + c_k w), so the gradient fed to step k is w + c_k.
