@@ -88,6 +88,17 @@ TEST_CASE("early stopping stops after n_iter_no_change epochs without improvemen
                         data, options);
   CHECK(history.stopped_early);
   CHECK(history.epochs.size() == 4);  // epoch 1 sets the best, then 3 without improvement
+
+  // The best epoch was the first: the same run stopped after one epoch must give the restored parameters.
+  manual_seed(3);
+  Sequential<float> after_one_epoch = mlp<float>({2, 8, 3}, Tanh<float>());
+  SGD<float> same_optimizer(after_one_epoch.parameters(), 0.05);
+  options.epochs = 1;
+  options.early_stopping = false;
+  fit(after_one_epoch, same_optimizer, [](auto& z, auto& batch) { return cross_entropy(z, batch.labels); }, data,
+      options);
+  const auto restored = model.parameters(), expected = after_one_epoch.parameters();
+  for (std::size_t i = 0; i < restored.size(); ++i) CHECK(restored[i].value() == expected[i].value());
 }
 
 TEST_CASE("a learning-rate schedule changes the optimizer's rate per epoch") {
