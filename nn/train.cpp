@@ -60,9 +60,13 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
     }
     history.epochs.push_back(record);
     if (options.progress) {
+      // Only the figures this run has: no accuracies for regression, no val acc without validation data.
       char line[160];
-      std::snprintf(line, sizeof line, "epoch %4zu  loss %.5f  train acc %.4f  val acc %.4f  lr %.3g  %.3f s\n", epoch,
-                    record.loss, record.train_accuracy, record.validation_accuracy, record.learning_rate, seconds);
+      int n = std::snprintf(line, sizeof line, "epoch %4zu  loss %.5f", epoch, record.loss);
+      if (classification) n += std::snprintf(line + n, sizeof line - n, "  train acc %.4f", record.train_accuracy);
+      if (classification && validation.size() > 0)
+        n += std::snprintf(line + n, sizeof line - n, "  val acc %.4f", record.validation_accuracy);
+      std::snprintf(line + n, sizeof line - n, "  lr %.3g  %.3f s\n", record.learning_rate, seconds);
       *options.progress << line;
     }
     if (options.schedule)

@@ -109,12 +109,17 @@ TEST_CASE("a learning-rate schedule changes the optimizer's rate per epoch") {
   FitOptions options;
   options.epochs = 3;
   options.schedule = std::make_shared<ExponentialDecay>(0.5);
-  options.progress = nullptr;
+  std::ostringstream progress;
+  options.progress = &progress;
   History history = fit(model, optimizer, [](auto& z, auto& batch) { return cross_entropy(z, batch.labels); },
                         data, options);
   CHECK(history.epochs[0].learning_rate == doctest::Approx(0.1));
   CHECK(history.epochs[1].learning_rate == doctest::Approx(0.05));
   CHECK(history.epochs[2].learning_rate == doctest::Approx(0.025));
+  // the progress lines show the rate, and no validation accuracy when there is no validation data
+  CHECK(progress.str().find("lr 0.025") != std::string::npos);
+  CHECK(progress.str().find("val acc") == std::string::npos);
+  CHECK(progress.str().find("nan") == std::string::npos);
 }
 
 TEST_CASE("the lecture's digits network reaches 95% in a few epochs") {
