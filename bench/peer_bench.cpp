@@ -1,0 +1,882 @@
+// Peer benchmark: wengert against LibTorch (C++ API) and against a "GEMM floor"
+// (plain OpenBLAS cblas_sgemm/dgemm calls, exactly the matrix products a
+// training step must do), on the same data, shapes, dtype and thread count,
+// in one process. Not a test; a program to run by hand (see bench/RESULTS.md).
+//
+// Workloads (float32 unless said):
+//   1. tiny ops   a chain of 1000 elementwise ops (add, mul, tanh in turn) on
+//                 1-element tensors; x requires a gradient, the constants do not.
+//                 forward + backward, forward recording only, forward without grad.
+//                 Reported in ns per op.
+//   2. digits     64-50(sigmoid)-10, softmax cross-entropy (mean), batch 32:
+//                 one SGD step (zero grads, forward, loss, backward, update),
+//                 and forward+loss alone and forward+loss+backward (for the
+//                 backward / forward ratio).
+//   3. fashion    784-512(ReLU)-256(ReLU)-10, batch 128, the same three cases.
+//   4. full batch the digits network on 1437 samples in float64: the gradient
+//                 (zero grads, forward, loss, backward; no update).
+//   5. memory     (--memory wengert|torch, one framework per process, since RSS
+//                 is per process): 10,000 fashion steps; VmRSS after step 100
+//                 and after step 10,000, and the peak VmHWM.
+//
+// The GEMM floor of an L-layer MLP: forward a_l = a_{l-1} W_l for every layer;
+// backward dW_l = a_{l-1}^T delta_l for every layer and delta_{l-1} = delta_l W_l^T
+// for every layer but the first (nobody needs the input's gradient).
+//
+// Harness: each contender (framework x case) is calibrated so that one round of
+// it takes about --round-ms; after a warm-up, each round runs every contender
+// of a workload once (wengert / torch / floor, for all the workload's cases,
+// the order rotating each round), so that noise hits all of them alike. The
+// figure is the median over rounds of the time per iteration; "vs torch" and
+// "vs floor" are ratios of medians, "paired" the median over rounds of the
+// ratio within a round; "cpu/wall" is the process's CPU time over wall time in
+// the timed rounds (below 1 at one thread: the process was descheduled or waited),
+// "cpu median" the median over rounds of the process CPU time per iteration (at
+// one thread and under load, closer to what a quiet machine would show).
+//
+// Threads: wengert's matrix products run on OpenBLAS (autodiff::set_num_threads);
+// Debian's LibTorch calls the same OpenBLAS library for its GEMMs (libblas.so.3
+// is OpenBLAS's interface on top of libopenblas.so.0) and uses OpenMP for its
+// own kernels (torch::set_num_threads). Both are set to --threads.
+//
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench                 # workloads 1-4, 1 thread
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --threads 2
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --threads 2 --loaded --only fashion
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --memory wengert
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --memory torch
+//
+// Flags: --threads N (1), --rounds R (15), --round-ms MS (50), --quick (few
+// rounds and steps: a smoke check), --only LIST (comma-separated of tiny,
+// digits, fashion, fullbatch), --loaded (a child process busy-loops on one core
+// while the workloads run), --memory FRAMEWORK, --steps N (memory steps, 10000).
+// WENGERT_PEER_TORCH is 1 for peer_bench and 0 for peer_bench_wengert, the same
+// program without LibTorch linked, so that --memory wengert can also be
+// measured in a process that does not carry LibTorch's libraries.
+#ifndef WENGERT_PEER_TORCH
+#define WENGERT_PEER_TORCH 1
+#endif
+#if WENGERT_PEER_TORCH
+#include <torch/torch.h>
+
+#include <ATen/Parallel.h>
+#endif
+#include <cblas.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <autodiff/autodiff.hpp>
+#include <nn/nn.hpp>
+
+namespace {
+
+// ---- options ------------------------------------------------------------------
+
+struct Options {
+  int threads = 1;
+  int rounds = 15;
+  double round_ms = 50;
+  bool quick = false;
+  bool loaded = false;
+  std::string memory;  // "wengert" or "torch": the memory run instead of workloads 1-4
+  long memory_steps = 10000;
+  std::set<std::string> only;  // empty: all workloads
+  bool runs(const std::string& workload) const { return only.empty() || only.count(workload) > 0; }
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::cerr << "peer_bench: " << problem << "\n"
+            << "usage: peer_bench [--threads N] [--rounds R] [--round-ms MS] [--quick] [--loaded]\n"
+            << "                  [--only tiny,digits,fashion,fullbatch] [--memory wengert|torch [--steps N]]\n";
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) usage(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  bool steps_given = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads") o.threads = std::stoi(value(i));
+    else if (a == "--rounds") o.rounds = std::stoi(value(i));
+    else if (a == "--round-ms") o.round_ms = std::stod(value(i));
+    else if (a == "--quick") o.quick = true;
+    else if (a == "--loaded") o.loaded = true;
+    else if (a == "--memory") o.memory = value(i);
+    else if (a == "--steps") { o.memory_steps = std::stol(value(i)); steps_given = true; }
+    else if (a == "--only") {
+      std::stringstream list(value(i));
+      for (std::string w; std::getline(list, w, ',');) {
+        if (w != "tiny" && w != "digits" && w != "fashion" && w != "fullbatch") usage("unknown workload " + w);
+        o.only.insert(w);
+      }
+    } else usage("unknown argument " + a);
+  }
+  if (o.threads < 1 || o.rounds < 1 || o.round_ms <= 0) usage("threads, rounds and round-ms must be positive");
+  if (!o.memory.empty() && o.memory != "wengert" && o.memory != "torch") usage("--memory takes wengert or torch");
+  if (o.quick) {
+    o.rounds = std::min(o.rounds, 3);
+    o.round_ms = std::min(o.round_ms, 5.0);
+    if (!steps_given) o.memory_steps = 300;
+  }
+  if (o.memory_steps < 100) usage("--steps must be at least 100");
+  if (!WENGERT_PEER_TORCH && o.memory != "wengert") usage("this build has no LibTorch: it runs only --memory wengert");
+  return o;
+}
+
+// ---- process facts ----------------------------------------------------------
+
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM").
+long status_kb(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+// A separate process spinning on one core for as long as this one runs
+// (--loaded): the "another process is busy" condition.
+pid_t spawn_busy_loop() {
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("fork");
+    std::exit(1);
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    volatile unsigned long spins = 0;
+    for (;;) spins = spins + 1;
+  }
+  return pid;
+}
+
+void set_threads(int threads) {
+  autodiff::set_num_threads(threads);  // OpenBLAS: wengert's and LibTorch's GEMMs, and the floor's
+#if WENGERT_PEER_TORCH
+  torch::set_num_threads(threads);  // LibTorch's own kernels (OpenMP)
+#endif
+}
+
+void print_threads() {
+  std::printf("threads: wengert autodiff::num_threads() = %d (OpenBLAS, openblas_get_parallel() = %d: 1 = pthreads)",
+              autodiff::num_threads(), openblas_get_parallel());
+#if WENGERT_PEER_TORCH
+  std::printf("; torch at::get_num_threads() = %d (OpenMP intra-op), at::get_num_interop_threads() = %d",
+              at::get_num_threads(), at::get_num_interop_threads());
+#endif
+  std::printf("\nOpenBLAS: %s\n", openblas_get_config());
+#if WENGERT_PEER_TORCH
+  // The lines of LibTorch's build configuration that say which BLAS and threading it uses.
+  std::istringstream config(at::show_config());
+  for (std::string line; std::getline(config, line);)
+    if (line.find("BLAS") != std::string::npos || line.find("OPENMP") != std::string::npos ||
+        line.find("MKLDNN") != std::string::npos || line.find("LAPACK") != std::string::npos) {
+      line.erase(0, line.find_first_not_of(" -"));
+      std::printf("torch config: %s\n", line.c_str());
+    }
+#endif
+}
+
+// ---- harness ------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct Contender {
+  std::string name;       // the case, e.g. "digits: step"
+  std::string framework;  // "wengert", "torch" or "floor"
+  std::function<void()> run;
+};
+
+struct Measured {
+  std::string name, framework;
+  std::vector<double> seconds;      // per iteration, one per round (wall clock)
+  std::vector<double> cpu_seconds;  // per iteration, one per round (process CPU time, all threads)
+  double cpu_total = 0, wall_total = 0;
+  long iterations = 0;          // per round
+  double median() const { return median_of(seconds); }
+  double cpu_median() const { return median_of(cpu_seconds); }
+  double min() const { return *std::min_element(seconds.begin(), seconds.end()); }
+  double max() const { return *std::max_element(seconds.begin(), seconds.end()); }
+};
+
+// CPU time of the whole process (all its threads).
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+double time_iterations(const std::function<void()>& run, long iterations, double* cpu_seconds = nullptr) {
+  const double cpu_start = process_cpu_seconds();
+  const auto start = Clock::now();
+  for (long i = 0; i < iterations; ++i) run();
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  if (cpu_seconds) *cpu_seconds = process_cpu_seconds() - cpu_start;
+  return wall;
+}
+
+std::vector<Measured> measure(const std::vector<Contender>& contenders, const Options& o) {
+  const double round_seconds = o.round_ms * 1e-3;
+  std::vector<Measured> results(contenders.size());
+  // Calibrate and warm up: double the iterations until a batch takes a quarter
+  // round, then run one full round's worth untimed.
+  for (std::size_t c = 0; c < contenders.size(); ++c) {
+    results[c].name = contenders[c].name;
+    results[c].framework = contenders[c].framework;
+    long n = 1;
+    double t = time_iterations(contenders[c].run, n);
+    while (t < round_seconds / 4 && n < (1L << 24)) {
+      n *= 2;
+      t = time_iterations(contenders[c].run, n);
+    }
+    results[c].iterations = std::max(1L, std::lround(round_seconds / (t / double(n))));
+    time_iterations(contenders[c].run, results[c].iterations);
+  }
+  for (int r = 0; r < o.rounds; ++r)
+    for (std::size_t k = 0; k < contenders.size(); ++k) {
+      const std::size_t c = (std::size_t(r) + k) % contenders.size();
+      double cpu = 0;
+      const double t = time_iterations(contenders[c].run, results[c].iterations, &cpu);
+      results[c].seconds.push_back(t / double(results[c].iterations));
+      results[c].cpu_seconds.push_back(cpu / double(results[c].iterations));
+      results[c].cpu_total += cpu;
+      results[c].wall_total += t;
+    }
+  return results;
+}
+
+const Measured* find(const std::vector<Measured>& results, const std::string& framework) {
+  for (const auto& m : results)
+    if (m.framework == framework) return &m;
+  return nullptr;
+}
+
+// Median over rounds of a's time / b's time in the same round.
+double paired_ratio(const Measured& a, const Measured& b) {
+  std::vector<double> ratios;
+  for (std::size_t r = 0; r < a.seconds.size() && r < b.seconds.size(); ++r)
+    ratios.push_back(a.seconds[r] / b.seconds[r]);
+  return median_of(ratios);
+}
+
+// One printed case: per_unit divides an iteration's time (e.g. 1000 ops), scale
+// converts seconds into the unit (1e9 for ns, 1e6 for µs).
+struct Unit {
+  const char* name;
+  double scale;
+  double per_unit;
+};
+
+// Every measured case by name ("digits step"), for the summary against the targets.
+struct Record {
+  std::string name;
+  std::vector<Measured> results;
+  Unit unit;
+};
+std::vector<Record> records;
+
+void print_header() {
+  std::printf("  %-34s %-8s %11s %11s %11s %9s %7s %9s %7s %10s %5s  %s\n", "case", "who", "median", "min", "max",
+              "vs torch", "paired", "vs floor", "paired", "cpu median", "cpu/wall", "it/round");
+}
+
+void report(const std::string& name, const std::vector<Measured>& results, Unit unit) {
+  const Measured* torch = find(results, "torch");
+  const Measured* floor = find(results, "floor");
+  for (const auto& m : results) {
+    const double k = unit.scale / unit.per_unit;
+    std::printf("  %-34s %-8s %8.3f %-2s %8.3f %-2s %8.3f %-2s", name.c_str(), m.framework.c_str(), m.median() * k,
+                unit.name, m.min() * k, unit.name, m.max() * k, unit.name);
+    if (torch && &m != torch) std::printf(" %9.3f %7.3f", m.median() / torch->median(), paired_ratio(m, *torch));
+    else std::printf(" %9s %7s", "", "");
+    if (floor && &m != floor) std::printf(" %9.3f %7.3f", m.median() / floor->median(), paired_ratio(m, *floor));
+    else std::printf(" %9s %7s", "", "");
+    std::printf(" %10.3f %5.2f  %ld\n", m.cpu_median() * k, m.cpu_total / m.wall_total, m.iterations);
+  }
+  std::fflush(stdout);
+  records.push_back({name, results, unit});
+}
+
+// Times all the contenders of several cases in the same rounds (so that the
+// cases can be compared with each other too), then prints them case by case.
+void run_cases(const std::vector<Contender>& contenders, Unit unit, const Options& o) {
+  const std::vector<Measured> all = measure(contenders, o);
+  print_header();
+  std::vector<std::string> names;
+  for (const auto& m : all)
+    if (std::find(names.begin(), names.end(), m.name) == names.end()) names.push_back(m.name);
+  for (const auto& name : names) {
+    std::vector<Measured> of_case;
+    for (const auto& m : all)
+      if (m.name == name) of_case.push_back(m);
+    report(name, of_case, unit);
+  }
+}
+
+const Record* record(const std::string& name) {
+  for (const auto& r : records)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+// Whatever the timed code computes ends up here, so nothing is optimised away.
+double sink = 0;
+
+int failures = 0;
+void check(const std::string& what, double difference, double tolerance) {
+  const bool ok = difference <= tolerance;
+  std::printf("  check %-52s max |difference| = %.3g (tolerance %.1g) %s\n", what.c_str(), difference, tolerance,
+              ok ? "OK" : "FAIL");
+  if (!ok) ++failures;
+}
+
+// ---- workload 1: tiny ops -----------------------------------------------------
+#if WENGERT_PEER_TORCH
+
+constexpr int kChain = 1000;
+
+void tiny_ops(const Options& o) {
+  using V = autodiff::Variable<float>;
+  using autodiff::Array;
+  std::printf("\n== 1. tiny ops: a chain of %d ops (add, mul, tanh in turn) on shape (1,), float32 ==\n", kChain);
+  // Constants near 1 keep the chain's values finite and away from 0 for 1000 steps.
+  const float x0 = 0.5f, add_c0 = 0.01f, mul_c0 = 0.999f;
+
+  V wx(Array<float>(autodiff::Shape{1}, x0), /*requires_grad=*/true);
+  V wadd(Array<float>(autodiff::Shape{1}, add_c0)), wmul(Array<float>(autodiff::Shape{1}, mul_c0));
+  auto wchain = [&] {
+    V y = wx;
+    for (int i = 0; i < kChain; ++i) {
+      switch (i % 3) {
+        case 0: y = y + wadd; break;
+        case 1: y = y * wmul; break;
+        default: y = autodiff::tanh(y); break;
+      }
+    }
+    return y;
+  };
+
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  torch::Tensor tx = torch::full({1}, x0, f32).requires_grad_(true);
+  torch::Tensor tadd = torch::full({1}, add_c0, f32), tmul = torch::full({1}, mul_c0, f32);
+  auto tchain = [&] {
+    torch::Tensor y = tx;
+    for (int i = 0; i < kChain; ++i) {
+      switch (i % 3) {
+        case 0: y = y + tadd; break;
+        case 1: y = y * tmul; break;
+        default: y = torch::tanh(y); break;
+      }
+    }
+    return y;
+  };
+
+  {  // the two frameworks compute the same value and gradient
+    autodiff::Tape<float>::current().release();
+    V wy = wchain();
+    wy.backward();
+    torch::Tensor ty = tchain();
+    ty.backward();
+    check("tiny ops: y", std::abs(double(wy.item()) - ty.item<double>()), 1e-5);
+    check("tiny ops: dy/dx", std::abs(double(wx.grad()(0)) - tx.grad().item<double>()), 1e-4);
+    wx.zero_grad();
+    tx.mutable_grad() = torch::Tensor();
+  }
+  const Unit ns_per_op{"ns", 1e9, kChain};
+  const std::string fb = "tiny: forward+backward", recording = "tiny: forward, recording",
+                    nograd = "tiny: forward, no grad";
+  run_cases({{fb, "wengert",
+             [&] {
+               V y = wchain();
+               y.backward();
+               sink += wx.grad()(0);
+               wx.zero_grad();
+             }},
+            {fb, "torch",
+             [&] {
+               torch::Tensor y = tchain();
+               y.backward();
+               sink += tx.grad().data_ptr<float>()[0];
+               tx.mutable_grad() = torch::Tensor();  // like wengert's zero_grad: forget the gradient
+             }},
+            {recording, "wengert",
+             [&] {
+               {
+                 V y = wchain();
+                 sink += y.value()(0);
+               }
+               autodiff::Tape<float>::current().release();
+             }},
+            {recording, "torch",
+             [&] {
+               torch::Tensor y = tchain();  // the graph goes when y does
+               sink += y.data_ptr<float>()[0];
+             }},
+            {nograd, "wengert",
+             [&] {
+               autodiff::no_grad scope;
+               V y = wchain();
+               sink += y.value()(0);
+             }},
+            {nograd, "torch",
+             [&] {
+               torch::NoGradGuard scope;
+               torch::Tensor y = tchain();
+               sink += y.data_ptr<float>()[0];
+             }}},
+           ns_per_op, o);
+}
+
+#endif  // WENGERT_PEER_TORCH
+
+// ---- MLP workloads: one data set, three implementations -----------------------
+
+template <class T>
+struct MlpData {
+  std::vector<std::size_t> sizes;  // input, hidden..., output
+  std::size_t batch;
+  bool relu;  // hidden activation: ReLU, else sigmoid
+  std::vector<T> x;  // (batch, sizes[0]) row-major
+  std::vector<std::size_t> labels;
+  std::vector<std::vector<T>> weights;  // layer l: (sizes[l], sizes[l+1]) row-major, wengert's x W layout
+  std::vector<std::vector<T>> biases;
+};
+
+template <class T>
+MlpData<T> make_data(std::vector<std::size_t> sizes, std::size_t batch, bool relu, unsigned seed) {
+  std::mt19937 rng(seed);
+  MlpData<T> d{std::move(sizes), batch, relu, {}, {}, {}, {}};
+  std::normal_distribution<T> normal(T(0), T(1));
+  d.x.resize(batch * d.sizes.front());
+  for (auto& v : d.x) v = normal(rng);
+  std::uniform_int_distribution<std::size_t> label(0, d.sizes.back() - 1);
+  for (std::size_t i = 0; i < batch; ++i) d.labels.push_back(label(rng));
+  for (std::size_t l = 0; l + 1 < d.sizes.size(); ++l) {
+    const std::size_t in = d.sizes[l], out = d.sizes[l + 1];
+    const T a = std::sqrt(T(6) / T(in + out));  // Glorot uniform
+    std::uniform_real_distribution<T> weight(-a, a), bias(T(-0.1), T(0.1));
+    std::vector<T> w(in * out), b(out);
+    for (auto& v : w) v = weight(rng);
+    for (auto& v : b) v = bias(rng);
+    d.weights.push_back(std::move(w));
+    d.biases.push_back(std::move(b));
+  }
+  return d;
+}
+
+constexpr double kLearningRate = 0.01;
+
+// wengert, the library's own path: nn::Sequential of nn::Linear, nn::cross_entropy, nn::SGD.
+template <class T>
+struct WengertMlp {
+  nn::Sequential<T> model;
+  std::vector<autodiff::Variable<T>> weights;  // handles on the layers' weights (same nodes)
+  autodiff::Variable<T> x;
+  nn::Labels labels;
+  std::unique_ptr<nn::SGD<T>> optimizer;
+
+  explicit WengertMlp(const MlpData<T>& d) : labels(d.labels) {
+    auto array = [](const std::vector<T>& values, autodiff::Shape shape) {
+      autodiff::Array<T> a = autodiff::Array<T>::from_shape(shape);
+      std::copy(values.begin(), values.end(), a.data());
+      return a;
+    };
+    const std::size_t layers = d.weights.size();
+    for (std::size_t l = 0; l < layers; ++l) {
+      nn::Linear<T> linear(d.sizes[l], d.sizes[l + 1]);
+      linear.weight().data() = array(d.weights[l], {d.sizes[l], d.sizes[l + 1]});
+      linear.bias().data() = array(d.biases[l], {d.sizes[l + 1]});
+      weights.push_back(linear.weight());
+      model.add(std::move(linear));
+      if (l + 1 < layers) {
+        if (d.relu) model.add(nn::ReLU<T>());
+        else model.add(nn::Sigmoid<T>());
+      }
+    }
+    x = autodiff::Variable<T>(array(d.x, {d.batch, d.sizes.front()}));
+    optimizer = std::make_unique<nn::SGD<T>>(model.parameters(), kLearningRate);
+  }
+  autodiff::Variable<T> loss() { return nn::cross_entropy(model(x), labels); }
+  void step() {
+    optimizer->zero_grad();
+    loss().backward();
+    optimizer->step();
+  }
+  void forward() {  // forward + loss, recorded, graph dropped without a backward pass
+    sink += double(loss().item());
+    autodiff::Tape<T>::current().release();
+  }
+  void gradient() {  // forward + loss + backward, no update
+    model.zero_grad();
+    loss().backward();
+  }
+};
+
+#if WENGERT_PEER_TORCH
+// LibTorch: torch::nn::Sequential of torch::nn::Linear, F::cross_entropy, torch::optim::SGD.
+template <class T>
+struct TorchMlp {
+  torch::nn::Sequential model;
+  std::vector<torch::nn::Linear> linears;
+  torch::Tensor x, labels;
+  std::unique_ptr<torch::optim::SGD> optimizer;
+
+  explicit TorchMlp(const MlpData<T>& d) {
+    const auto dtype = std::is_same_v<T, float> ? torch::kFloat32 : torch::kFloat64;
+    const std::size_t layers = d.weights.size();
+    for (std::size_t l = 0; l < layers; ++l) {
+      torch::nn::Linear linear(long(d.sizes[l]), long(d.sizes[l + 1]));
+      linears.push_back(linear);
+      model->push_back(linear);
+      if (l + 1 < layers) {
+        if (d.relu) model->push_back(torch::nn::ReLU());
+        else model->push_back(torch::nn::Sigmoid());
+      }
+    }
+    model->to(dtype);
+    {
+      torch::NoGradGuard no_grad;
+      for (std::size_t l = 0; l < layers; ++l) {
+        const long in = long(d.sizes[l]), out = long(d.sizes[l + 1]);
+        // torch keeps W as (out, in) and computes x W^T + b: copy wengert's (in, out) transposed.
+        linears[l]->weight.copy_(torch::from_blob(const_cast<T*>(d.weights[l].data()), {in, out}, dtype).t());
+        linears[l]->bias.copy_(torch::from_blob(const_cast<T*>(d.biases[l].data()), {out}, dtype));
+      }
+    }
+    x = torch::from_blob(const_cast<T*>(d.x.data()), {long(d.batch), long(d.sizes.front())}, dtype).clone();
+    std::vector<int64_t> l64(d.labels.begin(), d.labels.end());
+    labels = torch::from_blob(l64.data(), {long(l64.size())}, torch::kInt64).clone();
+    optimizer = std::make_unique<torch::optim::SGD>(model->parameters(), torch::optim::SGDOptions(kLearningRate));
+  }
+  torch::Tensor loss() { return torch::nn::functional::cross_entropy(model->forward(x), labels); }
+  void step() {
+    optimizer->zero_grad();
+    loss().backward();
+    optimizer->step();
+  }
+  void forward() {
+    torch::Tensor l = loss();
+    sink += double(l.data_ptr<T>()[0]);
+  }
+  void gradient() {
+    model->zero_grad();
+    loss().backward();
+  }
+};
+
+#endif  // WENGERT_PEER_TORCH
+
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float* a, int lda, const float* b,
+          int ldb, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc);
+}
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const double* a, int lda, const double* b,
+          int ldb, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+
+// The GEMMs of a training step and nothing else (no bias, activation, loss or update).
+template <class T>
+struct GemmFloor {
+  std::vector<int> sizes;
+  int batch;
+  std::vector<std::vector<T>> a;      // a[0] = x, a[l] = layer l's output (batch, sizes[l])
+  std::vector<std::vector<T>> w, dw;  // (sizes[l], sizes[l+1])
+  std::vector<std::vector<T>> delta;  // delta[l] = dC/d(output of layer l+1), (batch, sizes[l+1])
+
+  explicit GemmFloor(const MlpData<T>& d) : batch(int(d.batch)), w(d.weights) {
+    for (auto s : d.sizes) sizes.push_back(int(s));
+    const std::size_t layers = w.size();
+    a.push_back(d.x);
+    for (std::size_t l = 1; l <= layers; ++l) a.emplace_back(d.batch * d.sizes[l], T(0));
+    std::mt19937 rng(7);
+    std::normal_distribution<T> normal(T(0), T(0.01));
+    for (std::size_t l = 0; l < layers; ++l) {
+      dw.emplace_back(d.sizes[l] * d.sizes[l + 1], T(0));
+      delta.emplace_back(d.batch * d.sizes[l + 1], T(0));
+    }
+    for (auto& v : delta.back()) v = normal(rng);  // the loss's gradient: any values of the right size
+  }
+  void forward() {
+    for (std::size_t l = 0; l < w.size(); ++l)  // a_{l+1} = a_l W_l
+      gemm(CblasNoTrans, CblasNoTrans, batch, sizes[l + 1], sizes[l], a[l].data(), sizes[l], w[l].data(),
+           sizes[l + 1], a[l + 1].data(), sizes[l + 1]);
+  }
+  void backward() {
+    for (std::size_t l = w.size(); l-- > 0;) {
+      // dW_l = a_l^T delta_l
+      gemm(CblasTrans, CblasNoTrans, sizes[l], sizes[l + 1], batch, a[l].data(), sizes[l], delta[l].data(),
+           sizes[l + 1], dw[l].data(), sizes[l + 1]);
+      // delta_{l-1} = delta_l W_l^T, except for the input
+      if (l > 0)
+        gemm(CblasNoTrans, CblasTrans, batch, sizes[l], sizes[l + 1], delta[l].data(), sizes[l + 1], w[l].data(),
+             sizes[l + 1], delta[l - 1].data(), sizes[l]);
+    }
+  }
+  void step() {
+    forward();
+    backward();
+    sink += double(dw[0][0]);
+  }
+};
+
+#if WENGERT_PEER_TORCH
+// The first layer's weight gradient of both frameworks, in wengert's (in, out) layout.
+template <class T>
+double max_weight_grad_difference(WengertMlp<T>& w, TorchMlp<T>& t) {
+  const auto& wg = w.weights[0].grad();
+  torch::Tensor tg = t.linears[0]->weight.grad().t().contiguous();
+  const T* tp = tg.data_ptr<T>();
+  double worst = 0;
+  for (std::size_t i = 0; i < wg.size(); ++i) worst = std::max(worst, std::abs(double(wg.data()[i]) - double(tp[i])));
+  return worst;
+}
+template <class T>
+double max_weight_difference(WengertMlp<T>& w, TorchMlp<T>& t) {
+  const auto& wv = w.weights[0].value();
+  torch::Tensor tv = t.linears[0]->weight.detach().t().contiguous();
+  const T* tp = tv.data_ptr<T>();
+  double worst = 0;
+  for (std::size_t i = 0; i < wv.size(); ++i) worst = std::max(worst, std::abs(double(wv.data()[i]) - double(tp[i])));
+  return worst;
+}
+
+// Loss, gradient and one SGD update agree between the frameworks, from the same weights.
+template <class T>
+void check_agreement(const std::string& name, WengertMlp<T>& w, TorchMlp<T>& t, bool update) {
+  const double tolerance = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  const double wl = double(w.loss().item());
+  autodiff::Tape<T>::current().release();
+  const double tl = t.loss().template item<double>();
+  check(name + ": initial loss", std::abs(wl - tl), tolerance);
+  w.gradient();
+  t.gradient();
+  check(name + ": first layer's dC/dW", max_weight_grad_difference(w, t), tolerance);
+  if (update) {
+    w.step();
+    t.step();
+    check(name + ": first layer's W after one SGD step", max_weight_difference(w, t), tolerance);
+  }
+}
+
+#endif  // WENGERT_PEER_TORCH
+
+struct MlpTimes {
+  std::string name;
+  std::string full_case;     // "step" or "gradient": the case the floor's target is about
+  std::string forward_case;  // forward + loss
+  std::string backward_case; // forward + loss + backward
+};
+std::vector<MlpTimes> mlp_workloads;
+
+#if WENGERT_PEER_TORCH
+template <class T>
+void mlp_workload(const std::string& name, const std::string& title, const MlpData<T>& data, bool full_step,
+                  const Options& o) {
+  std::printf("\n== %s ==\n", title.c_str());
+  WengertMlp<T> w(data);
+  TorchMlp<T> t(data);
+  GemmFloor<T> f(data);
+  check_agreement(name, w, t, full_step);
+  MlpTimes times{name, name + ": step", name + ": forward+loss", name + ": forward+loss+backward"};
+  std::vector<Contender> contenders;
+  if (full_step)
+    contenders = {{times.full_case, "wengert", [&] { w.step(); }},
+                  {times.full_case, "torch", [&] { t.step(); }},
+                  {times.full_case, "floor", [&] { f.step(); }}};
+  else
+    times.full_case = times.backward_case;
+  // The floor's forward+loss+backward runs the same GEMMs as its step: with a
+  // step case it is timed twice, which shows how much identical code varies.
+  contenders.insert(contenders.end(), {{times.forward_case, "wengert", [&] { w.forward(); }},
+                                       {times.forward_case, "torch", [&] { t.forward(); }},
+                                       {times.forward_case, "floor", [&] { f.forward(); }},
+                                       {times.backward_case, "wengert", [&] { w.gradient(); }},
+                                       {times.backward_case, "torch", [&] { t.gradient(); }},
+                                       {times.backward_case, "floor", [&] { f.step(); }}});
+  run_cases(contenders, Unit{"us", 1e6, 1}, o);
+  mlp_workloads.push_back(times);
+}
+
+#endif  // WENGERT_PEER_TORCH
+
+// ---- summary against issue 5's targets ------------------------------------------
+
+void summary(const Options& o) {
+  std::printf("\n== summary against the targets: ratio of wall-time medians [paired ratio] "
+              "(ratio of CPU-time medians) ==\n");
+  auto ratio = [](const std::string& name, const std::string& a, const std::string& b, double target,
+                  const std::string& what) {
+    const Record* r = record(name);
+    if (!r) return;
+    const Measured *ma = find(r->results, a), *mb = find(r->results, b);
+    if (!ma || !mb) return;
+    const double value = ma->median() / mb->median();
+    std::printf("  %-44s %s / %s = %6.3f [%6.3f] (cpu %6.3f)   target <= %5.3f   %s\n", what.c_str(), a.c_str(),
+                b.c_str(), value, paired_ratio(*ma, *mb), ma->cpu_median() / mb->cpu_median(), target,
+                value <= target ? "met" : "MISSED");
+  };
+  ratio("tiny: forward+backward", "wengert", "torch", 0.1, "tiny ops per op (forward+backward)");
+  ratio("digits: step", "wengert", "torch", 1.0 / 3, "digits step");
+  const double fashion_target = o.threads == 1 ? 1.05 : 1.1;
+  ratio("fashion: step", "wengert", "floor", fashion_target,
+        "fashion step, " + std::to_string(o.threads) + " thread(s)" + (o.loaded ? ", loaded" : ""));
+  ratio("fullbatch: forward+loss+backward", "wengert", "floor", 1.2, "full-batch gradient (float64)");
+  for (const auto& m : mlp_workloads) {
+    const Record *fwd = record(m.forward_case), *fb = record(m.backward_case);
+    if (!fwd || !fb) continue;
+    for (const char* who : {"wengert", "torch", "floor"}) {
+      const Measured *mf = find(fwd->results, who), *mb = find(fb->results, who);
+      if (!mf || !mb) continue;
+      const double forward = mf->median(), backward = mb->median() - mf->median();
+      const double cpu_ratio = (mb->cpu_median() - mf->cpu_median()) / mf->cpu_median();
+      std::vector<double> per_round;  // both cases ran in the same rounds
+      for (std::size_t r = 0; r < mf->seconds.size() && r < mb->seconds.size(); ++r)
+        per_round.push_back((mb->seconds[r] - mf->seconds[r]) / mf->seconds[r]);
+      std::printf("  %-32s %-7s backward / forward = %6.3f [%6.3f] (cpu %6.3f) (forward %.1f us, backward %.1f us)%s\n",
+                  (m.name + ": backward vs forward").c_str(), who, backward / forward, median_of(per_round), cpu_ratio,
+                  forward * 1e6, backward * 1e6,
+                  std::string(who) == "wengert" ? (backward / forward <= 2.5 ? "   target <= 2.5   met"
+                                                                              : "   target <= 2.5   MISSED")
+                                                : "");
+    }
+  }
+}
+
+// ---- workload 5: memory -------------------------------------------------------
+
+int memory_run(const Options& o) {
+  const long baseline = status_kb("VmRSS");
+  std::printf("memory: %s, %ld fashion steps (784-512-256-10, batch 128, float32), %d thread(s)\n",
+              o.memory.c_str(), o.memory_steps, o.threads);
+  std::printf("VmRSS at start (the program's libraries loaded%s, nothing built): %ld kB\n",
+              WENGERT_PEER_TORCH ? ", LibTorch's among them" : ", no LibTorch", baseline);
+  const MlpData<float> data = make_data<float>({784, 512, 256, 10}, 128, true, 3);
+  std::function<void()> step;
+  std::unique_ptr<WengertMlp<float>> w;
+  double final_loss = 0;
+  if (o.memory == "wengert") {
+    w = std::make_unique<WengertMlp<float>>(data);
+    step = [&] { w->step(); };
+  }
+#if WENGERT_PEER_TORCH
+  std::unique_ptr<TorchMlp<float>> t;
+  if (o.memory == "torch") {
+    t = std::make_unique<TorchMlp<float>>(data);
+    step = [&] { t->step(); };
+  }
+#endif
+  std::printf("VmRSS after building the model: %ld kB\n", status_kb("VmRSS"));
+  long rss_100 = 0;
+  const auto start = Clock::now();
+  for (long s = 1; s <= o.memory_steps; ++s) {
+    step();
+    if (s == 100) rss_100 = status_kb("VmRSS");
+    if (s == 1 || s == 100 || s % 1000 == 0 || s == o.memory_steps)
+      std::printf("  step %6ld  VmRSS %8ld kB  VmHWM %8ld kB\n", s, status_kb("VmRSS"), status_kb("VmHWM"));
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const long rss_end = status_kb("VmRSS"), peak = status_kb("VmHWM");
+  if (w) final_loss = double(w->loss().item());
+#if WENGERT_PEER_TORCH
+  if (t) final_loss = t->loss().item<double>();
+#endif
+  std::printf("%s: VmRSS after step 100 = %ld kB, after step %ld = %ld kB (change %+ld kB); peak VmHWM = %ld kB "
+              "(%ld kB above the start); %.2f ms per step; final loss %.6f\n",
+              o.memory.c_str(), rss_100, o.memory_steps, rss_end, rss_end - rss_100, peak, peak - baseline,
+              seconds * 1e3 / double(o.memory_steps), final_loss);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  pid_t busy = 0;
+  if (o.loaded) busy = spawn_busy_loop();  // before any thread exists in this process
+  set_threads(o.threads);
+
+  char host[256] = "";
+  gethostname(host, sizeof host);
+#if WENGERT_PEER_TORCH
+  std::printf("peer_bench: wengert vs LibTorch %s vs GEMM floor; host %s; load average at start %s\n",
+              TORCH_VERSION, host, loadavg().c_str());
+#else
+  std::printf("peer_bench_wengert (no LibTorch linked); host %s; load average at start %s\n", host,
+              loadavg().c_str());
+#endif
+  // OMP_WAIT_POLICY matters to LibTorch at 2 threads on a busy machine: OpenMP's
+  // workers spin by default, and a spinning worker that lost its core stalls
+  // every parallel region (PASSIVE makes them sleep). libgomp reads it at load time.
+  for (const char* name : {"OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS",
+                           "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    std::printf("%s=%s ", name, std::getenv(name) ? std::getenv(name) : "(unset)");
+  std::printf("\n");
+  print_threads();
+  if (o.loaded) std::printf("loaded: busy-loop child process %d spins for the whole run\n", int(busy));
+
+  int status = 0;
+  if (!o.memory.empty()) {
+    status = memory_run(o);
+  } else {
+#if WENGERT_PEER_TORCH
+    std::printf("rounds %d of about %.0f ms per contender%s\n", o.rounds, o.round_ms, o.quick ? " (quick)" : "");
+    const auto start = Clock::now();
+    if (o.runs("tiny")) tiny_ops(o);
+    if (o.runs("digits"))
+      mlp_workload<float>("digits", "2. digits step: 64-50(sigmoid)-10, cross-entropy, batch 32, float32, SGD",
+                          make_data<float>({64, 50, 10}, 32, false, 1), true, o);
+    if (o.runs("fashion"))
+      mlp_workload<float>("fashion",
+                          "3. fashion step: 784-512(ReLU)-256(ReLU)-10, cross-entropy, batch 128, float32, SGD, " +
+                              std::to_string(o.threads) + " thread(s)" + (o.loaded ? ", another process busy" : ""),
+                          make_data<float>({784, 512, 256, 10}, 128, true, 2), true, o);
+    if (o.runs("fullbatch"))
+      mlp_workload<double>("fullbatch", "4. full-batch gradient: 64-50(sigmoid)-10 on 1437 samples, float64, no update",
+                           make_data<double>({64, 50, 10}, 1437, false, 4), false, o);
+    summary(o);
+    std::printf("\nchecks failed: %d; wall time %.1f s; load average at end %s (sink %g)\n", failures,
+                std::chrono::duration<double>(Clock::now() - start).count(), loadavg().c_str(), sink);
+    status = failures == 0 ? 0 : 1;
+#endif
+  }
+  if (busy > 0) {
+    kill(busy, SIGKILL);
+    waitpid(busy, nullptr, 0);
+  }
+  return status;
+}
