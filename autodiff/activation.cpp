@@ -64,7 +64,7 @@ template <class T>
 Variable<T> softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"softmax", "dx = y (g - sum(g y, axis))"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  return record<T>(op, xt::exp(x.value() - detail::logsumexp_keepdims(x.value(), ax)), {x}, [ax](Node<T>& out) {
+  return record<T>(op, xt::exp(detail::log_softmax_of(x.value(), ax)), {x}, [ax](Node<T>& out) {
     const Array<T> gy = out.grad * out.value;
     accumulate_grad(out.input(0), gy - out.value * detail::sum_keepdims(gy, ax));
   });
@@ -74,8 +74,8 @@ template <class T>
 Variable<T> log_softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"log_softmax", "dx = g - e^y sum(g, axis)"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  return record<T>(op, x.value() - detail::logsumexp_keepdims(x.value(), ax), {x}, [ax](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad - xt::exp(out.value) * detail::sum_keepdims(out.grad, ax));
+  return record<T>(op, detail::log_softmax_of(x.value(), ax), {x}, [ax](Node<T>& out) {
+    accumulate_grad(out.input(0), detail::log_softmax_vjp(out.grad, out.value, ax));
   });
 }
 

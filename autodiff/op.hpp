@@ -60,10 +60,10 @@ void accumulate_grad(Node<T>& input, E&& gradient) {
   const auto& shape = input.value.shape();
   if (detail::same_shape(gradient.shape(), shape)) {
     if (!input.has_grad) {
-      if (detail::same_shape(input.grad.shape(), shape))
-        xt::noalias(input.grad) = gradient;  // reuse the buffer a zero_grad() kept
-      else
-        input.grad = gradient;
+      // Written in place (a plain `grad = gradient` would build a temporary and
+      // swap it in); the buffer a zero_grad() kept is reused.
+      if (!detail::same_shape(input.grad.shape(), shape)) input.grad.resize(shape);
+      xt::noalias(input.grad) = gradient;
       input.has_grad = true;
     } else {
       xt::noalias(input.grad) += gradient;

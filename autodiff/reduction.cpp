@@ -2,6 +2,9 @@
 // broadcast back over the reduced axis (times 1/n for mean, a mask for max).
 #include "reduction.hpp"
 
+#include <cmath>
+#include <vector>
+
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xreducer.hpp>
@@ -58,6 +61,45 @@ Array<T> logsumexp_keepdims(const Array<T>& x, std::size_t axis) {
   Array<T> m = max_keepdims(x, axis);
   m = xt::where(xt::isfinite(m), m, T(0));
   return m + xt::log(sum_keepdims<T>(xt::exp(x - m), axis));
+}
+
+template <class T>
+Array<T> log_softmax_of(const Array<T>& x, std::size_t axis) {
+  const std::size_t n = x.shape()[axis];
+  if (axis + 1 != x.dimension() || n == 0) return x - logsumexp_keepdims(x, axis);
+  // The last axis (a row of class scores): row loops, and e^x over the whole
+  // buffer at once (vectorised); broadcasting a row's maximum back with
+  // xtensor's generic loops cost several times the arithmetic.
+  const std::size_t rows = x.size() / n;
+  Array<T> y = Array<T>::from_shape(x.shape());
+  std::vector<T> row_max(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* in = x.data() + r * n;
+    T m = in[0];
+    for (std::size_t j = 1; j < n; ++j) m = (in[j] > m || in[j] != in[j]) && m == m ? in[j] : m;  // NaN wins
+    row_max[r] = std::isfinite(m) ? m : T(0);
+    for (std::size_t j = 0; j < n; ++j) y.data()[r * n + j] = in[j] - row_max[r];
+  }
+  const Array<T> e = xt::exp(y);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T log_sum = std::log(std::accumulate(e.data() + r * n, e.data() + (r + 1) * n, T(0)));
+    for (std::size_t j = 0; j < n; ++j) y.data()[r * n + j] -= log_sum;
+  }
+  return y;
+}
+
+template <class T>
+Array<T> log_softmax_vjp(const Array<T>& g, const Array<T>& y, std::size_t axis) {
+  const std::size_t n = y.shape()[axis];
+  if (axis + 1 != y.dimension() || n == 0) return g - xt::exp(y) * sum_keepdims(g, axis);
+  Array<T> dx = xt::exp(y);  // softmax, vectorised over the whole buffer
+  for (std::size_t r = 0, rows = y.size() / n; r < rows; ++r) {
+    const T* gr = g.data() + r * n;
+    const T g_sum = std::accumulate(gr, gr + n, T(0));
+    T* out = dx.data() + r * n;
+    for (std::size_t j = 0; j < n; ++j) out[j] = gr[j] - out[j] * g_sum;
+  }
+  return dx;
 }
 
 }  // namespace detail
@@ -187,6 +229,8 @@ Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
   template Array<T> detail::sum_keepdims(const Array<T>&, std::size_t);         \
   template Array<T> detail::max_keepdims(const Array<T>&, std::size_t);         \
   template Array<T> detail::logsumexp_keepdims(const Array<T>&, std::size_t);   \
+  template Array<T> detail::log_softmax_of(const Array<T>&, std::size_t);       \
+  template Array<T> detail::log_softmax_vjp(const Array<T>&, const Array<T>&, std::size_t); \
   template Variable<T> sum(const Variable<T>&);                                 \
   template Variable<T> sum(const Variable<T>&, long, bool);                     \
   template Variable<T> mean(const Variable<T>&);                                \

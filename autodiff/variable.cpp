@@ -26,8 +26,8 @@ std::string to_string(const Shape& shape) {
 // ---- Variable ----------------------------------------------------------------
 
 template <class T>
-Variable<T>::Variable(Array<T> value, bool requires_grad) : node_(std::make_shared<Node<T>>()) {
-  node_->value = std::move(value);
+Variable<T>::Variable(Array<T> value, bool requires_grad)
+    : node_(std::allocate_shared<Node<T>>(PoolAllocator<Node<T>>(), std::move(value))) {
   node_->requires_grad = requires_grad;
 }
 
@@ -279,12 +279,10 @@ static Variable<T> record_inputs(const OpInfo& op, Array<T>&& value, const Varia
     if (!inputs[i].defined()) throw GraphError(std::string(op.name) + ": input " + std::to_string(i) + " is empty");
     any_requires_grad = any_requires_grad || inputs[i].requires_grad();
   }
-  auto node = std::make_shared<Node<T>>();
-  node->value = std::move(value);
+  auto node = std::allocate_shared<Node<T>>(PoolAllocator<Node<T>>(), std::move(value));
   if (!any_requires_grad || !grad_enabled()) return Variable<T>(std::move(node));  // a constant
   node->requires_grad = true;
   node->op = &op;
-  node->inputs.reserve(count);
   for (std::size_t i = 0; i < count; ++i) node->inputs.push_back(inputs[i].node_ptr());
   node->backward = std::move(backward);
   Tape<T>::current().push(node);

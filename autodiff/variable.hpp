@@ -12,11 +12,9 @@
 
 #include <xtensor/xarray.hpp>
 
-namespace autodiff {
+#include "memory.hpp"
 
-template <class T>
-using Array = xt::xarray<T>;
-using Shape = xt::xarray<float>::shape_type;
+namespace autodiff {
 
 // ---- errors -----------------------------------------------------------------
 struct Error : std::runtime_error {
@@ -73,6 +71,62 @@ Array<T> empty_array() {
   return Array<T>(Shape{0});
 }
 
+// A node's inputs: most ops have one or two, kept inline so that recording an
+// op does not allocate a vector; more spill to the heap.
+template <class T>
+class InputList {
+ public:
+  InputList() = default;
+  InputList(InputList&& other) noexcept { *this = std::move(other); }
+  InputList& operator=(InputList&& other) noexcept {
+    for (std::size_t i = 0; i < kInline; ++i) inline_[i] = std::move(other.inline_[i]);
+    spill_ = std::move(other.spill_);
+    size_ = other.size_;
+    other.size_ = 0;
+    other.spill_.clear();
+    return *this;
+  }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  NodePtr<T>& operator[](std::size_t i) { return i < kInline ? inline_[i] : spill_[i - kInline]; }
+  const NodePtr<T>& operator[](std::size_t i) const { return i < kInline ? inline_[i] : spill_[i - kInline]; }
+  void push_back(NodePtr<T> node) {
+    if (size_ < kInline)
+      inline_[size_] = std::move(node);
+    else
+      spill_.push_back(std::move(node));
+    ++size_;
+  }
+  void clear() {
+    for (auto& node : inline_) node.reset();
+    spill_.clear();
+    size_ = 0;
+  }
+
+  template <class Self, class Element>
+  class Iterator {
+   public:
+    Iterator(Self* list, std::size_t i) : list_(list), i_(i) {}
+    Element& operator*() const { return (*list_)[i_]; }
+    Iterator& operator++() { ++i_; return *this; }
+    bool operator!=(const Iterator& other) const { return i_ != other.i_; }
+   private:
+    Self* list_;
+    std::size_t i_;
+  };
+  auto begin() { return Iterator<InputList, NodePtr<T>>(this, 0); }
+  auto end() { return Iterator<InputList, NodePtr<T>>(this, size_); }
+  auto begin() const { return Iterator<const InputList, const NodePtr<T>>(this, 0); }
+  auto end() const { return Iterator<const InputList, const NodePtr<T>>(this, size_); }
+
+ private:
+  static constexpr std::size_t kInline = 2;
+  NodePtr<T> inline_[kInline];
+  std::vector<NodePtr<T>> spill_;
+  std::size_t size_ = 0;
+};
+
 template <class T>
 struct Node {
   Array<T> value = empty_array<T>();
@@ -83,7 +137,7 @@ struct Node {
   bool released = false;  // backward() freed this node's inputs and closure
   const OpInfo* op = nullptr;
   std::size_t tape_index = 0;
-  std::vector<NodePtr<T>> inputs;
+  InputList<T> inputs;
   BackwardFn<T> backward;
   std::unique_ptr<NodeExtras<T>> extras;
 
@@ -97,12 +151,15 @@ struct Node {
   }
 
   Node() = default;
+  explicit Node(Array<T>&& v) : value(std::move(v)) {}
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
   // Frees a long chain of inputs iteratively: letting each node free its
   // inputs in turn would recurse once per op and overflow the stack.
   ~Node() {
-    std::vector<NodePtr<T>> pending = std::move(inputs);
+    std::vector<NodePtr<T>> pending;  // allocates only when this node is an input's last owner
+    for (auto& input : inputs)
+      if (input && input.use_count() == 1) pending.push_back(std::move(input));
     while (!pending.empty()) {
       NodePtr<T> node = std::move(pending.back());
       pending.pop_back();

@@ -17,5 +17,11 @@ Array<T> max_keepdims(const Array<T>& x, std::size_t axis);
 // (or 0 where the maximum is infinite), so no e^x overflows.
 template <class T>
 Array<T> logsumexp_keepdims(const Array<T>& x, std::size_t axis);
+// log_softmax along axis, x - logsumexp(x), and its vector-Jacobian product
+// g - e^y sum(g) (y the log_softmax), with row loops for the last axis.
+template <class T>
+Array<T> log_softmax_of(const Array<T>& x, std::size_t axis);
+template <class T>
+Array<T> log_softmax_vjp(const Array<T>& g, const Array<T>& y, std::size_t axis);
 
 }  // namespace autodiff::detail
