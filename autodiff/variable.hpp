@@ -71,27 +71,22 @@ Array<T> empty_array() {
   return Array<T>(Shape{0});
 }
 
-// A node's inputs: most ops have one or two, kept inline so that recording an
-// op does not allocate a vector; more spill to the heap.
+// A node's inputs: most ops have one to three, kept inline so that recording
+// an op does not allocate a vector; with more, all of them move to the heap.
 template <class T>
 class InputList {
  public:
-  InputList() = default;
-  InputList(InputList&& other) noexcept { *this = std::move(other); }
-  InputList& operator=(InputList&& other) noexcept {
-    for (std::size_t i = 0; i < kInline; ++i) inline_[i] = std::move(other.inline_[i]);
-    spill_ = std::move(other.spill_);
-    size_ = other.size_;
-    other.size_ = 0;
-    other.spill_.clear();
-    return *this;
-  }
-
   std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  NodePtr<T>& operator[](std::size_t i) { return i < kInline ? inline_[i] : spill_[i - kInline]; }
-  const NodePtr<T>& operator[](std::size_t i) const { return i < kInline ? inline_[i] : spill_[i - kInline]; }
+  NodePtr<T>* begin() { return spilled() ? spill_.data() : inline_; }
+  NodePtr<T>* end() { return begin() + size_; }
+  const NodePtr<T>* begin() const { return spilled() ? spill_.data() : inline_; }
+  const NodePtr<T>* end() const { return begin() + size_; }
+  NodePtr<T>& operator[](std::size_t i) { return begin()[i]; }
+  const NodePtr<T>& operator[](std::size_t i) const { return begin()[i]; }
+
   void push_back(NodePtr<T> node) {
+    if (size_ == kInline)
+      for (auto& kept : inline_) spill_.push_back(std::move(kept));
     if (size_ < kInline)
       inline_[size_] = std::move(node);
     else
@@ -99,29 +94,14 @@ class InputList {
     ++size_;
   }
   void clear() {
-    for (auto& node : inline_) node.reset();
+    for (auto& kept : inline_) kept.reset();
     spill_.clear();
     size_ = 0;
   }
 
-  template <class Self, class Element>
-  class Iterator {
-   public:
-    Iterator(Self* list, std::size_t i) : list_(list), i_(i) {}
-    Element& operator*() const { return (*list_)[i_]; }
-    Iterator& operator++() { ++i_; return *this; }
-    bool operator!=(const Iterator& other) const { return i_ != other.i_; }
-   private:
-    Self* list_;
-    std::size_t i_;
-  };
-  auto begin() { return Iterator<InputList, NodePtr<T>>(this, 0); }
-  auto end() { return Iterator<InputList, NodePtr<T>>(this, size_); }
-  auto begin() const { return Iterator<const InputList, const NodePtr<T>>(this, 0); }
-  auto end() const { return Iterator<const InputList, const NodePtr<T>>(this, size_); }
-
  private:
-  static constexpr std::size_t kInline = 2;
+  static constexpr std::size_t kInline = 3;
+  bool spilled() const { return size_ > kInline; }
   NodePtr<T> inline_[kInline];
   std::vector<NodePtr<T>> spill_;
   std::size_t size_ = 0;

@@ -89,6 +89,8 @@ const std::vector<OpCase> op_cases = {
     {"concatenate axis 0", {{2, 3}, {1, 3}}, [](const Inputs& x) { return concatenate<double>({x[0], x[1]}, 0); }},
     {"concatenate axis 1", {{2, 3}, {2, 2}, {2, 1}},
      [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2]}, 1); }},
+    {"concatenate five (inputs beyond the inline three)", {{1, 2}, {2, 2}, {1, 2}, {3, 2}, {1, 2}},
+     [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2], x[3], x[4]}, 0); }},
     // compositions: shared subexpressions and a value used twice
     {"shared subexpression", {{3, 4}},
      [](const Inputs& x) {
