@@ -17,11 +17,13 @@ constexpr std::size_t kLargestClass = std::size_t(1) << (kSmallestClassLog2 + kC
 constexpr std::size_t kMaxBlocksPerClass = 8192;
 constexpr std::size_t kMaxCachedBytes = std::size_t(256) << 20;
 
-std::size_t class_of(std::size_t bytes) {
+constexpr std::size_t class_of(std::size_t bytes) {
   const std::size_t rounded = std::bit_ceil(std::max<std::size_t>(bytes, std::size_t(1) << kSmallestClassLog2));
   return std::size_t(std::countr_zero(rounded)) - kSmallestClassLog2;
 }
-std::size_t class_bytes(std::size_t size_class) { return std::size_t(1) << (size_class + kSmallestClassLog2); }
+constexpr std::size_t class_bytes(std::size_t size_class) { return std::size_t(1) << (size_class + kSmallestClassLog2); }
+static_assert(class_of(1) == 0 && class_of(64) == 0 && class_of(65) == 1 && class_of(kLargestClass) == kClasses - 1);
+static_assert(class_bytes(class_of(100)) == 128);
 
 void* system_allocate(std::size_t bytes) { return ::operator new(bytes, std::align_val_t(detail::kBufferAlignment)); }
 void system_deallocate(void* block) noexcept { ::operator delete(block, std::align_val_t(detail::kBufferAlignment)); }
