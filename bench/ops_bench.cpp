@@ -10,9 +10,9 @@
 //   BM_RawXtensor       the same chain on plain xt::xarray values, no autodiff:
 //                       the floor that xtensor's own allocation and loops set
 //   BM_MakeNode, BM_DefaultArray  floors of one op's bookkeeping: a tape node
-//                       made and freed (make_shared<Node<float>>), and a
-//                       default-constructed xt::xarray (xtensor gives it one
-//                       element, so it allocates)
+//                       made and freed as the tape makes it (allocate_shared
+//                       from the per-thread pool), and a default-constructed
+//                       autodiff::Array (xtensor gives it one element, from the pool)
 //
 // The counter per_op is time / (iterations * N), shown in seconds with an SI
 // prefix ("812n" = 812 ns per op). Arguments: {shape, kind}: shape 0 = (1,),
@@ -139,7 +139,7 @@ void BM_RawXtensor(benchmark::State& state) {
 
 void BM_MakeNode(benchmark::State& state) {
   for (auto _ : state) {
-    auto node = std::make_shared<autodiff::Node<float>>();
+    auto node = std::allocate_shared<autodiff::Node<float>>(autodiff::PoolAllocator<autodiff::Node<float>>());
     benchmark::DoNotOptimize(node.get());
   }
 }
