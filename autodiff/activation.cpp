@@ -5,6 +5,7 @@
 #include <xtensor/xoperation.hpp>
 
 #include "detail/kernels.hpp"
+#include "detail/vector_math.hpp"
 #include "op.hpp"
 
 namespace autodiff {
@@ -12,8 +13,9 @@ namespace autodiff {
 template <class T>
 Variable<T> sigmoid(const Variable<T>& x) {
   static const OpInfo op{"sigmoid", "dx = g y (1 - y)"};
-  // e^-x overflows to inf for x << 0, giving 1 / inf = 0: no NaN.
-  return record<T>(op, T(1) / (T(1) + xt::exp(-x.value())), {x}, [](Node<T>& out) {
+  Array<T> y = Array<T>::from_shape(x.shape());
+  detail::sigmoid_of(x.value().data(), y.data(), y.size());  // 1 / (1 + e^-x), vectorised
+  return record<T>(op, std::move(y), {x}, [](Node<T>& out) {
     accumulate_grad(out.input(0), out.grad * out.value * (T(1) - out.value));
   });
 }
@@ -64,7 +66,9 @@ template <class T>
 Variable<T> softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"softmax", "dx = y (g - sum(g y, axis))"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  return record<T>(op, xt::exp(detail::log_softmax_of(x.value(), ax)), {x}, [ax](Node<T>& out) {
+  Array<T> y = detail::log_softmax_of(x.value(), ax);
+  detail::exp_of(y.data(), y.data(), y.size());
+  return record<T>(op, std::move(y), {x}, [ax](Node<T>& out) {
     const Array<T> gy = out.grad * out.value;
     accumulate_grad(out.input(0), gy - out.value * detail::sum_keepdims(gy, ax));
   });

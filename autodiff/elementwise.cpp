@@ -4,6 +4,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include "detail/vector_math.hpp"
 #include "op.hpp"
 
 namespace autodiff {
@@ -100,7 +101,7 @@ Variable<T> pow(const Variable<T>& a, Scalar<T> p) {
 template <class T>
 Variable<T> exp(const Variable<T>& a) {
   static const OpInfo op{"exp", "da = g e^a"};
-  return record<T>(op, xt::exp(a.value()), {a},
+  return record<T>(op, detail::exp_of(a.value()), {a},
                    [](Node<T>& out) { accumulate_grad(out.input(0), out.grad * out.value); });
 }
 

@@ -3,7 +3,6 @@
 #include "reduction.hpp"
 
 #include <cmath>
-#include <vector>
 
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
@@ -11,6 +10,7 @@
 #include <numeric>
 
 #include "detail/kernels.hpp"
+#include "detail/vector_math.hpp"
 #include "op.hpp"
 
 namespace autodiff {
@@ -72,19 +72,22 @@ Array<T> log_softmax_of(const Array<T>& x, std::size_t axis) {
   // xtensor's generic loops cost several times the arithmetic.
   const std::size_t rows = x.size() / n;
   Array<T> y = Array<T>::from_shape(x.shape());
-  std::vector<T> row_max(rows);
   for (std::size_t r = 0; r < rows; ++r) {
     const T* in = x.data() + r * n;
+    // A NaN anywhere in the row makes its sum of e^x, and so the whole row, NaN:
+    // the maximum need not see it (std::max skips NaN, and stays branch-free).
     T m = in[0];
-    for (std::size_t j = 1; j < n; ++j) m = (in[j] > m || in[j] != in[j]) && m == m ? in[j] : m;  // NaN wins
-    row_max[r] = std::isfinite(m) ? m : T(0);
-    for (std::size_t j = 0; j < n; ++j) y.data()[r * n + j] = in[j] - row_max[r];
+    for (std::size_t j = 1; j < n; ++j) m = std::max(m, in[j]);
+    if (!std::isfinite(m)) m = T(0);
+    T* out = y.data() + r * n;
+    for (std::size_t j = 0; j < n; ++j) out[j] = in[j] - m;
   }
-  const Array<T> e = xt::exp(y);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T log_sum = std::log(std::accumulate(e.data() + r * n, e.data() + (r + 1) * n, T(0)));
-    for (std::size_t j = 0; j < n; ++j) y.data()[r * n + j] -= log_sum;
-  }
+  const Array<T> e = exp_of(y);
+  Array<T> log_sums = Array<T>::from_shape({rows});
+  for (std::size_t r = 0; r < rows; ++r) log_sums(r) = std::accumulate(e.data() + r * n, e.data() + (r + 1) * n, T(0));
+  log_sums = xt::log(log_sums);  // vectorised, a row per lane
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < n; ++j) y.data()[r * n + j] -= log_sums(r);
   return y;
 }
 
@@ -92,7 +95,7 @@ template <class T>
 Array<T> log_softmax_vjp(const Array<T>& g, const Array<T>& y, std::size_t axis) {
   const std::size_t n = y.shape()[axis];
   if (axis + 1 != y.dimension() || n == 0) return g - xt::exp(y) * sum_keepdims(g, axis);
-  Array<T> dx = xt::exp(y);  // softmax, vectorised over the whole buffer
+  Array<T> dx = exp_of(y);  // softmax, vectorised over the whole buffer
   for (std::size_t r = 0, rows = y.size() / n; r < rows; ++r) {
     const T* gr = g.data() + r * n;
     const T g_sum = std::accumulate(gr, gr + n, T(0));
