@@ -13,6 +13,15 @@
 //                       made and freed as the tape makes it (allocate_shared
 //                       from the per-thread pool), and a default-constructed
 //                       autodiff::Array (xtensor gives it one element, from the pool)
+//   BM_Exp<T>, BM_Sigmoid<T>  e^x and 1 / (1 + e^-x) over 1437 x 50 values (the
+//                       full-batch hidden layer), counter per_value: impl 0 = xtensor's
+//                       expression (xsimd's exp), 1 = autodiff's kernel
+//                       (detail::exp_of, detail::sigmoid_of), 2 = a std::exp loop
+//   BM_Relu             relu's forward on (128, 512) floats, counter per_value:
+//                       impl 0 = xtensor's where(x < 0, 0, x), 1 = autodiff::relu
+//                       under no_grad (a std::max loop)
+//   BM_SgdUpdate        w -= lr g on a (784, 512) float weight: impl 0 = xtensor's
+//                       noalias(w) -= lr * g, 1 = the plain loop nn::SGD runs
 //
 // The counter per_op is time / (iterations * N), shown in seconds with an SI
 // prefix ("812n" = 812 ns per op). Arguments: {shape, kind}: shape 0 = (1,),
@@ -22,11 +31,16 @@
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/ops_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstddef>
 #include <memory>
+#include <random>
 #include <string>
 
 #include <autodiff/autodiff.hpp>
+#include <autodiff/detail/vector_math.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
 
 namespace {
 
@@ -151,6 +165,87 @@ void BM_DefaultArray(benchmark::State& state) {
   }
 }
 
+void set_per_value(benchmark::State& state, std::size_t values) {
+  state.counters["per_value"] = benchmark::Counter(double(state.iterations()) * double(values),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+// Values as a hidden layer's pre-activations would have them: N(0, 4^2).
+template <class T>
+Array<T> pre_activations() {
+  Array<T> x = Array<T>::from_shape({1437 * 50});
+  std::mt19937 rng(5);
+  std::normal_distribution<T> normal(T(0), T(4));
+  for (auto& v : x) v = normal(rng);
+  return x;
+}
+
+template <class T>
+void BM_Exp(benchmark::State& state) {
+  const Array<T> x = pre_activations<T>();
+  Array<T> y = Array<T>::from_shape(x.shape());
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0: xt::noalias(y) = xt::exp(x); break;
+      case 1: autodiff::detail::exp_of(x.data(), y.data(), x.size()); break;
+      default:
+        for (std::size_t i = 0; i < x.size(); ++i) y.data()[i] = std::exp(x.data()[i]);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_per_value(state, x.size());
+}
+
+template <class T>
+void BM_Sigmoid(benchmark::State& state) {
+  const Array<T> x = pre_activations<T>();
+  Array<T> y = Array<T>::from_shape(x.shape());
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0: xt::noalias(y) = T(1) / (T(1) + xt::exp(-x)); break;
+      case 1: autodiff::detail::sigmoid_of(x.data(), y.data(), x.size()); break;
+      default:
+        for (std::size_t i = 0; i < x.size(); ++i) y.data()[i] = T(1) / (T(1) + std::exp(-x.data()[i]));
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_per_value(state, x.size());
+}
+
+void BM_Relu(benchmark::State& state) {
+  const Array<float> x = pre_activations<float>();
+  Array<float> input = Array<float>::from_shape({128, 512});
+  std::copy(x.data(), x.data() + input.size(), input.data());
+  autodiff::no_grad scope;
+  const V v(input);
+  for (auto _ : state) {
+    if (state.range(0) == 0) {
+      Array<float> y = xt::where(input < 0.f, 0.f, input);
+      benchmark::DoNotOptimize(y.data());
+    } else {
+      V y = autodiff::relu(v);
+      benchmark::DoNotOptimize(y.value().data());
+    }
+  }
+  set_per_value(state, input.size());
+}
+
+void BM_SgdUpdate(benchmark::State& state) {
+  Array<float> w = xt::ones<float>({784, 512}), g = xt::ones<float>({784, 512});
+  const float lr = 1e-6f;
+  for (auto _ : state) {
+    if (state.range(0) == 0) {
+      xt::noalias(w) -= lr * g;
+    } else {
+      float* weights = w.data();
+      const float* gradient = g.data();
+      for (std::size_t k = 0, n = w.size(); k < n; ++k) weights[k] -= lr * gradient[k];
+    }
+    benchmark::DoNotOptimize(w.data());
+  }
+  set_per_value(state, w.size());
+}
+
 void chain_args(benchmark::internal::Benchmark* b) {
   for (int shape = 0; shape < 2; ++shape)
     for (int kind = 0; kind < 4; ++kind) b->Args({shape, kind});
@@ -165,5 +260,11 @@ BENCHMARK(BM_ForwardBackward)->Apply(chain_args);
 BENCHMARK(BM_RawXtensor)->Apply(chain_args);
 BENCHMARK(BM_MakeNode);
 BENCHMARK(BM_DefaultArray);
+BENCHMARK(BM_Exp<double>)->DenseRange(0, 2)->ArgName("impl");
+BENCHMARK(BM_Exp<float>)->DenseRange(0, 2)->ArgName("impl");
+BENCHMARK(BM_Sigmoid<double>)->DenseRange(0, 2)->ArgName("impl");
+BENCHMARK(BM_Sigmoid<float>)->DenseRange(0, 2)->ArgName("impl");
+BENCHMARK(BM_Relu)->DenseRange(0, 1)->ArgName("impl");
+BENCHMARK(BM_SgdUpdate)->DenseRange(0, 1)->ArgName("impl");
 
 BENCHMARK_MAIN();
