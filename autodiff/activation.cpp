@@ -73,9 +73,7 @@ template <class T>
 Variable<T> softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"softmax", "dx = y (g - sum(g y, axis))"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  Array<T> y = detail::log_softmax_of(x.value(), ax);
-  detail::exp_of(y.data(), y.data(), y.size());
-  return record<T>(op, std::move(y), {x}, [ax](Node<T>& out) {
+  return record<T>(op, detail::softmax_of(x.value(), ax), {x}, [ax](Node<T>& out) {
     const Array<T> gy = out.grad * out.value;
     accumulate_grad(out.input(0), gy - out.value * detail::sum_keepdims(gy, ax));
   });

@@ -63,31 +63,54 @@ Array<T> logsumexp_keepdims(const Array<T>& x, std::size_t axis) {
   return m + xt::log(sum_keepdims<T>(xt::exp(x - m), axis));
 }
 
+namespace {
+// x - (the maximum of its row) for rows of length n, or x itself in a row whose
+// maximum is infinite. A NaN anywhere in a row makes its sum of e^x, and so the
+// whole row, NaN: the maximum need not see it (std::max skips NaN, branch-free).
 template <class T>
-Array<T> log_softmax_of(const Array<T>& x, std::size_t axis) {
-  const std::size_t n = x.shape()[axis];
-  if (axis + 1 != x.dimension() || n == 0) return x - logsumexp_keepdims(x, axis);
-  // The last axis (a row of class scores): row loops, and e^x over the whole
-  // buffer at once (vectorised); broadcasting a row's maximum back with
-  // xtensor's generic loops cost several times the arithmetic.
-  const std::size_t rows = x.size() / n;
+Array<T> minus_row_max(const Array<T>& x, std::size_t n) {
   Array<T> y = Array<T>::from_shape(x.shape());
-  for (std::size_t r = 0; r < rows; ++r) {
+  for (std::size_t r = 0, rows = x.size() / n; r < rows; ++r) {
     const T* in = x.data() + r * n;
-    // A NaN anywhere in the row makes its sum of e^x, and so the whole row, NaN:
-    // the maximum need not see it (std::max skips NaN, and stays branch-free).
     T m = in[0];
     for (std::size_t j = 1; j < n; ++j) m = std::max(m, in[j]);
     if (!std::isfinite(m)) m = T(0);
     T* out = y.data() + r * n;
     for (std::size_t j = 0; j < n; ++j) out[j] = in[j] - m;
   }
+  return y;
+}
+}  // namespace
+
+// Along the last axis (a row of class scores): row loops, and e^x over the
+// whole buffer at once (vectorised); broadcasting a row's maximum back with
+// xtensor's generic loops cost several times the arithmetic.
+template <class T>
+Array<T> log_softmax_of(const Array<T>& x, std::size_t axis) {
+  const std::size_t n = x.shape()[axis];
+  if (axis + 1 != x.dimension() || n == 0) return x - logsumexp_keepdims(x, axis);
+  const std::size_t rows = x.size() / n;
+  Array<T> y = minus_row_max(x, n);
   const Array<T> e = exp_of(y);
   Array<T> log_sums = Array<T>::from_shape({rows});
   for (std::size_t r = 0; r < rows; ++r) log_sums(r) = std::accumulate(e.data() + r * n, e.data() + (r + 1) * n, T(0));
   log_sums = xt::log(log_sums);  // vectorised, a row per lane
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t j = 0; j < n; ++j) y.data()[r * n + j] -= log_sums(r);
+  return y;
+}
+
+template <class T>
+Array<T> softmax_of(const Array<T>& x, std::size_t axis) {
+  const std::size_t n = x.shape()[axis];
+  if (axis + 1 != x.dimension() || n == 0) return exp_of(log_softmax_of(x, axis));
+  Array<T> y = minus_row_max(x, n);
+  exp_of(y.data(), y.data(), y.size());
+  for (std::size_t r = 0, rows = y.size() / n; r < rows; ++r) {
+    T* row = y.data() + r * n;
+    const T sum = std::accumulate(row, row + n, T(0));
+    for (std::size_t j = 0; j < n; ++j) row[j] /= sum;
+  }
   return y;
 }
 
@@ -232,6 +255,7 @@ Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
   template Array<T> detail::sum_keepdims(const Array<T>&, std::size_t);         \
   template Array<T> detail::max_keepdims(const Array<T>&, std::size_t);         \
   template Array<T> detail::logsumexp_keepdims(const Array<T>&, std::size_t);   \
+  template Array<T> detail::softmax_of(const Array<T>&, std::size_t);           \
   template Array<T> detail::log_softmax_of(const Array<T>&, std::size_t);       \
   template Array<T> detail::log_softmax_vjp(const Array<T>&, const Array<T>&, std::size_t); \
   template Variable<T> sum(const Variable<T>&);                                 \

@@ -23,5 +23,8 @@ template <class T>
 Array<T> log_softmax_of(const Array<T>& x, std::size_t axis);
 template <class T>
 Array<T> log_softmax_vjp(const Array<T>& g, const Array<T>& y, std::size_t axis);
+// softmax along axis, e^(x - m) / sum e^(x - m) with m the maximum (so no e^x overflows).
+template <class T>
+Array<T> softmax_of(const Array<T>& x, std::size_t axis);
 
 }  // namespace autodiff::detail

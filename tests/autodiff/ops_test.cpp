@@ -7,6 +7,7 @@
 
 #include <autodiff/autodiff.hpp>
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xview.hpp>
 
 using namespace autodiff;
 using V = Variable<double>;
@@ -83,6 +84,20 @@ TEST_CASE("softmax, log_softmax, logsumexp and sigmoid stay finite at extreme in
   Variable<float> xf(Array<float>{{100.f, -100.f, 50.f}});
   CHECK(xt::all(xt::isfinite(log_softmax(xf).value())));
   CHECK(xt::all(xt::isfinite(softmax(xf).value())));
+}
+
+TEST_CASE("softmax along either axis is e^(log_softmax); a NaN spoils only its own row") {
+  const Array<double> scores{{0.3, -1.2, 2.5, 0.0}, {7.0, 7.0, -3.0, 1.5}, {-0.5, 0.25, 0.125, -2.0}};
+  for (long axis : {0L, 1L}) {
+    const Array<double> expected = xt::exp(log_softmax(V(scores), axis).value());
+    CHECK(xt::allclose(softmax(V(scores), axis).value(), expected, 1e-15, 0.0));
+  }
+  Array<double> with_nan = scores;
+  with_nan(1, 2) = std::numeric_limits<double>::quiet_NaN();
+  const Array<double> y = softmax(V(with_nan)).value();
+  CHECK(xt::all(xt::isnan(xt::row(y, 1))));
+  CHECK(xt::all(xt::isfinite(xt::row(y, 0))));
+  CHECK(xt::all(xt::isfinite(xt::row(y, 2))));
 }
 
 TEST_CASE("relu keeps NaN visible instead of turning it into 0") {
