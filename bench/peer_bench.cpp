@@ -660,10 +660,10 @@ struct GemmFloor {
 };
 
 // A reference, not a framework: the full-batch gradient of a one-hidden-layer
-// sigmoid network written by hand in the fewest passes over memory (bias and
-// sigmoid in one pass, softmax, loss and its gradient in one row loop, the
-// sigmoid's derivative and the bias gradient in one pass), with wengert's
-// vectorised sigmoid and exp. It shows how close to the floor any
+// sigmoid network written by hand in the fewest passes over memory (GEMMs
+// into preset bias rows, the sigmoid in place, softmax, loss and its gradient
+// in one row loop, the sigmoid's derivative fused with the bias gradient), with
+// wengert's vectorised sigmoid and exp. It shows how close to the floor any
 // implementation of this case can come on this machine.
 template <class T>
 struct HandFused {
