@@ -1,6 +1,7 @@
 // Each op: its value, then its backward closure (g = dC/d out), side by side.
 #include "elementwise.hpp"
 
+#include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
@@ -170,10 +171,22 @@ Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
 template <class T>
 Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"where", "da = g [condition], db = g [not condition]"};
-  broadcast_shape(op, broadcast_shape(op, condition.shape(), a.shape()), b.shape());
-  return record<T>(op, xt::where(condition, a.value(), b.value()), {a, b}, [condition](Node<T>& out) {
-    accumulate_grad(out.input(0), xt::where(condition, out.grad, T(0)));
-    accumulate_grad(out.input(1), xt::where(condition, T(0), out.grad));
+  const Shape shape = broadcast_shape(op, broadcast_shape(op, condition.shape(), a.shape()), b.shape());
+  // All three broadcast to the result's shape first, then picked value by value:
+  // xtensor 0.24's vectorised where() broadcasts a bool array wrongly in SSE2
+  // builds (-DWENGERT_NATIVE=OFF), giving wrong values without an error.
+  const xt::xarray<bool> mask = xt::broadcast(condition, shape);
+  const Array<T> a_full = xt::broadcast(a.value(), shape), b_full = xt::broadcast(b.value(), shape);
+  Array<T> y = Array<T>::from_shape(shape);
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = mask.data()[i] ? a_full.data()[i] : b_full.data()[i];
+  return record<T>(op, std::move(y), {a, b}, [mask](Node<T>& out) {
+    Array<T> da = Array<T>::from_shape(out.grad.shape()), db = Array<T>::from_shape(out.grad.shape());
+    for (std::size_t i = 0; i < da.size(); ++i) {
+      da.data()[i] = mask.data()[i] ? out.grad.data()[i] : T(0);
+      db.data()[i] = mask.data()[i] ? T(0) : out.grad.data()[i];
+    }
+    accumulate_grad(out.input(0), da);  // summed back to a's shape if a was broadcast
+    accumulate_grad(out.input(1), db);
   });
 }
 

@@ -2,6 +2,8 @@
 // table: adding an op means adding a row.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include <autodiff/autodiff.hpp>
 
 #include "test_util.hpp"
@@ -112,7 +114,7 @@ TEST_CASE("every op's gradient matches central finite differences (float64)") {
       inputs.push_back(op.domain == Domain::positive ? test::random_array(shape, seed++, 0.5, 2.0)
                                                      : test::random_array(shape, seed++));
     const GradCheckReport report = gradcheck(op.f, inputs);
-    INFO(op.name, "\n", report.to_string());
+    INFO(std::string(op.name), "\n", report.to_string());
     CHECK(report.passed);
     // The check must have had something to check: some gradient entry is non-zero.
     bool any_nonzero = false;
