@@ -16,6 +16,13 @@ template <class T>
 void check_broadcast(const OpInfo& op, const Variable<T>& a, const Variable<T>& b) {
   if (!detail::same_shape(a.shape(), b.shape())) broadcast_shape(op, a.shape(), b.shape());
 }
+// x broadcast to shape: x itself when it already has that shape, else a copy made in storage.
+template <class T>
+const Array<T>& broadcast_to(const Array<T>& x, const Shape& shape, Array<T>& storage) {
+  if (detail::same_shape(x.shape(), shape)) return x;
+  storage = xt::broadcast(x, shape);
+  return storage;
+}
 }  // namespace
 
 template <class T>
@@ -176,9 +183,11 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const
   // xtensor 0.24's vectorised where() broadcasts a bool array wrongly in SSE2
   // builds (-DWENGERT_NATIVE=OFF), giving wrong values without an error.
   const xt::xarray<bool> mask = xt::broadcast(condition, shape);
-  const Array<T> a_full = xt::broadcast(a.value(), shape), b_full = xt::broadcast(b.value(), shape);
+  Array<T> a_storage, b_storage;
+  const T* a_full = broadcast_to(a.value(), shape, a_storage).data();
+  const T* b_full = broadcast_to(b.value(), shape, b_storage).data();
   Array<T> y = Array<T>::from_shape(shape);
-  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = mask.data()[i] ? a_full.data()[i] : b_full.data()[i];
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = mask.data()[i] ? a_full[i] : b_full[i];
   return record<T>(op, std::move(y), {a, b}, [mask](Node<T>& out) {
     Array<T> da = Array<T>::from_shape(out.grad.shape()), db = Array<T>::from_shape(out.grad.shape());
     for (std::size_t i = 0; i < da.size(); ++i) {
