@@ -724,25 +724,27 @@ struct HandFused {
   }
 };
 
+// max |a[i] - b[i]| over n values.
+template <class T>
+double max_abs_difference(const T* a, const T* b, std::size_t n) {
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+  return worst;
+}
+
 #if WENGERT_PEER_TORCH
-// The first layer's weight gradient of both frameworks, in wengert's (in, out) layout.
+// The first layer's weight gradient, and weight, of both frameworks, in wengert's (in, out) layout.
 template <class T>
 double max_weight_grad_difference(WengertMlp<T>& w, TorchMlp<T>& t) {
   const auto& wg = w.weights[0].grad();
   torch::Tensor tg = t.linears[0]->weight.grad().t().contiguous();
-  const T* tp = tg.data_ptr<T>();
-  double worst = 0;
-  for (std::size_t i = 0; i < wg.size(); ++i) worst = std::max(worst, std::abs(double(wg.data()[i]) - double(tp[i])));
-  return worst;
+  return max_abs_difference(wg.data(), tg.data_ptr<T>(), wg.size());
 }
 template <class T>
 double max_weight_difference(WengertMlp<T>& w, TorchMlp<T>& t) {
   const auto& wv = w.weights[0].value();
   torch::Tensor tv = t.linears[0]->weight.detach().t().contiguous();
-  const T* tp = tv.data_ptr<T>();
-  double worst = 0;
-  for (std::size_t i = 0; i < wv.size(); ++i) worst = std::max(worst, std::abs(double(wv.data()[i]) - double(tp[i])));
-  return worst;
+  return max_abs_difference(wv.data(), tv.data_ptr<T>(), wv.size());
 }
 
 // Loss, gradient and one SGD update agree between the frameworks, from the same weights.
@@ -787,9 +789,8 @@ void mlp_workload(const std::string& name, const std::string& title, const MlpDa
     fused = std::make_unique<HandFused<T>>(data);
     fused->gradient();
     const auto& wg = w.weights[0].grad();
-    double worst = 0;
-    for (std::size_t i = 0; i < wg.size(); ++i) worst = std::max(worst, std::abs(double(wg.data()[i] - fused->dw1[i])));
-    check(name + ": the hand-fused reference's dC/dW (first layer)", worst, 1e-12);
+    check(name + ": the hand-fused reference's dC/dW (first layer)",
+          max_abs_difference(wg.data(), fused->dw1.data(), wg.size()), 1e-12);
   }
   MlpTimes times{name, name + ": step", name + ": forward+loss", name + ": forward+loss+backward"};
   std::vector<Contender> contenders;
