@@ -8,7 +8,9 @@
 
 #include "detail/kernels.hpp"
 #include "detail/vector_math.hpp"
+#include "elementwise.hpp"
 #include "op.hpp"
+#include "reduction.hpp"
 
 namespace autodiff {
 
@@ -17,16 +19,37 @@ Variable<T> sigmoid(const Variable<T>& x) {
   static const OpInfo op{"sigmoid", "dx = g y (1 - y)"};
   Array<T> y = Array<T>::from_shape(x.shape());
   detail::sigmoid_of(x.value().data(), y.data(), y.size());  // 1 / (1 + e^-x), vectorised
-  return record<T>(op, std::move(y), {x}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad * out.value * (T(1) - out.value));
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, sigmoid_backward(d.g, d.output())); });
+}
+
+// sigmoid's vector-Jacobian product as an op of its own: one pass over memory
+// instead of three, and a derivative of its own, so sigmoid has a second one.
+template <class T>
+Variable<T> sigmoid_backward(const Variable<T>& g, const Variable<T>& y) {
+  static const OpInfo op{"sigmoid_backward", "dg = gg y (1 - y), dy = gg g (1 - 2 y)"};
+  const auto& yv = y.value();
+  return record<T>(op, g.value() * yv * (T(1) - yv), {g, y}, [](Backward<T>& d) {
+    const Variable<T> y = d.input(1);
+    if (d.needs_grad(0)) d.add_grad(0, sigmoid_backward(d.g, y));
+    if (d.needs_grad(1)) d.add_grad(1, d.g * d.input(0) * (T(1) - T(2) * y));
   });
 }
 
 template <class T>
 Variable<T> tanh(const Variable<T>& x) {
   static const OpInfo op{"tanh", "dx = g (1 - y^2)"};
-  return record<T>(op, xt::tanh(x.value()), {x}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad * (T(1) - out.value * out.value));
+  return record<T>(op, xt::tanh(x.value()), {x}, [](Backward<T>& d) { d.add_grad(0, tanh_backward(d.g, d.output())); });
+}
+
+// tanh's vector-Jacobian product as an op of its own (see sigmoid_backward).
+template <class T>
+Variable<T> tanh_backward(const Variable<T>& g, const Variable<T>& y) {
+  static const OpInfo op{"tanh_backward", "dg = gg (1 - y^2), dy = -2 gg g y"};
+  const auto& yv = y.value();
+  return record<T>(op, g.value() * (T(1) - yv * yv), {g, y}, [](Backward<T>& d) {
+    const Variable<T> y = d.input(1);
+    if (d.needs_grad(0)) d.add_grad(0, tanh_backward(d.g, y));
+    if (d.needs_grad(1)) d.add_grad(1, T(-2) * d.g * d.input(0) * y);
   });
 }
 
@@ -38,16 +61,17 @@ Variable<T> relu(const Variable<T>& x) {
   Array<T> y = Array<T>::from_shape(x.shape());
   const T* in = x.value().data();
   std::transform(in, in + y.size(), y.data(), [](T v) { return std::max(v, T(0)); });
-  return record<T>(op, std::move(y), {x}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), xt::where(out.input(0).value > T(0), out.grad, T(0)));
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
+    // the mask is a constant: relu'' = 0 (and relu'(0) = 0, as PyTorch)
+    d.add_grad(0, autodiff::where(xt::xarray<bool>(d.input(0).value() > T(0)), d.g, T(0)));
   });
 }
 
 template <class T>
 Variable<T> leaky_relu(const Variable<T>& x, T alpha) {
   static const OpInfo op{"leaky_relu", "dx = g if x > 0 else alpha g"};
-  return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * x.value()), {x}, [alpha](Node<T>& out) {
-    accumulate_grad(out.input(0), xt::where(out.input(0).value > T(0), out.grad, alpha * out.grad));
+  return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * x.value()), {x}, [alpha](Backward<T>& d) {
+    d.add_grad(0, autodiff::where(xt::xarray<bool>(d.input(0).value() > T(0)), d.g, d.g * alpha));
   });
 }
 
@@ -56,26 +80,29 @@ Variable<T> elu(const Variable<T>& x, T alpha) {
   static const OpInfo op{"elu", "dx = g if x > 0 else g (y + alpha)"};
   // expm1 keeps precision for small |x|
   return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * xt::expm1(x.value())), {x},
-                   [alpha](Node<T>& out) {
-                     accumulate_grad(out.input(0),
-                                     xt::where(out.input(0).value > T(0), out.grad, out.grad * (out.value + alpha)));
+                   [alpha](Backward<T>& d) {
+                     // y + alpha = alpha e^x for x <= 0, a function of x: elu has a second derivative there
+                     d.add_grad(0, autodiff::where(xt::xarray<bool>(d.input(0).value() > T(0)), d.g,
+                                                   d.g * (d.output() + alpha)));
                    });
 }
 
 template <class T>
 Variable<T> heaviside(const Variable<T>& x) {
   static const OpInfo op{"heaviside", "dx = 0 (a step has no useful derivative)"};
-  return record<T>(op, xt::where(x.value() > T(0), T(1), T(0)), {x},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), xt::zeros_like(out.grad)); });
+  return record<T>(op, xt::where(x.value() > T(0), T(1), T(0)), {x}, [](Backward<T>& d) {
+    d.add_grad(0, Variable<T>(Array<T>(xt::zeros<T>(d.g.shape()))));
+  });
 }
 
 template <class T>
 Variable<T> softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"softmax", "dx = y (g - sum(g y, axis))"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  return record<T>(op, detail::softmax_of(x.value(), ax), {x}, [ax](Node<T>& out) {
-    const Array<T> gy = out.grad * out.value;
-    accumulate_grad(out.input(0), gy - out.value * detail::sum_keepdims(gy, ax));
+  return record<T>(op, detail::softmax_of(x.value(), ax), {x}, [ax](Backward<T>& d) {
+    const Variable<T> y = d.output();
+    const Variable<T> gy = d.g * y;
+    d.add_grad(0, gy - y * sum(gy, long(ax), true));
   });
 }
 
@@ -83,14 +110,16 @@ template <class T>
 Variable<T> log_softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"log_softmax", "dx = g - e^y sum(g, axis)"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  return record<T>(op, detail::log_softmax_of(x.value(), ax), {x}, [ax](Node<T>& out) {
-    accumulate_grad(out.input(0), detail::log_softmax_vjp(out.grad, out.value, ax));
+  return record<T>(op, detail::log_softmax_of(x.value(), ax), {x}, [ax](Backward<T>& d) {
+    d.add_grad(0, d.g - exp(d.output()) * sum(d.g, long(ax), true));  // e^y is the softmax
   });
 }
 
 #define WENGERT_INSTANTIATE(T)                                  \
   template Variable<T> sigmoid(const Variable<T>&);             \
   template Variable<T> tanh(const Variable<T>&);                \
+  template Variable<T> sigmoid_backward(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> tanh_backward(const Variable<T>&, const Variable<T>&); \
   template Variable<T> relu(const Variable<T>&);                \
   template Variable<T> leaky_relu(const Variable<T>&, T);       \
   template Variable<T> elu(const Variable<T>&, T);              \

@@ -23,4 +23,11 @@ template <class T> Variable<T> softmax(const Variable<T>& x, long axis = -1);
 // x - logsumexp(x) along axis: the stable way to the log-probabilities.
 template <class T> Variable<T> log_softmax(const Variable<T>& x, long axis = -1);
 
+// Backward ops: an activation's vector-Jacobian product as an op of its own, so
+// that it runs in one pass and has a derivative of its own (PyTorch has the same).
+// g y (1 - y), y = sigmoid(x)
+template <class T> Variable<T> sigmoid_backward(const Variable<T>& g, const Variable<T>& y);
+// g (1 - y^2), y = tanh(x)
+template <class T> Variable<T> tanh_backward(const Variable<T>& g, const Variable<T>& y);
+
 }  // namespace autodiff

@@ -8,6 +8,8 @@
 #include "detail/vector_math.hpp"
 #include "op.hpp"
 
+#include <functional>
+
 namespace autodiff {
 
 namespace {
@@ -18,7 +20,7 @@ void check_broadcast(const OpInfo& op, const Variable<T>& a, const Variable<T>& 
 }
 // x broadcast to shape: x itself when it already has that shape, else a copy made in storage.
 template <class T>
-const Array<T>& broadcast_to(const Array<T>& x, const Shape& shape, Array<T>& storage) {
+const Array<T>& broadcast_array(const Array<T>& x, const Shape& shape, Array<T>& storage) {
   if (detail::same_shape(x.shape(), shape)) return x;
   storage = xt::broadcast(x, shape);
   return storage;
@@ -29,9 +31,9 @@ template <class T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"add", "da = g, db = g"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() + b.value(), {a, b}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad);
-    accumulate_grad(out.input(1), out.grad);
+  return record<T>(op, a.value() + b.value(), {a, b}, [](Backward<T>& d) {
+    d.add_grad(0, d.g);  // summed back to a's shape if a was broadcast
+    d.add_grad(1, d.g);
   });
 }
 
@@ -39,9 +41,9 @@ template <class T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"sub", "da = g, db = -g"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() - b.value(), {a, b}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad);
-    accumulate_grad(out.input(1), -out.grad);
+  return record<T>(op, a.value() - b.value(), {a, b}, [](Backward<T>& d) {
+    d.add_grad(0, d.g);
+    if (d.needs_grad(1)) d.add_grad(1, -d.g);
   });
 }
 
@@ -49,9 +51,9 @@ template <class T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"mul", "da = g b, db = g a"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() * b.value(), {a, b}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad * out.input(1).value);
-    accumulate_grad(out.input(1), out.grad * out.input(0).value);
+  return record<T>(op, a.value() * b.value(), {a, b}, [](Backward<T>& d) {
+    if (d.needs_grad(0)) d.add_grad(0, d.g * d.input(1));
+    if (d.needs_grad(1)) d.add_grad(1, d.g * d.input(0));
   });
 }
 
@@ -59,107 +61,124 @@ template <class T>
 Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"div", "da = g / b, db = -g a / b^2"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() / b.value(), {a, b}, [](Node<T>& out) {
-    const auto& b = out.input(1).value;
-    accumulate_grad(out.input(0), out.grad / b);
-    accumulate_grad(out.input(1), -out.grad * out.value / b);  // a / b^2 = out / b
+  return record<T>(op, a.value() / b.value(), {a, b}, [](Backward<T>& d) {
+    const Variable<T> g_over_b = d.g / d.input(1);
+    d.add_grad(0, g_over_b);
+    if (d.needs_grad(1)) d.add_grad(1, -g_over_b * d.output());  // a / b^2 = out / b
   });
 }
 
 template <class T>
 Variable<T> neg(const Variable<T>& a) {
   static const OpInfo op{"neg", "da = -g"};
-  return record<T>(op, -a.value(), {a}, [](Node<T>& out) { accumulate_grad(out.input(0), -out.grad); });
+  return record<T>(op, -a.value(), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
 }
 
 template <class T>
 Variable<T> add(const Variable<T>& a, Scalar<T> s) {
   static const OpInfo op{"add_scalar", "da = g"};
-  return record<T>(op, a.value() + s, {a}, [](Node<T>& out) { accumulate_grad(out.input(0), out.grad); });
+  return record<T>(op, a.value() + s, {a}, [](Backward<T>& d) { d.add_grad(0, d.g); });
 }
 
 template <class T>
 Variable<T> sub(Scalar<T> s, const Variable<T>& a) {
   static const OpInfo op{"rsub_scalar", "da = -g"};
-  return record<T>(op, s - a.value(), {a}, [](Node<T>& out) { accumulate_grad(out.input(0), -out.grad); });
+  return record<T>(op, s - a.value(), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
 }
 
 template <class T>
 Variable<T> mul(const Variable<T>& a, Scalar<T> s) {
   static const OpInfo op{"mul_scalar", "da = g s"};
-  return record<T>(op, a.value() * s, {a}, [s](Node<T>& out) { accumulate_grad(out.input(0), out.grad * s); });
+  return record<T>(op, a.value() * s, {a}, [s](Backward<T>& d) { d.add_grad(0, d.g * s); });
+}
+
+template <class T>
+Variable<T> div(const Variable<T>& a, Scalar<T> s) {
+  static const OpInfo op{"div_scalar", "da = g / s"};
+  // a / s, not a * (1 / s): correctly rounded (5 / 3 is 1.6666666666666667)
+  return record<T>(op, a.value() / s, {a}, [s](Backward<T>& d) { d.add_grad(0, d.g / s); });
 }
 
 template <class T>
 Variable<T> div(Scalar<T> s, const Variable<T>& a) {
   static const OpInfo op{"rdiv_scalar", "da = -g s / a^2"};
-  return record<T>(op, s / a.value(), {a}, [](Node<T>& out) {
-    accumulate_grad(out.input(0), -out.grad * out.value / out.input(0).value);  // s / a^2 = out / a
+  return record<T>(op, s / a.value(), {a}, [](Backward<T>& d) {
+    d.add_grad(0, -d.g * d.output() / d.input(0));  // s / a^2 = out / a
   });
 }
 
 template <class T>
 Variable<T> pow(const Variable<T>& a, Scalar<T> p) {
   static const OpInfo op{"pow", "da = g p a^(p-1)"};
-  return record<T>(op, xt::pow(a.value(), p), {a}, [p](Node<T>& out) {
-    accumulate_grad(out.input(0), out.grad * p * xt::pow(out.input(0).value, p - T(1)));
+  return record<T>(op, xt::pow(a.value(), p), {a}, [p](Backward<T>& d) {
+    d.add_grad(0, d.g * p * pow(d.input(0), p - T(1)));
   });
 }
 
 template <class T>
 Variable<T> exp(const Variable<T>& a) {
   static const OpInfo op{"exp", "da = g e^a"};
-  return record<T>(op, detail::exp_of(a.value()), {a},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), out.grad * out.value); });
+  return record<T>(op, detail::exp_of(a.value()), {a}, [](Backward<T>& d) { d.add_grad(0, d.g * d.output()); });
 }
 
 template <class T>
 Variable<T> log(const Variable<T>& a) {
   static const OpInfo op{"log", "da = g / a"};
-  return record<T>(op, xt::log(a.value()), {a},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), out.grad / out.input(0).value); });
+  return record<T>(op, xt::log(a.value()), {a}, [](Backward<T>& d) { d.add_grad(0, d.g / d.input(0)); });
 }
 
 template <class T>
 Variable<T> sqrt(const Variable<T>& a) {
   static const OpInfo op{"sqrt", "da = g / (2 sqrt(a))"};
-  return record<T>(op, xt::sqrt(a.value()), {a},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), out.grad / (T(2) * out.value)); });
+  return record<T>(op, xt::sqrt(a.value()), {a}, [](Backward<T>& d) { d.add_grad(0, d.g / (T(2) * d.output())); });
 }
 
 template <class T>
 Variable<T> abs(const Variable<T>& a) {
   static const OpInfo op{"abs", "da = g sign(a)"};
-  return record<T>(op, xt::abs(a.value()), {a},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), out.grad * xt::sign(out.input(0).value)); });
+  return record<T>(op, xt::abs(a.value()), {a}, [](Backward<T>& d) {
+    d.add_grad(0, d.g * Variable<T>(xt::sign(d.input(0).value())));  // sign is constant: |a|'' = 0
+  });
 }
 
 template <class T>
 Variable<T> square(const Variable<T>& a) {
   static const OpInfo op{"square", "da = 2 g a"};
-  return record<T>(op, xt::square(a.value()), {a},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), T(2) * out.grad * out.input(0).value); });
+  return record<T>(op, xt::square(a.value()), {a}, [](Backward<T>& d) { d.add_grad(0, T(2) * d.g * d.input(0)); });
 }
 
 template <class T>
 Variable<T> clip(const Variable<T>& a, Scalar<T> lo, Scalar<T> hi) {
   static const OpInfo op{"clip", "da = g if lo <= a <= hi else 0"};
   if (!(lo <= hi)) throw ShapeError("clip: lower bound " + std::to_string(lo) + " above upper bound " + std::to_string(hi));
-  return record<T>(op, xt::clip(a.value(), lo, hi), {a}, [lo, hi](Node<T>& out) {
-    const auto& a = out.input(0).value;
-    accumulate_grad(out.input(0), xt::where(a >= lo && a <= hi, out.grad, T(0)));
+  return record<T>(op, xt::clip(a.value(), lo, hi), {a}, [lo, hi](Backward<T>& d) {
+    const Array<T>& a = d.input(0).value();
+    d.add_grad(0, autodiff::where(xt::xarray<bool>(a >= lo && a <= hi), d.g, T(0)));
   });
 }
+
+namespace {
+// maximum and minimum: the share of g that goes to a (1 where a wins, 1/2 at a tie).
+template <class T, class Wins>
+Array<T> share_of_a(const Array<T>& a, const Array<T>& b, const Shape& shape, Wins wins) {
+  Array<T> a_storage, b_storage;
+  const Array<T>& af = broadcast_array(a, shape, a_storage);
+  const Array<T>& bf = broadcast_array(b, shape, b_storage);
+  Array<T> share = Array<T>::from_shape(shape);
+  for (std::size_t i = 0; i < share.size(); ++i)
+    share.data()[i] = wins(af.data()[i], bf.data()[i]) ? T(1) : af.data()[i] == bf.data()[i] ? T(0.5) : T(0);
+  return share;
+}
+}  // namespace
 
 template <class T>
 Variable<T> maximum(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"maximum", "da = g [a > b] + g/2 [a = b], db = g [b > a] + g/2 [a = b]"};
   check_broadcast(op, a, b);
-  return record<T>(op, xt::maximum(a.value(), b.value()), {a, b}, [](Node<T>& out) {
-    const auto &a = out.input(0).value, &b = out.input(1).value;
-    const auto share = xt::where(a > b, T(1), xt::where(xt::equal(a, b), T(0.5), T(0)));
-    accumulate_grad(out.input(0), out.grad * share);
-    accumulate_grad(out.input(1), out.grad * (T(1) - share));
+  return record<T>(op, xt::maximum(a.value(), b.value()), {a, b}, [](Backward<T>& d) {
+    const Variable<T> share(share_of_a(d.input(0).value(), d.input(1).value(), d.g.shape(), std::greater<T>()));
+    if (d.needs_grad(0)) d.add_grad(0, d.g * share);
+    if (d.needs_grad(1)) d.add_grad(1, d.g * (T(1) - share));
   });
 }
 
@@ -167,11 +186,10 @@ template <class T>
 Variable<T> minimum(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"minimum", "da = g [a < b] + g/2 [a = b], db = g [b < a] + g/2 [a = b]"};
   check_broadcast(op, a, b);
-  return record<T>(op, xt::minimum(a.value(), b.value()), {a, b}, [](Node<T>& out) {
-    const auto &a = out.input(0).value, &b = out.input(1).value;
-    const auto share = xt::where(a < b, T(1), xt::where(xt::equal(a, b), T(0.5), T(0)));
-    accumulate_grad(out.input(0), out.grad * share);
-    accumulate_grad(out.input(1), out.grad * (T(1) - share));
+  return record<T>(op, xt::minimum(a.value(), b.value()), {a, b}, [](Backward<T>& d) {
+    const Variable<T> share(share_of_a(d.input(0).value(), d.input(1).value(), d.g.shape(), std::less<T>()));
+    if (d.needs_grad(0)) d.add_grad(0, d.g * share);
+    if (d.needs_grad(1)) d.add_grad(1, d.g * (T(1) - share));
   });
 }
 
@@ -182,21 +200,29 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const
   // All three broadcast to the result's shape first, then picked value by value:
   // xtensor 0.24's vectorised where() broadcasts a bool array wrongly in SSE2
   // builds (-DWENGERT_NATIVE=OFF), giving wrong values without an error.
-  const xt::xarray<bool> mask = xt::broadcast(condition, shape);
+  xt::xarray<bool> mask = xt::broadcast(condition, shape);
   Array<T> a_storage, b_storage;
-  const T* a_full = broadcast_to(a.value(), shape, a_storage).data();
-  const T* b_full = broadcast_to(b.value(), shape, b_storage).data();
+  const T* a_full = broadcast_array(a.value(), shape, a_storage).data();
+  const T* b_full = broadcast_array(b.value(), shape, b_storage).data();
   Array<T> y = Array<T>::from_shape(shape);
   for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = mask.data()[i] ? a_full[i] : b_full[i];
-  return record<T>(op, std::move(y), {a, b}, [mask](Node<T>& out) {
-    Array<T> da = Array<T>::from_shape(out.grad.shape()), db = Array<T>::from_shape(out.grad.shape());
-    for (std::size_t i = 0; i < da.size(); ++i) {
-      da.data()[i] = mask.data()[i] ? out.grad.data()[i] : T(0);
-      db.data()[i] = mask.data()[i] ? T(0) : out.grad.data()[i];
-    }
-    accumulate_grad(out.input(0), da);  // summed back to a's shape if a was broadcast
-    accumulate_grad(out.input(1), db);
+  return record<T>(op, std::move(y), {a, b}, [mask = std::move(mask)](Backward<T>& d) {
+    if (d.needs_grad(0)) d.add_grad(0, autodiff::where(mask, d.g, T(0)));  // summed back to a's shape if a was broadcast
+    if (d.needs_grad(1)) d.add_grad(1, autodiff::where(xt::xarray<bool>(!mask), d.g, T(0)));
   });
+}
+
+template <class T>
+Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scalar<T> b) {
+  static const OpInfo op{"where_scalar", "da = g [condition]"};
+  const Shape shape = broadcast_shape(op, condition.shape(), a.shape());
+  xt::xarray<bool> mask = detail::same_shape(condition.shape(), shape) ? condition : xt::broadcast(condition, shape);
+  Array<T> a_storage;
+  const T* a_full = broadcast_array(a.value(), shape, a_storage).data();
+  Array<T> y = Array<T>::from_shape(shape);
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = mask.data()[i] ? a_full[i] : b;
+  return record<T>(op, std::move(y), {a},
+                   [mask = std::move(mask)](Backward<T>& d) { d.add_grad(0, autodiff::where(mask, d.g, T(0))); });
 }
 
 #define WENGERT_INSTANTIATE(T)                                                                    \
@@ -208,6 +234,7 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const
   template Variable<T> add(const Variable<T>&, Scalar<T>);                                        \
   template Variable<T> sub(Scalar<T>, const Variable<T>&);                                        \
   template Variable<T> mul(const Variable<T>&, Scalar<T>);                                        \
+  template Variable<T> div(const Variable<T>&, Scalar<T>);                                        \
   template Variable<T> div(Scalar<T>, const Variable<T>&);                                        \
   template Variable<T> pow(const Variable<T>&, Scalar<T>);                                        \
   template Variable<T> exp(const Variable<T>&);                                                   \
@@ -218,7 +245,8 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const
   template Variable<T> clip(const Variable<T>&, Scalar<T>, Scalar<T>);                            \
   template Variable<T> maximum(const Variable<T>&, const Variable<T>&);                           \
   template Variable<T> minimum(const Variable<T>&, const Variable<T>&);                           \
-  template Variable<T> where(const xt::xarray<bool>&, const Variable<T>&, const Variable<T>&);
+  template Variable<T> where(const xt::xarray<bool>&, const Variable<T>&, const Variable<T>&);     \
+  template Variable<T> where(const xt::xarray<bool>&, const Variable<T>&, Scalar<T>);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

@@ -27,6 +27,7 @@ template <class T> Variable<T> neg(const Variable<T>& a);
 template <class T> Variable<T> add(const Variable<T>& a, Scalar<T> s);
 template <class T> Variable<T> sub(Scalar<T> s, const Variable<T>& a);  // s - a
 template <class T> Variable<T> mul(const Variable<T>& a, Scalar<T> s);
+template <class T> Variable<T> div(const Variable<T>& a, Scalar<T> s);
 template <class T> Variable<T> div(Scalar<T> s, const Variable<T>& a);  // s / a
 
 template <class T> Variable<T> pow(const Variable<T>& a, Scalar<T> exponent);
@@ -44,6 +45,8 @@ template <class T> Variable<T> minimum(const Variable<T>& a, const Variable<T>& 
 // condition ? a : b elementwise; the condition is not differentiated. Call it
 // as autodiff::where: unqualified, the xarray argument also finds xt::where.
 template <class T> Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const Variable<T>& b);
+// condition ? a : b with a constant b (relu's gradient is where(x > 0, g, 0)).
+template <class T> Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scalar<T> b);
 
 // Operators
 template <class T> Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) { return add(a, b); }
@@ -57,7 +60,7 @@ template <class T> Variable<T> operator-(const Variable<T>& a, Scalar<T> s) { re
 template <class T> Variable<T> operator-(Scalar<T> s, const Variable<T>& a) { return sub(s, a); }
 template <class T> Variable<T> operator*(const Variable<T>& a, Scalar<T> s) { return mul(a, s); }
 template <class T> Variable<T> operator*(Scalar<T> s, const Variable<T>& a) { return mul(a, s); }
-template <class T> Variable<T> operator/(const Variable<T>& a, Scalar<T> s) { return mul(a, T(1) / s); }
+template <class T> Variable<T> operator/(const Variable<T>& a, Scalar<T> s) { return div(a, s); }
 template <class T> Variable<T> operator/(Scalar<T> s, const Variable<T>& a) { return div(s, a); }
 
 }  // namespace autodiff

@@ -56,6 +56,13 @@ std::ostream& operator<<(std::ostream& out, const GradCheckReport& report);
 GradCheckReport gradcheck(const GradFunction& f, const std::vector<Array<double>>& inputs,
                           const GradCheckOptions& options = {});
 
+// Second derivatives of f at `inputs` (reverse over reverse, through the
+// graph that grad(..., {.create_graph = true}) records) against central
+// differences of the first (as PyTorch's gradgradcheck): checks
+// d/dx <v, d<u, f(x)>/dx> for random u and v, and its derivative in u.
+GradCheckReport gradgradcheck(const GradFunction& f, const std::vector<Array<double>>& inputs,
+                              const GradCheckOptions& options = {});
+
 // Gradients computed elsewhere (by hand-derived backprop, say) of a scalar f
 // against finite differences: the report names the entries that disagree.
 GradCheckReport check_gradients(const GradFunction& f, const std::vector<Array<double>>& inputs,

@@ -7,6 +7,7 @@
 #include <xtensor/xmanipulation.hpp>
 
 #include "op.hpp"
+#include "reduction.hpp"
 
 namespace autodiff {
 
@@ -54,19 +55,16 @@ Variable<T> matmul(const Variable<T>& a, const Variable<T>& b, MatmulOptions opt
                      " do not fit (inner dimensions " + std::to_string(k) + " and " + std::to_string(k2) + ")");
   Array<T> c = Array<T>::from_shape({m, n});
   gemm(a.value(), ta, b.value(), tb, c, T(0));
-  return record<T>(op, std::move(c), {a, b}, [ta, tb](Node<T>& out) {
-    const Array<T>& g = out.grad;
-    const Array<T>& av = out.input(0).value;
-    const Array<T>& bv = out.input(1).value;
-    // d op(a) = g op(b)^T and d op(b) = op(a)^T g, each transposed back when the input was.
-    accumulate_grad_with(out.input(0), [&](Array<T>& da, T beta) {
-      if (!ta) gemm(g, false, bv, !tb, da, beta);  // da = g op(b)^T
-      else gemm(bv, tb, g, true, da, beta);        // da = op(b) g^T
-    });
-    accumulate_grad_with(out.input(1), [&](Array<T>& db, T beta) {
-      if (!tb) gemm(av, !ta, g, false, db, beta);  // db = op(a)^T g
-      else gemm(g, true, av, ta, db, beta);        // db = g^T op(a)
-    });
+  return record<T>(op, std::move(c), {a, b}, [ta, tb](Backward<T>& d) {
+    const Variable<T> a = d.input(0), b = d.input(1);
+    // d op(a) = g op(b)^T and d op(b) = op(a)^T g, each transposed back when the input was;
+    // every transpose is a flag of gemm, never a copy.
+    if (d.needs_grad(0))
+      d.add_grad(0, !ta ? matmul(d.g, b, {.transpose_a = false, .transpose_b = !tb})    // g op(b)^T
+                        : matmul(b, d.g, {.transpose_a = tb, .transpose_b = true}));    // op(b) g^T
+    if (d.needs_grad(1))
+      d.add_grad(1, !tb ? matmul(a, d.g, {.transpose_a = !ta, .transpose_b = false})    // op(a)^T g
+                        : matmul(d.g, a, {.transpose_a = true, .transpose_b = ta}));    // g^T op(a)
   });
 }
 
@@ -86,17 +84,10 @@ Variable<T> affine(const Variable<T>& x, const Variable<T>& w, const Variable<T>
   Array<T> z = Array<T>::from_shape({rows, cols});
   for (std::size_t i = 0; i < rows; ++i) std::copy(b.value().begin(), b.value().end(), z.data() + i * cols);
   gemm(x.value(), false, w.value(), false, z, T(1));  // z = x w + (b in every row)
-  return record<T>(op, std::move(z), {x, w, b}, [](Node<T>& out) {
-    const Array<T>& g = out.grad;
-    accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) { gemm(g, false, out.input(1).value, true, dx, beta); });
-    accumulate_grad_with(out.input(1), [&](Array<T>& dw, T beta) { gemm(out.input(0).value, true, g, false, dw, beta); });
-    accumulate_grad_with(out.input(2), [&](Array<T>& db, T beta) {
-      const std::size_t rows = g.shape()[0], cols = g.shape()[1];
-      zero_if_fresh(db, beta);
-      T* sums = db.data();
-      for (std::size_t i = 0; i < rows; ++i)
-        for (std::size_t j = 0; j < cols; ++j) sums[j] += g.data()[i * cols + j];
-    });
+  return record<T>(op, std::move(z), {x, w, b}, [](Backward<T>& d) {
+    if (d.needs_grad(0)) d.add_grad(0, matmul(d.g, d.input(1), {.transpose_b = true}));  // g w^T
+    if (d.needs_grad(1)) d.add_grad(1, matmul(d.input(0), d.g, {.transpose_a = true}));  // x^T g
+    if (d.needs_grad(2)) d.add_grad(2, sum(d.g, 0, d.input(2).dimension() == 2));         // over the batch
   });
 }
 
@@ -104,7 +95,7 @@ template <class T>
 Variable<T> transpose(const Variable<T>& x) {
   static const OpInfo op{"transpose", "dx = g^T"};
   return record<T>(op, Array<T>(xt::transpose(x.value())), {x},
-                   [](Node<T>& out) { accumulate_grad(out.input(0), xt::transpose(out.grad)); });
+                   [](Backward<T>& d) { d.add_grad(0, transpose(d.g)); });
 }
 
 void set_num_threads(int threads) {

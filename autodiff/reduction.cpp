@@ -11,7 +11,9 @@
 
 #include "detail/kernels.hpp"
 #include "detail/vector_math.hpp"
+#include "elementwise.hpp"
 #include "op.hpp"
+#include "shape.hpp"
 
 namespace autodiff {
 
@@ -128,6 +130,24 @@ Array<T> log_softmax_vjp(const Array<T>& g, const Array<T>& y, std::size_t axis)
   return dx;
 }
 
+template <class T>
+Array<T> sum_to(const Array<T>& gradient, const Shape& shape) {
+  const Shape& from = gradient.shape();
+  if (same_shape(from, shape)) return gradient;
+  if (from.size() < shape.size()) throw_gradient_shape(shape, from);
+  const std::size_t lead = from.size() - shape.size();
+  Array<T> summed = gradient;
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    const bool broadcast_axis = i < lead || (shape[i - lead] == 1 && from[i] != 1);
+    if (broadcast_axis)
+      summed = sum_keepdims(summed, i);
+    else if (shape[i - lead] != from[i])
+      throw_gradient_shape(shape, from);
+  }
+  summed.reshape(shape);
+  return summed;
+}
+
 }  // namespace detail
 
 namespace {
@@ -150,22 +170,10 @@ Array<T> finish_reduction(Array<T>&& reduced, std::size_t axis, bool keepdims) {
   return std::move(reduced);
 }
 
-// g of a reduction along axis, reshaped to broadcast against the input.
+// g of a reduction along axis, with the axis kept (length 1) so that it broadcasts against the input.
 template <class T>
-Array<T> grad_keepdims(const Node<T>& out, std::size_t axis) {
-  Array<T> g = out.grad;
-  g.reshape(keepdims_shape(out.inputs[0]->value.shape(), axis));
-  return g;
-}
-
-// input.grad += g in every element: the gradient of a full reduction, without
-// broadcasting a 0-D array (a slow path in xtensor).
-template <class T>
-void add_to_every_element(Node<T>& input, T g) {
-  accumulate_grad_with(input, [g](Array<T>& buffer, T beta) {
-    if (beta == T(0)) std::fill(buffer.begin(), buffer.end(), g);
-    else buffer += g;
-  });
+Variable<T> grad_keepdims(const Backward<T>& d, std::size_t axis) {
+  return reshape(d.g, keepdims_shape(d.input(0).shape(), axis));
 }
 
 }  // namespace
@@ -173,18 +181,25 @@ void add_to_every_element(Node<T>& input, T g) {
 template <class T>
 Variable<T> sum(const Variable<T>& x) {
   static const OpInfo op{"sum", "dx = g (broadcast)"};
-  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0))), {x}, [](Node<T>& out) {
-    add_to_every_element(out.input(0), out.grad());
-  });
+  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0))), {x},
+                   [](Backward<T>& d) { d.add_grad(0, broadcast_to(d.g, d.input(0).shape())); });
 }
 
 template <class T>
 Variable<T> sum(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"sum_axis", "dx = g (broadcast along axis)"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  return record<T>(op, finish_reduction(detail::sum_keepdims(x.value(), ax), ax, keepdims), {x}, [ax](Node<T>& out) {
-    accumulate_grad(out.input(0), xt::broadcast(grad_keepdims(out, ax), out.input(0).value.shape()));
-  });
+  return record<T>(op, finish_reduction(detail::sum_keepdims(x.value(), ax), ax, keepdims), {x},
+                   [ax](Backward<T>& d) { d.add_grad(0, broadcast_to(grad_keepdims(d, ax), d.input(0).shape())); });
+}
+
+template <class T>
+Variable<T> sum_to(const Variable<T>& x, const Shape& shape) {
+  static const OpInfo op{"sum_to", "dx = g (broadcast to x's shape)"};
+  if (detail::same_shape(x.shape(), shape)) return x;
+  broadcast_shape(op, x.shape(), shape);  // a ShapeError unless shape broadcasts to x's
+  return record<T>(op, detail::sum_to(x.value(), shape), {x},
+                   [](Backward<T>& d) { d.add_grad(0, broadcast_to(d.g, d.input(0).shape())); });
 }
 
 template <class T>
@@ -192,9 +207,8 @@ Variable<T> mean(const Variable<T>& x) {
   static const OpInfo op{"mean", "dx = g / n (broadcast)"};
   if (x.size() == 0) throw ShapeError("mean: the input is empty");
   const T n = T(x.size());
-  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0)) / n), {x}, [n](Node<T>& out) {
-    add_to_every_element(out.input(0), out.grad() / n);
-  });
+  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0)) / n), {x},
+                   [n](Backward<T>& d) { d.add_grad(0, broadcast_to(d.g / n, d.input(0).shape())); });
 }
 
 template <class T>
@@ -204,9 +218,8 @@ Variable<T> mean(const Variable<T>& x, long axis, bool keepdims) {
   if (x.shape()[ax] == 0) throw ShapeError("mean_axis: the axis has length 0");
   const T n = T(x.shape()[ax]);
   return record<T>(op, finish_reduction<T>(detail::sum_keepdims(x.value(), ax) / n, ax, keepdims), {x},
-                   [ax, n](Node<T>& out) {
-                     accumulate_grad(out.input(0),
-                                     xt::broadcast(grad_keepdims(out, ax) / n, out.input(0).value.shape()));
+                   [ax, n](Backward<T>& d) {
+                     d.add_grad(0, broadcast_to(grad_keepdims(d, ax) / n, d.input(0).shape()));
                    });
 }
 
@@ -216,11 +229,11 @@ Variable<T> max(const Variable<T>& x) {
   if (x.size() == 0) throw ShapeError("max: the input is empty");
   Array<T> flat = x.value();
   flat.reshape({x.size()});
-  return record<T>(op, Array<T>(detail::max_keepdims(flat, 0)(0)), {x}, [](Node<T>& out) {
-    const auto& x = out.input(0).value;
-    const Array<T> is_max = xt::cast<T>(xt::equal(x, out.value()));
-    const T count = std::accumulate(is_max.begin(), is_max.end(), T(0));
-    accumulate_grad(out.input(0), is_max * (out.grad() / count));
+  return record<T>(op, Array<T>(detail::max_keepdims(flat, 0)(0)), {x}, [](Backward<T>& d) {
+    const Array<T>& x = d.input(0).value();
+    Array<T> share = xt::cast<T>(xt::equal(x, d.output().item()));  // constant: max'' = 0
+    share /= std::accumulate(share.begin(), share.end(), T(0));
+    d.add_grad(0, broadcast_to(d.g, x.shape()) * Variable<T>(std::move(share)));
   });
 }
 
@@ -229,12 +242,13 @@ Variable<T> max(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"max_axis", "dx = g [x = max] / (number of maxima), along axis"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
   if (x.shape()[ax] == 0) throw ShapeError("max_axis: the axis has length 0");
-  return record<T>(op, finish_reduction(detail::max_keepdims(x.value(), ax), ax, keepdims), {x}, [ax](Node<T>& out) {
-    const auto& x = out.input(0).value;
-    Array<T> m = out.value;
+  return record<T>(op, finish_reduction(detail::max_keepdims(x.value(), ax), ax, keepdims), {x}, [ax](Backward<T>& d) {
+    const Array<T>& x = d.input(0).value();
+    Array<T> m = d.output().value();
     m.reshape(keepdims_shape(x.shape(), ax));
-    const Array<T> is_max = xt::cast<T>(xt::equal(x, m));
-    accumulate_grad(out.input(0), is_max * (grad_keepdims(out, ax) / detail::sum_keepdims(is_max, ax)));
+    Array<T> share = xt::cast<T>(xt::equal(x, m));
+    share /= detail::sum_keepdims(share, ax);
+    d.add_grad(0, grad_keepdims(d, ax) * Variable<T>(std::move(share)));
   });
 }
 
@@ -243,11 +257,10 @@ Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"logsumexp", "dx = g e^(x - y) (the softmax of x)"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
   return record<T>(op, finish_reduction(detail::logsumexp_keepdims(x.value(), ax), ax, keepdims), {x},
-                   [ax](Node<T>& out) {
-                     const auto& x = out.input(0).value;
-                     Array<T> y = out.value;
-                     y.reshape(keepdims_shape(x.shape(), ax));
-                     accumulate_grad(out.input(0), grad_keepdims(out, ax) * xt::exp(x - y));
+                   [ax](Backward<T>& d) {
+                     const Variable<T> x = d.input(0);
+                     const Variable<T> y = reshape(d.output(), keepdims_shape(x.shape(), ax));
+                     d.add_grad(0, grad_keepdims(d, ax) * exp(x - y));
                    });
 }
 
@@ -260,6 +273,8 @@ Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
   template Array<T> detail::log_softmax_vjp(const Array<T>&, const Array<T>&, std::size_t); \
   template Variable<T> sum(const Variable<T>&);                                 \
   template Variable<T> sum(const Variable<T>&, long, bool);                     \
+  template Variable<T> sum_to(const Variable<T>&, const Shape&);                \
+  template Array<T> detail::sum_to(const Array<T>&, const Shape&);              \
   template Variable<T> mean(const Variable<T>&);                                \
   template Variable<T> mean(const Variable<T>&, long, bool);                    \
   template Variable<T> max(const Variable<T>&);                                 \

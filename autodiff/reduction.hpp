@@ -7,6 +7,10 @@ namespace autodiff {
 
 template <class T> Variable<T> sum(const Variable<T>& x);
 template <class T> Variable<T> sum(const Variable<T>& x, long axis, bool keepdims = false);
+// x summed down to `shape`, the reverse of broadcasting: over leading axes, and
+// over axes where shape has 1 (PyTorch's sum_to_size). What a broadcast
+// gradient is reduced with.
+template <class T> Variable<T> sum_to(const Variable<T>& x, const Shape& shape);
 template <class T> Variable<T> mean(const Variable<T>& x);
 template <class T> Variable<T> mean(const Variable<T>& x, long axis, bool keepdims = false);
 // Ties share the gradient evenly (as PyTorch's amax).

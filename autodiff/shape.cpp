@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <numeric>
 
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xnoalias.hpp>
+
 #include "op.hpp"
+#include "reduction.hpp"
 
 namespace autodiff {
 
@@ -28,13 +33,15 @@ Variable<T> reshape_as(const OpInfo& op, const Variable<T>& x, const Shape& shap
                      std::to_string(x.size()) + " elements) to " + to_string(shape));
   Array<T> y = x.value();
   y.reshape(shape);
-  return record<T>(op, std::move(y), {x}, [](Node<T>& out) {
-    accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      const T* g = out.grad.data();
-      zero_if_fresh(dx, beta);
-      for (std::size_t i = 0; i < dx.size(); ++i) dx.data()[i] += g[i];
-    });
-  });
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, reshape(d.g, d.input(0).shape())); });
+}
+
+// x viewed as (outer, n, inner) around an axis: the layout slices and concatenation copy in.
+struct AxisView {
+  std::size_t outer, n, inner;
+};
+AxisView around(const Shape& shape, std::size_t axis) {
+  return {product(shape, 0, axis), shape[axis], product(shape, axis + 1)};
 }
 
 }  // namespace
@@ -57,23 +64,64 @@ Variable<T> flatten(const Variable<T>& x, std::size_t start_axis) {
 }
 
 template <class T>
+Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
+  static const OpInfo op{"broadcast_to", "dx = sum_to(g, shape of x)"};
+  if (detail::same_shape(x.shape(), shape)) return x;
+  const Shape joint = broadcast_shape(op, x.shape(), shape);
+  if (!detail::same_shape(joint, shape))
+    throw ShapeError("broadcast_to: shape " + to_string(x.shape()) + " cannot be broadcast to " + to_string(shape));
+  Array<T> y = Array<T>::from_shape(shape);
+  if (x.size() == 1)
+    y.fill(*x.value().begin());  // a scalar: no broadcasting machinery (slow for 0-D arrays)
+  else
+    xt::noalias(y) = xt::broadcast(x.value(), shape);
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, sum_to(d.g, d.input(0).shape())); });
+}
+
+template <class T>
+Variable<T> slice(const Variable<T>& x, long axis, std::size_t begin, std::size_t end) {
+  static const OpInfo op{"slice", "dx = g placed at [begin, end) along axis, 0 elsewhere"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (begin > end || end > x.shape()[ax])
+    throw ShapeError("slice: [" + std::to_string(begin) + ", " + std::to_string(end) + ") along axis " +
+                     std::to_string(ax) + " is out of range for shape " + to_string(x.shape()));
+  const AxisView v = around(x.shape(), ax);
+  const std::size_t taken = end - begin;
+  Shape shape = x.shape();
+  shape[ax] = taken;
+  Array<T> y = Array<T>::from_shape(shape);
+  for (std::size_t o = 0; o < v.outer; ++o)
+    std::copy_n(x.value().data() + (o * v.n + begin) * v.inner, taken * v.inner, y.data() + o * taken * v.inner);
+  return record<T>(op, std::move(y), {x}, [ax, begin](Backward<T>& d) {
+    d.add_grad(0, slice_backward(d.g, long(ax), begin, d.input(0).shape()[ax]));
+  });
+}
+
+template <class T>
+Variable<T> slice_backward(const Variable<T>& g, long axis, std::size_t begin, std::size_t length) {
+  static const OpInfo op{"slice_backward", "dg = slice(gg, axis, begin, begin + length of g)"};
+  const std::size_t ax = normalize_axis(op, axis, g.dimension());
+  const std::size_t taken = g.shape()[ax];
+  if (begin + taken > length)
+    throw ShapeError("slice_backward: a slice of " + std::to_string(taken) + " at " + std::to_string(begin) +
+                     " does not fit in length " + std::to_string(length));
+  Shape shape = g.shape();
+  shape[ax] = length;
+  Array<T> y = xt::zeros<T>(shape);
+  const AxisView v = around(shape, ax);
+  for (std::size_t o = 0; o < v.outer; ++o)
+    std::copy_n(g.value().data() + o * taken * v.inner, taken * v.inner, y.data() + (o * v.n + begin) * v.inner);
+  return record<T>(op, std::move(y), {g}, [ax, begin, taken](Backward<T>& d) {
+    d.add_grad(0, slice(d.g, long(ax), begin, begin + taken));
+  });
+}
+
+template <class T>
 Variable<T> slice_rows(const Variable<T>& x, std::size_t begin, std::size_t end) {
-  static const OpInfo op{"slice_rows", "dx[begin:end] = g, 0 elsewhere"};
   if (x.dimension() == 0 || begin > end || end > x.shape()[0])
     throw ShapeError("slice_rows: rows [" + std::to_string(begin) + ", " + std::to_string(end) +
                      ") out of range for shape " + to_string(x.shape()));
-  const std::size_t width = row_size(x.shape());
-  Shape shape = x.shape();
-  shape[0] = end - begin;
-  Array<T> y = Array<T>::from_shape(shape);
-  std::copy(x.value().data() + begin * width, x.value().data() + end * width, y.data());
-  return record<T>(op, std::move(y), {x}, [begin, width](Node<T>& out) {
-    accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      zero_if_fresh(dx, beta);
-      T* target = dx.data() + begin * width;
-      for (std::size_t i = 0; i < out.grad.size(); ++i) target[i] += out.grad.data()[i];
-    });
-  });
+  return slice(x, 0, begin, end);
 }
 
 template <class T>
@@ -89,13 +137,30 @@ Variable<T> index_rows(const Variable<T>& x, const std::vector<std::size_t>& row
   Array<T> y = Array<T>::from_shape(shape);
   for (std::size_t i = 0; i < rows.size(); ++i)
     std::copy_n(x.value().data() + rows[i] * width, width, y.data() + i * width);
-  return record<T>(op, std::move(y), {x}, [rows, width](Node<T>& out) {
-    accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      zero_if_fresh(dx, beta);
-      for (std::size_t i = 0; i < rows.size(); ++i)
-        for (std::size_t j = 0; j < width; ++j) dx.data()[rows[i] * width + j] += out.grad.data()[i * width + j];
-    });
+  return record<T>(op, std::move(y), {x}, [rows](Backward<T>& d) {
+    d.add_grad(0, index_rows_backward(d.g, rows, d.input(0).shape()[0]));
   });
+}
+
+template <class T>
+Variable<T> index_rows_backward(const Variable<T>& g, const std::vector<std::size_t>& rows, std::size_t count) {
+  static const OpInfo op{"index_rows_backward", "dg = index_rows(gg, rows)"};
+  if (g.dimension() == 0 || g.shape()[0] != rows.size())
+    throw ShapeError("index_rows_backward: " + std::to_string(rows.size()) + " rows for a gradient of shape " +
+                     to_string(g.shape()));
+  const std::size_t width = row_size(g.shape());
+  Shape shape = g.shape();
+  shape[0] = count;
+  Array<T> y = xt::zeros<T>(shape);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= count)
+      throw ShapeError("index_rows_backward: row " + std::to_string(rows[i]) + " out of range for " +
+                       std::to_string(count) + " rows");
+    const T* from = g.value().data() + i * width;
+    T* to = y.data() + rows[i] * width;
+    for (std::size_t j = 0; j < width; ++j) to[j] += from[j];  // a repeated row adds up
+  }
+  return record<T>(op, std::move(y), {g}, [rows](Backward<T>& d) { d.add_grad(0, index_rows(d.g, rows)); });
 }
 
 template <class T>
@@ -112,12 +177,25 @@ Variable<T> pick(const Variable<T>& x, const std::vector<std::size_t>& labels) {
                        ") out of range for " + std::to_string(classes) + " classes");
     y(i) = x.value().data()[i * classes + labels[i]];
   }
-  return record<T>(op, std::move(y), {x}, [labels, classes](Node<T>& out) {
-    accumulate_grad_with(out.input(0), [&](Array<T>& dx, T beta) {
-      zero_if_fresh(dx, beta);
-      for (std::size_t i = 0; i < labels.size(); ++i) dx.data()[i * classes + labels[i]] += out.grad(i);
-    });
+  return record<T>(op, std::move(y), {x}, [labels, classes](Backward<T>& d) {
+    d.add_grad(0, pick_backward(d.g, labels, classes));
   });
+}
+
+template <class T>
+Variable<T> pick_backward(const Variable<T>& g, const std::vector<std::size_t>& labels, std::size_t classes) {
+  static const OpInfo op{"pick_backward", "dg = pick(gg, labels)"};
+  if (g.dimension() != 1 || g.size() != labels.size())
+    throw ShapeError("pick_backward: " + std::to_string(labels.size()) + " labels for a gradient of shape " +
+                     to_string(g.shape()));
+  Array<T> y = xt::zeros<T>({labels.size(), classes});
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] >= classes)
+      throw ShapeError("pick_backward: label " + std::to_string(labels[i]) + " (row " + std::to_string(i) +
+                       ") out of range for " + std::to_string(classes) + " classes");
+    y.data()[i * classes + labels[i]] = g.value()(i);
+  }
+  return record<T>(op, std::move(y), {g}, [labels](Backward<T>& d) { d.add_grad(0, pick(d.g, labels)); });
 }
 
 template <class T>
@@ -138,28 +216,20 @@ Variable<T> concatenate(const std::vector<Variable<T>>& parts, long axis) {
   }
   // Row-major: each part fills one contiguous chunk per index of the axes before `ax`.
   const std::size_t outer = product(first, 0, ax);
-  std::vector<std::size_t> chunk(parts.size());
-  for (std::size_t p = 0; p < parts.size(); ++p) chunk[p] = product(parts[p].shape(), ax);
-  const std::size_t out_chunk = product(shape, ax);
   Array<T> y = Array<T>::from_shape(shape);
   T* target = y.data();
   for (std::size_t o = 0; o < outer; ++o)
-    for (std::size_t p = 0; p < parts.size(); ++p) {
-      std::copy_n(parts[p].value().data() + o * chunk[p], chunk[p], target);
-      target += chunk[p];
+    for (const auto& part : parts) {
+      const std::size_t chunk = product(part.shape(), ax);
+      std::copy_n(part.value().data() + o * chunk, chunk, target);
+      target += chunk;
     }
-  return record<T>(op, std::move(y), parts, [chunk, outer, out_chunk](Node<T>& out) {
-    std::size_t start = 0;  // where part p's chunk begins within each chunk of g
-    for (std::size_t p = 0; p < chunk.size(); ++p) {
-      accumulate_grad_with(out.input(p), [&](Array<T>& dx, T beta) {
-        zero_if_fresh(dx, beta);
-        for (std::size_t o = 0; o < outer; ++o) {
-          const T* g = out.grad.data() + o * out_chunk + start;
-          T* d = dx.data() + o * chunk[p];
-          for (std::size_t j = 0; j < chunk[p]; ++j) d[j] += g[j];
-        }
-      });
-      start += chunk[p];
+  return record<T>(op, std::move(y), parts, [ax](Backward<T>& d) {
+    std::size_t start = 0;  // where part p begins along the axis
+    for (std::size_t p = 0; p < d.inputs(); ++p) {
+      const std::size_t length = d.input(p).shape()[ax];
+      if (d.needs_grad(p)) d.add_grad(p, slice(d.g, long(ax), start, start + length));
+      start += length;
     }
   });
 }
@@ -167,6 +237,11 @@ Variable<T> concatenate(const std::vector<Variable<T>>& parts, long axis) {
 #define WENGERT_INSTANTIATE(T)                                                                \
   template Variable<T> reshape(const Variable<T>&, const Shape&);                             \
   template Variable<T> flatten(const Variable<T>&, std::size_t);                              \
+  template Variable<T> broadcast_to(const Variable<T>&, const Shape&);                        \
+  template Variable<T> slice(const Variable<T>&, long, std::size_t, std::size_t);             \
+  template Variable<T> slice_backward(const Variable<T>&, long, std::size_t, std::size_t);    \
+  template Variable<T> index_rows_backward(const Variable<T>&, const std::vector<std::size_t>&, std::size_t); \
+  template Variable<T> pick_backward(const Variable<T>&, const std::vector<std::size_t>&, std::size_t);       \
   template Variable<T> slice_rows(const Variable<T>&, std::size_t, std::size_t);              \
   template Variable<T> index_rows(const Variable<T>&, const std::vector<std::size_t>&);       \
   template Variable<T> pick(const Variable<T>&, const std::vector<std::size_t>&);             \

@@ -12,7 +12,7 @@ Tape<T>& Tape<T>::current() {
 
 template <class T>
 void Tape<T>::push(const NodePtr<T>& node) {
-  if (entries_.size() >= compact_at_) drop_expired_entries();
+  if (entries_.size() >= compact_at_ && sweeps_ == 0) drop_expired_entries();
   node->tape_index = entries_.size();
   entries_.emplace_back(node);
 }
@@ -22,7 +22,7 @@ void Tape<T>::drop_expired_entries() {
   // Keeps recording order (still a topological order) and renumbers the live nodes.
   std::size_t kept = 0;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
-    if (auto node = entries_[i].lock()) {
+    if (auto node = entries_[i].lock(); node && !node->released) {
       node->tape_index = kept;
       if (kept != i) entries_[kept] = std::move(entries_[i]);  // (a self-move would empty the entry)
       ++kept;
@@ -44,6 +44,16 @@ void Tape<T>::release() {
   entries_.clear();
 }
 
+template <class T>
+void Tape<T>::trim() {
+  if (sweeps_ > 0) return;
+  while (!entries_.empty()) {
+    auto node = entries_.back().lock();
+    if (node && !node->released) break;
+    entries_.pop_back();
+  }
+}
+
 template class Tape<float>;
 template class Tape<double>;
 
@@ -53,8 +63,11 @@ thread_local bool anomaly_mode = false;
 }  // namespace
 
 bool grad_enabled() { return grad_mode; }
+void set_grad_enabled(bool enabled) { grad_mode = enabled; }
 no_grad::no_grad() : previous_(grad_mode) { grad_mode = false; }
 no_grad::~no_grad() { grad_mode = previous_; }
+enable_grad::enable_grad() : previous_(grad_mode) { grad_mode = true; }
+enable_grad::~enable_grad() { grad_mode = previous_; }
 
 bool anomaly_detection_enabled() { return anomaly_mode; }
 void set_anomaly_detection(bool enabled) { anomaly_mode = enabled; }

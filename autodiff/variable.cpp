@@ -11,7 +11,9 @@
 #include <xtensor/xtensor.hpp>
 
 #include "detail/kernels.hpp"
+#include "elementwise.hpp"
 #include "op.hpp"
+#include "reduction.hpp"
 #include "tape.hpp"
 #include "visualize.hpp"
 
@@ -68,7 +70,7 @@ Variable<T>& Variable<T>::set_requires_grad(bool required) {
 template <class T>
 bool Variable<T>::has_grad() const {
   const Node<T>& n = node();
-  if (n.is_leaf()) return n.has_grad;
+  if (n.is_leaf()) return n.grad != nullptr;
   return n.extras && n.extras->has_retained_grad;
 }
 
@@ -84,14 +86,22 @@ const Array<T>& Variable<T>::grad() const {
     return n.extras->retained_grad;
   }
   if (!n.requires_grad) throw GraphError("grad(): this value does not require a gradient");
-  if (!n.has_grad) throw GraphError("grad(): no gradient yet: call backward() first (or it was zeroed)");
-  return n.grad;
+  if (!n.grad) throw GraphError("grad(): no gradient yet: call backward() first (or it was zeroed)");
+  return n.grad->value;
+}
+
+template <class T>
+Variable<T> Variable<T>::grad_variable() const {
+  const Node<T>& n = node();
+  if (!n.is_leaf()) return Variable<T>(grad());  // a retained gradient is a plain value
+  grad();  // the same errors
+  return Variable<T>(n.grad);
 }
 
 template <class T>
 void Variable<T>::zero_grad() {
   Node<T>& n = node();
-  n.has_grad = false;  // the buffer is kept and overwritten by the next backward
+  n.grad.reset();
   if (n.extras) n.extras->has_retained_grad = false;
 }
 
@@ -138,99 +148,42 @@ std::ostream& operator<<(std::ostream& out, const Variable<T>& v) {
 }
 
 // ---- the reverse sweep -----------------------------------------------------------
+//
+// One reverse loop over the tape, in recording order (a topological order):
+// each node that holds an adjoint runs its backward closure, which adds its
+// inputs' shares with Backward::add_grad. The loop stops once no node is left
+// waiting. Leaves' gradients are committed only at the end, and the swept
+// graph released only then: a sweep that throws changes nothing.
 
 namespace {
 
-// The op whose backward closure is running, for error messages.
-thread_local const OpInfo* op_in_backward = nullptr;
+thread_local std::uint32_t sweep_counter = 0;
 
-struct OpInBackwardScope {
-  ~OpInBackwardScope() { op_in_backward = nullptr; }
+// What the sweep running on this thread knows (sweeps nest: a hook may start one).
+template <class T>
+struct Sweep {
+  std::uint32_t id = 0;        // marks of this sweep (Node::visited, Node::needed)
+  std::uint32_t prune_id = 0;  // = id when only paths to given inputs are followed
+  std::size_t pending = 0;     // non-leaf nodes holding an adjoint not yet swept
+  std::vector<NodePtr<T>> touched;  // every node given an adjoint
+  std::vector<NodePtr<T>> swept;    // the nodes whose closures ran (released at the end)
+  std::vector<const Node<T>*> kept;  // non-leaf targets: their adjoints outlive their closures
+  const OpInfo* op = nullptr;       // whose closure is running, for messages
 };
 
 template <class T>
-void finish_gradient(Node<T>& node) {
-  if (!node.extras) return;
-  auto& extra = *node.extras;
-  for (auto& hook : extra.hooks) hook(node.grad);
-  if (node.retains_grad) {
-    if (extra.has_retained_grad)
-      extra.retained_grad += node.grad;
-    else
-      extra.retained_grad = node.grad;
-    extra.has_retained_grad = true;
-  }
+Sweep<T>*& current_sweep() {
+  thread_local Sweep<T>* sweep = nullptr;
+  return sweep;
 }
 
-template <class T>
-void run_backward(const NodePtr<T>& root_ptr, const Array<T>* seed, const BackwardOptions& options) {
-  Node<T>& root = *root_ptr;
-  if (root.released)
-    throw GraphError(std::string("backward: the tape that recorded this value (op '") + root.op->name +
-                     "') was released by an earlier backward(); pass retain_graph = true to the first "
-                     "backward() to differentiate the same graph twice");
-  if (!root.requires_grad)
-    throw GraphError("backward: this value does not require a gradient (no input of the ops that made it "
-                     "requires one, or it was computed under no_grad)");
-  if (seed && !detail::same_shape(seed->shape(), root.value.shape()))
-    throw ShapeError("backward: seed gradient of shape " + to_string(seed->shape()) + " for a value of shape " +
-                     to_string(root.value.shape()));
-  if (!seed && root.value.size() != 1)
-    throw GraphError("backward: the value has shape " + to_string(root.value.shape()) +
-                     "; backward() without a seed needs a scalar (reduce it with sum or mean, or pass a seed "
-                     "gradient of the same shape)");
-
-  Tape<T>& tape = Tape<T>::current();
-  if (!root.is_leaf() && (root.tape_index >= tape.size() || tape.at(root.tape_index) != root_ptr))
-    throw GraphError("backward: this value was not recorded on this thread's tape (each thread has its own)");
-
-  if (seed)
-    accumulate_grad(root, *seed);
-  else
-    accumulate_grad(root, Array<T>(root.value.shape(), T(1)));  // dC/dC = 1
-  if (root.is_leaf()) return;
-
-  std::unique_ptr<detail::SweepPrinter<T>> printer;
-  if (options.trace) printer = std::make_unique<detail::SweepPrinter<T>>(*options.trace, tape, root.tape_index);
-
-  OpInBackwardScope scope;
-  try {
-    for (std::size_t i = root.tape_index + 1; i-- > 0;) {
-      NodePtr<T> node = tape.at(i);
-      if (!node || !node->has_grad) continue;  // not on a path to the root
-      finish_gradient(*node);
-      if (printer) printer->step(*node);
-      op_in_backward = node->op;
-      node->backward(*node);
-      node->has_grad = false;  // an intermediate's adjoint is spent; free it
-      node->grad = empty_array<T>();
-    }
-  } catch (...) {
-    for (std::size_t i = 0; i <= root.tape_index; ++i)
-      if (auto node = tape.at(i)) node->has_grad = false;
-    throw;
-  }
-  if (printer) printer->finish();
-  if (!options.retain_graph) tape.release();
+const char* running_op_name() {
+  if (auto* s = current_sweep<double>(); s && s->op) return s->op->name;
+  if (auto* s = current_sweep<float>(); s && s->op) return s->op->name;
+  return "seed";
 }
 
 }  // namespace
-
-template <class T>
-void Variable<T>::backward(const BackwardOptions& options) const {
-  run_backward<T>(node_ptr_checked(), nullptr, options);
-}
-
-template <class T>
-void Variable<T>::backward_seeded(const Array<T>& seed, const BackwardOptions& options) const {
-  run_backward<T>(node_ptr_checked(), &seed, options);
-}
-
-template <class T>
-const NodePtr<T>& Variable<T>::node_ptr_checked() const {
-  node();
-  return node_;
-}
 
 // ---- recording -------------------------------------------------------------------
 
@@ -249,22 +202,9 @@ void check_finite(const Array<T>& values, const std::string& what) {
   }
 }
 
-template <class T>
-void after_accumulate(Node<T>& input) {
-  if (input.released)
-    throw GraphError(std::string("backward: reached a value made by op '") + input.op->name +
-                     "' whose tape was released by an earlier backward(); pass retain_graph = true to keep it");
-  if (anomaly_detection_enabled()) {
-    std::string what = std::string("the backward of op '") + (op_in_backward ? op_in_backward->name : "seed") +
-                       "' (gradient for an input of shape " + to_string(input.value.shape()) + ")";
-    check_finite(input.grad, what);
-  }
-}
-
-void throw_gradient_shape(const Shape& input_shape, const Shape& gradient_shape) {
-  throw ShapeError(std::string("backward of op '") + (op_in_backward ? op_in_backward->name : "seed") +
-                   "': gradient of shape " + to_string(gradient_shape) +
-                   " cannot be summed to its input's shape " + to_string(input_shape));
+[[noreturn]] void throw_gradient_shape(const Shape& input_shape, const Shape& gradient_shape) {
+  throw ShapeError(std::string("backward of op '") + running_op_name() + "': gradient of shape " +
+                   to_string(gradient_shape) + " cannot be summed to its input's shape " + to_string(input_shape));
 }
 
 }  // namespace detail
@@ -272,8 +212,12 @@ void throw_gradient_shape(const Shape& input_shape, const Shape& gradient_shape)
 template <class T>
 static Variable<T> record_inputs(const OpInfo& op, Array<T>&& value, const Variable<T>* inputs, std::size_t count,
                                  BackwardFn<T>&& backward) {
-  if (anomaly_detection_enabled())
-    detail::check_finite(value, std::string("the forward of op '") + op.name + "'");
+  if (anomaly_detection_enabled()) {
+    const std::string in_backward = running_op_name();  // "seed" outside any backward closure
+    detail::check_finite(value, in_backward == "seed" ? std::string("the forward of op '") + op.name + "'"
+                                                      : "the backward of op '" + in_backward + "' (its step '" +
+                                                            op.name + "')");
+  }
   bool any_requires_grad = false;
   for (std::size_t i = 0; i < count; ++i) {
     if (!inputs[i].defined()) throw GraphError(std::string(op.name) + ": input " + std::to_string(i) + " is empty");
@@ -301,6 +245,293 @@ Variable<T> record(const OpInfo& op, Array<T>&& value, const std::vector<Variabl
   return record_inputs(op, std::move(value), inputs.data(), inputs.size(), std::move(backward));
 }
 
+namespace {
+
+template <class T>
+std::string released_message(const Node<T>& node) {
+  return std::string("reached a value made by op '") + node.op->name +
+         "' whose graph was released by an earlier backward() or grad(); pass retain_graph = true to the first "
+         "one to differentiate the same graph twice";
+}
+
+// dC/d(node) += gradient, with the gradient already of the node's shape.
+template <class T>
+void add_adjoint(Sweep<T>& sweep, const NodePtr<T>& node, Variable<T>&& gradient) {
+  if (!node->adjoint) {
+    node->adjoint = gradient.node_ptr();
+    sweep.touched.push_back(node);
+    if (!node->is_leaf()) ++sweep.pending;
+  } else if (!grad_enabled() && node->adjoint.use_count() == 1) {
+    node->adjoint->value += gradient.value();  // not shared with anything: add in place
+  } else {
+    node->adjoint = add(Variable<T>(node->adjoint), gradient).node_ptr();
+  }
+}
+
+template <class T>
+void check_gradient(const Node<T>& input, const Array<T>& gradient) {
+  if (!anomaly_detection_enabled()) return;
+  std::string what = std::string("the backward of op '") + running_op_name() + "' (gradient for an input of shape " +
+                     to_string(input.value.shape()) + ")";
+  detail::check_finite(gradient, what);
+}
+
+template <class T>
+void finish_gradient(Node<T>& node) {
+  if (!node.extras) return;
+  auto& extra = *node.extras;
+  for (auto& hook : extra.hooks) hook(node.adjoint->value);
+  if (node.retains_grad) {
+    if (extra.has_retained_grad)
+      extra.retained_grad += node.adjoint->value;
+    else
+      extra.retained_grad = node.adjoint->value;
+    extra.has_retained_grad = true;
+  }
+}
+
+// Marks (Node::needed = id) the nodes on a path from the outputs to a target:
+// the sweep then computes nothing else. Iterative, post-order.
+template <class T>
+void mark_paths(const std::vector<NodePtr<T>>& outputs, std::uint32_t id) {
+  std::vector<std::pair<Node<T>*, std::size_t>> stack;  // node, next input to visit
+  for (const auto& out : outputs) {
+    if (out->visited == id) continue;
+    out->visited = id;
+    stack.push_back({out.get(), 0});
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (next < node->inputs.size()) {
+        Node<T>* input = node->inputs[next++].get();
+        if (input->requires_grad && input->visited != id) {
+          input->visited = id;
+          stack.push_back({input, 0});
+        }
+        continue;
+      }
+      // A released node's inputs are gone: keep it, so the sweep reaches it and says so.
+      bool on_path = node->needed == id || (node->released && !node->is_leaf());
+      for (auto& input : node->inputs) on_path = on_path || input->needed == id;
+      if (on_path) node->needed = id;
+      stack.pop_back();
+    }
+  }
+}
+
+struct SweepRequest {
+  bool create_graph = false;
+  bool retain_graph = false;
+  bool prune = false;
+  std::ostream* trace = nullptr;
+  const char* caller = "backward";
+};
+
+// Runs the sweep from outputs seeded with seeds; `on_done(sweep)` reads the
+// results before the adjoints are cleared. Leaves every node as it found it
+// when anything throws.
+template <class T, class OnDone>
+void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>> seeds,
+                const std::vector<NodePtr<T>>& targets, const SweepRequest& request, OnDone&& on_done) {
+  const std::string caller = request.caller;
+  Tape<T>& tape = Tape<T>::current();
+  std::vector<NodePtr<T>> roots;
+  std::size_t start = 0;
+  bool any_op = false;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const std::string which = outputs.size() == 1 ? "the output" : "output " + std::to_string(k);
+    if (!outputs[k].defined()) throw GraphError(caller + ": " + which + " is an empty Variable");
+    const NodePtr<T>& root = outputs[k].node_ptr();
+    if (root->released) throw GraphError(caller + ": " + released_message(*root));
+    if (!root->requires_grad) {
+      if (root->made_by_sweep)
+        throw GraphError(caller + ": " + which + " is a gradient computed without create_graph = true, so it has "
+                         "no graph to differentiate; pass create_graph = true to the grad() or backward() that "
+                         "computed it");
+      throw GraphError(caller + ": " + which + " does not require a gradient (no input of the ops that made it "
+                       "requires one, or it was computed under no_grad)");
+    }
+    if (!seeds[k].defined()) {
+      if (root->value.size() != 1)
+        throw GraphError(caller + ": " + which + " has shape " + to_string(root->value.shape()) +
+                         "; without a seed it must be a scalar (reduce it with sum or mean, or pass a seed "
+                         "gradient of the same shape)");
+      seeds[k] = Variable<T>(Array<T>(root->value.shape(), T(1)));  // dC/dC = 1
+    } else if (!detail::same_shape(seeds[k].shape(), root->value.shape())) {
+      throw ShapeError(caller + ": seed gradient of shape " + to_string(seeds[k].shape()) + " for " + which +
+                       " of shape " + to_string(root->value.shape()));
+    } else if (!request.create_graph) {
+      seeds[k] = Variable<T>(seeds[k].value());  // a private copy, so in-place sums cannot reach the caller's
+    }
+    if (!root->is_leaf()) {
+      if (root->tape_index >= tape.size() || tape.at(root->tape_index) != root)
+        throw GraphError(caller + ": " + which + " was not recorded on this thread's tape (each thread has its own)");
+      start = std::max(start, root->tape_index);
+      any_op = true;
+    }
+    roots.push_back(root);
+  }
+
+  Sweep<T> sweep;
+  sweep.id = ++sweep_counter;
+  if (sweep.id == 0) sweep.id = ++sweep_counter;  // 0 means "no mark"
+  if (request.prune) {
+    sweep.prune_id = sweep.id;
+    for (const auto& target : targets) {
+      target->needed = sweep.id;
+      if (!target->is_leaf()) sweep.kept.push_back(target.get());
+    }
+    mark_paths(roots, sweep.id);
+  }
+  Sweep<T>* outer = current_sweep<T>();
+  current_sweep<T>() = &sweep;
+  const bool grad_mode_before = grad_enabled();
+  set_grad_enabled(request.create_graph);
+  tape.begin_sweep();
+  auto restore = [&] {
+    for (auto& node : sweep.touched) node->adjoint.reset();
+    tape.end_sweep();
+    set_grad_enabled(grad_mode_before);
+    current_sweep<T>() = outer;
+  };
+  try {
+    for (std::size_t k = 0; k < roots.size(); ++k)
+      if (!request.prune || roots[k]->needed == sweep.id) add_adjoint(sweep, roots[k], std::move(seeds[k]));
+
+    std::unique_ptr<detail::SweepPrinter<T>> printer;
+    if (request.trace && any_op)
+      printer = std::make_unique<detail::SweepPrinter<T>>(*request.trace, tape, start, *roots[0]);
+    for (std::size_t i = start + 1; i-- > 0 && sweep.pending > 0;) {
+      NodePtr<T> node = tape.at(i);
+      if (!node || !node->adjoint) continue;  // not on a path to an output
+      --sweep.pending;
+      finish_gradient(*node);
+      if (printer) printer->step(*node);
+      sweep.op = node->op;
+      Backward<T> context(node, Variable<T>(node->adjoint), sweep.prune_id);
+      node->backward(context);
+      sweep.op = nullptr;
+      sweep.swept.push_back(node);
+      // An intermediate's adjoint is spent: free it now (peak memory), unless it is asked for.
+      if (std::find(sweep.kept.begin(), sweep.kept.end(), node.get()) == sweep.kept.end()) node->adjoint.reset();
+    }
+    if (sweep.pending > 0)
+      throw GraphError(caller + ": " + std::to_string(sweep.pending) + " value(s) on the path from the output were "
+                       "not recorded on this thread's tape: a graph cannot span two threads");
+    if (printer) printer->finish();
+    on_done(sweep);
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+  if (!request.retain_graph) {
+    for (auto& node : sweep.swept) {
+      node->inputs.clear();
+      node->backward = nullptr;
+      node->released = true;
+    }
+    sweep.swept.clear();
+    tape.trim();
+  }
+}
+
+// The gradient a sweep computed: a constant (marked as such) unless create_graph.
+template <class T>
+NodePtr<T> result_of(const NodePtr<T>& adjoint, bool create_graph) {
+  if (!create_graph) adjoint->made_by_sweep = true;
+  return adjoint;
+}
+
+}  // namespace
+
+template <class T>
+void Backward<T>::add_grad(std::size_t i, Variable<T> gradient) {
+  if (!needs_grad(i)) return;
+  const NodePtr<T>& input = output_->inputs[i];
+  if (input->released) throw GraphError(std::string("backward: ") + released_message(*input));
+  const Shape& shape = input->value.shape();
+  if (!detail::same_shape(gradient.shape(), shape)) {
+    if (gradient.dimension() < shape.size()) detail::throw_gradient_shape(shape, gradient.shape());
+    gradient = sum_to(gradient, shape);
+  }
+  check_gradient(*input, gradient.value());
+  add_adjoint(*current_sweep<T>(), input, std::move(gradient));
+}
+
+template <class T>
+void Variable<T>::backward(const BackwardOptions<T>& options) const {
+  backward(Variable(), options);
+}
+
+template <class T>
+void Variable<T>::backward(const Variable& seed, const BackwardOptions<T>& options) const {
+  node();
+  SweepRequest request;
+  request.create_graph = options.create_graph;
+  request.retain_graph = options.retain_graph.value_or(options.create_graph);
+  request.trace = options.trace;
+  std::vector<NodePtr<T>> targets;
+  for (std::size_t k = 0; k < options.inputs.size(); ++k) {
+    const Variable& input = options.inputs[k];
+    if (!input.defined() || !input.is_leaf() || !input.requires_grad())
+      throw GraphError("backward: inputs[" + std::to_string(k) + "] must be a leaf that requires a gradient" +
+                       (input.defined() && !input.is_leaf() ? " (use autodiff::grad for values computed by ops)" : ""));
+    targets.push_back(input.node_ptr());
+  }
+  request.prune = !targets.empty();
+  sweep_from<T>({*this}, {seed}, targets, request, [&](Sweep<T>& sweep) {
+    for (auto& node : sweep.touched) {
+      if (!node->is_leaf() || !node->requires_grad || !node->adjoint) continue;
+      if (request.prune && node->needed != sweep.id) continue;
+      if (!node->grad)
+        node->grad = result_of(node->adjoint, request.create_graph);
+      else if (!request.create_graph && node->grad.use_count() == 1 && !node->grad->requires_grad)
+        node->grad->value += node->adjoint->value;
+      else
+        node->grad = result_of(add(Variable(node->grad), Variable(node->adjoint)).node_ptr(), request.create_graph);
+    }
+  });
+}
+
+template <class T>
+std::vector<Variable<T>> grad(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
+                              const GradOptions<T>& options) {
+  if (outputs.empty()) throw GraphError("grad: no outputs given");
+  if (!options.grad_outputs.empty() && options.grad_outputs.size() != outputs.size())
+    throw GraphError("grad: " + std::to_string(options.grad_outputs.size()) + " grad_outputs for " +
+                     std::to_string(outputs.size()) + " outputs");
+  std::vector<NodePtr<T>> targets;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k].defined()) throw GraphError("grad: input " + std::to_string(k) + " is an empty Variable");
+    if (!inputs[k].requires_grad())
+      throw GraphError("grad: input " + std::to_string(k) + " (shape " + to_string(inputs[k].shape()) +
+                       ") does not require a gradient");
+    targets.push_back(inputs[k].node_ptr());
+  }
+  SweepRequest request;
+  request.create_graph = options.create_graph;
+  request.retain_graph = options.retain_graph.value_or(options.create_graph);
+  request.prune = true;
+  request.caller = "grad";
+  std::vector<Variable<T>> seeds = options.grad_outputs;
+  seeds.resize(outputs.size());
+  std::vector<Variable<T>> results(inputs.size());
+  sweep_from<T>(outputs, seeds, targets, request, [&](Sweep<T>&) {
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (targets[k]->adjoint) {
+        results[k] = Variable<T>(result_of(targets[k]->adjoint, request.create_graph));
+      } else if (!options.allow_unused) {  // thrown before anything is released
+        throw GraphError("grad: input " + std::to_string(k) + " (shape " + to_string(inputs[k].shape()) +
+                         ") is not used to compute the outputs; pass allow_unused = true to get an empty Variable "
+                         "for it (or materialize_grads = true for zeros)");
+      } else if (options.materialize_grads) {
+        results[k] = Variable<T>(Array<T>(xt::zeros<T>(inputs[k].shape())));
+      }
+    }
+  });
+  return results;
+}
+
 // ---- broadcasting ------------------------------------------------------------
 
 Shape broadcast_shape(const OpInfo& op, const Shape& a, const Shape& b) {
@@ -318,24 +549,6 @@ Shape broadcast_shape(const OpInfo& op, const Shape& a, const Shape& b) {
   return out;
 }
 
-template <class T>
-Array<T> sum_to(const Array<T>& gradient, const Shape& shape) {
-  const Shape& from = gradient.shape();
-  if (detail::same_shape(from, shape)) return gradient;
-  if (from.size() < shape.size()) detail::throw_gradient_shape(shape, from);
-  const std::size_t lead = from.size() - shape.size();
-  Array<T> summed = gradient;
-  for (std::size_t i = 0; i < from.size(); ++i) {
-    const bool broadcast_axis = i < lead || (shape[i - lead] == 1 && from[i] != 1);
-    if (broadcast_axis)
-      summed = detail::sum_keepdims(summed, i);
-    else if (shape[i - lead] != from[i])
-      detail::throw_gradient_shape(shape, from);
-  }
-  summed.reshape(shape);
-  return summed;
-}
-
 std::size_t normalize_axis(const OpInfo& op, long axis, std::size_t rank) {
   const long r = static_cast<long>(rank);
   if (axis < -r || axis >= r)
@@ -351,8 +564,9 @@ std::size_t normalize_axis(const OpInfo& op, long axis, std::size_t rank) {
   template std::ostream& operator<<(std::ostream&, const Variable<T>&);                                       \
   template Variable<T> record(const OpInfo&, Array<T>&&, std::initializer_list<Variable<T>>, BackwardFn<T>);  \
   template Variable<T> record(const OpInfo&, Array<T>&&, const std::vector<Variable<T>>&, BackwardFn<T>);     \
-  template Array<T> sum_to(const Array<T>&, const Shape&);                                                    \
-  template void detail::after_accumulate(Node<T>&);
+  template class Backward<T>;                                                                                 \
+  template std::vector<Variable<T>> grad(const std::vector<Variable<T>>&, const std::vector<Variable<T>>&,     \
+                                         const GradOptions<T>&);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

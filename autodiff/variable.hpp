@@ -5,7 +5,9 @@
 #include <cstddef>
 #include <functional>
 #include <iosfwd>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,7 +50,13 @@ struct Node;
 template <class T>
 using NodePtr = std::shared_ptr<Node<T>>;
 template <class T>
-using BackwardFn = std::function<void(Node<T>& out)>;
+class Variable;
+template <class T>
+class Backward;
+// An op's vector-Jacobian product: reads d.g = dC/d(output) and adds each
+// input's gradient with d.add_grad(i, ...), written in differentiable ops.
+template <class T>
+using BackwardFn = std::function<void(Backward<T>& d)>;
 template <class T>
 using GradHook = std::function<void(const Array<T>& grad)>;
 
@@ -61,9 +69,6 @@ struct NodeExtras {
   std::vector<GradHook<T>> hooks;
 };
 
-// One value of the computation. Leaves (inputs, parameters) have no op; values
-// computed by an op keep their inputs and a backward closure until the tape
-// that recorded them is released.
 // An array with no elements, made without allocating (a default xt::xarray
 // allocates one element).
 template <class T>
@@ -107,14 +112,20 @@ class InputList {
   std::size_t size_ = 0;
 };
 
+// One value of the computation. Leaves (inputs, parameters) have no op; values
+// computed by an op keep their inputs and a backward closure until a sweep
+// over their graph releases them.
 template <class T>
 struct Node {
   Array<T> value = empty_array<T>();
-  Array<T> grad = empty_array<T>();  // leaves: the accumulated gradient; others: the adjoint during a sweep
-  bool has_grad = false;
+  NodePtr<T> grad;     // a leaf's gradient accumulated by backward() (null: none yet)
+  NodePtr<T> adjoint;  // during a sweep: dC/d(this) so far
   bool requires_grad = false;
   bool retains_grad = false;
-  bool released = false;  // backward() freed this node's inputs and closure
+  bool released = false;      // a sweep freed this node's inputs and closure
+  bool made_by_sweep = false;  // a gradient computed without create_graph (has no graph)
+  std::uint32_t visited = 0;  // sweep-local marks (see the sweep in variable.cpp)
+  std::uint32_t needed = 0;
   const OpInfo* op = nullptr;
   std::size_t tape_index = 0;
   InputList<T> inputs;
@@ -122,9 +133,6 @@ struct Node {
   std::unique_ptr<NodeExtras<T>> extras;
 
   bool is_leaf() const { return op == nullptr; }
-  Node& input(std::size_t i) { return *inputs[i]; }
-  // Whether input i wants a gradient: ops skip the work for the others.
-  bool needs_grad(std::size_t i) const { return inputs[i]->requires_grad; }
   NodeExtras<T>& extra() {
     if (!extras) extras = std::make_unique<NodeExtras<T>>();
     return *extras;
@@ -138,21 +146,32 @@ struct Node {
   // inputs in turn would recurse once per op and overflow the stack.
   ~Node() {
     std::vector<NodePtr<T>> pending;  // allocates only when this node is an input's last owner
-    for (auto& input : inputs)
-      if (input && input.use_count() == 1) pending.push_back(std::move(input));
+    auto take = [&pending](NodePtr<T>& p) {
+      if (p && p.use_count() == 1) pending.push_back(std::move(p));
+    };
+    for (auto& input : inputs) take(input);
+    take(grad);
     while (!pending.empty()) {
       NodePtr<T> node = std::move(pending.back());
       pending.pop_back();
-      if (node.use_count() == 1)  // the last owner: take its inputs before it goes
-        for (auto& input : node->inputs) pending.push_back(std::move(input));
+      if (node.use_count() == 1) {  // the last owner: take its inputs before it goes
+        for (auto& input : node->inputs) take(input);
+        take(node->grad);
+      }
     }
   }
 };
 
+template <class T>
 struct BackwardOptions {
-  // Keep the tape so that backward can run again over the same graph (or the
-  // graph can be drawn with its gradients afterwards).
-  bool retain_graph = false;
+  // Keep the graph so that it can be swept again (or drawn with its gradients
+  // afterwards). Default: create_graph's value, as in PyTorch.
+  std::optional<bool> retain_graph{};
+  // Record the sweep itself on the tape: the gradients are then Variables that
+  // can be differentiated again (second and higher derivatives).
+  bool create_graph = false;
+  // Accumulate into these leaves only (default: every leaf that requires a gradient).
+  std::vector<Variable<T>> inputs{};
   // If set, each step of the reverse sweep is printed here (for teaching).
   std::ostream* trace = nullptr;
 };
@@ -185,6 +204,9 @@ class Variable {
   // The gradient accumulated by backward(): for leaves, and for other values
   // after retain_grad(). Throws if there is none yet.
   const Array<T>& grad() const;
+  // A leaf's gradient as a Variable: after backward({.create_graph = true}) it
+  // has a graph of its own and can be differentiated again.
+  Variable grad_variable() const;
   bool has_grad() const;
   void zero_grad();  // forget the accumulated gradient (like PyTorch's set_to_none)
 
@@ -199,11 +221,13 @@ class Variable {
 
   // Reverse sweep from this value: seeds dC/dC = 1 (the value must hold one
   // element) or the given seed, and accumulates into every leaf that requires
-  // a gradient. Releases the tape unless options.retain_graph.
-  void backward(const BackwardOptions& options = {}) const;
+  // a gradient (or only options.inputs). Releases the swept graph unless
+  // options.retain_graph; other graphs on the tape are not touched.
+  void backward(const BackwardOptions<T>& options = {}) const;
+  void backward(const Variable& seed, const BackwardOptions<T>& options = {}) const;
   template <class E>
-  void backward(const xt::xexpression<E>& seed, const BackwardOptions& options = {}) const {
-    backward_seeded(Array<T>(seed.derived_cast()), options);
+  void backward(const xt::xexpression<E>& seed, const BackwardOptions<T>& options = {}) const {
+    backward(Variable(Array<T>(seed.derived_cast())), options);
   }
 
   const std::string& name() const;
@@ -214,10 +238,62 @@ class Variable {
   Node<T>& node() const;
 
  private:
-  const NodePtr<T>& node_ptr_checked() const;
-  void backward_seeded(const Array<T>& seed, const BackwardOptions& options) const;
   NodePtr<T> node_;
 };
+
+// What an op's backward closure sees: g = dC/d(output), the op's inputs and
+// output as Variables, and add_grad to pass each input its share. Everything
+// it computes is ordinary ops: recorded when the sweep has create_graph, so
+// the gradient can be differentiated again; not recorded otherwise.
+template <class T>
+class Backward {
+ public:
+  Backward(const NodePtr<T>& output, Variable<T> g, std::uint32_t prune_id)
+      : g(std::move(g)), output_(output), prune_id_(prune_id) {}
+
+  const Variable<T> g;  // dC/d(output)
+
+  Variable<T> output() const { return Variable<T>(output_); }
+  Variable<T> input(std::size_t i) const { return Variable<T>(output_->inputs[i]); }
+  std::size_t inputs() const { return output_->inputs.size(); }
+  // Whether input i wants a gradient in this sweep: ops skip the work for the others.
+  bool needs_grad(std::size_t i) const {
+    const Node<T>& in = *output_->inputs[i];
+    return in.requires_grad && (prune_id_ == 0 || in.needed == prune_id_);
+  }
+  // dC/d(input i) += gradient. A gradient of a broadcast shape is summed back
+  // to the input's shape here (PyTorch's sum_to), so ops need not do it.
+  void add_grad(std::size_t i, Variable<T> gradient);
+
+ private:
+  const NodePtr<T>& output_;
+  std::uint32_t prune_id_;
+};
+
+template <class T>
+struct GradOptions {
+  // The seeds dC/d(output), one per output (default: 1 for one-element outputs).
+  std::vector<Variable<T>> grad_outputs{};
+  std::optional<bool> retain_graph{};  // default: create_graph
+  bool create_graph = false;         // record the sweep: the gradients can be differentiated again
+  bool allow_unused = false;         // an input the outputs do not depend on gets an empty Variable
+  bool materialize_grads = false;    // ... or, with this, zeros
+};
+
+// The gradients of the outputs with respect to the inputs (leaves or values
+// computed on the way), as torch.autograd.grad: no leaf's grad() is touched.
+template <class T>
+std::vector<Variable<T>> grad(const std::vector<Variable<T>>& outputs, const std::vector<Variable<T>>& inputs,
+                              const GradOptions<T>& options = {});
+template <class T>
+std::vector<Variable<T>> grad(const Variable<T>& output, const std::vector<Variable<T>>& inputs,
+                              const GradOptions<T>& options = {}) {
+  return grad(std::vector<Variable<T>>{output}, inputs, options);
+}
+template <class T>
+Variable<T> grad(const Variable<T>& output, const Variable<T>& input, const GradOptions<T>& options = {}) {
+  return grad(std::vector<Variable<T>>{output}, std::vector<Variable<T>>{input}, options)[0];
+}
 
 using Variablef = Variable<float>;
 using Variabled = Variable<double>;
@@ -227,5 +303,7 @@ std::ostream& operator<<(std::ostream& out, const Variable<T>& v);
 
 extern template class Variable<float>;
 extern template class Variable<double>;
+extern template class Backward<float>;
+extern template class Backward<double>;
 
 }  // namespace autodiff

@@ -64,23 +64,23 @@ static std::string call_text(NodeNames<T>& names, const Node<T>& node) {
 }
 
 template <class T>
-SweepPrinter<T>::SweepPrinter(std::ostream& out, const Tape<T>& tape, std::size_t root_index) : out_(out) {
+SweepPrinter<T>::SweepPrinter(std::ostream& out, const Tape<T>& tape, std::size_t root_index, const Node<T>& root)
+    : out_(out) {
   // Name the nodes in tape order, exactly as print_tape does.
   for (std::size_t i = 0; i <= root_index; ++i)
     if (auto node = tape.at(i))
       for (auto& input : node->inputs) names_(*input);
   for (std::size_t i = 0; i <= root_index; ++i)
     if (auto node = tape.at(i)) names_(*node);
-  if (auto root = tape.at(root_index))
-    out_ << "reverse sweep from " << names_(*root) << ", seeded with dC/d" << names_(*root) << " = "
-         << format_compact(root->grad, 8) << "\n";
+  out_ << "reverse sweep from " << names_(root) << ", seeded with dC/d" << names_(root) << " = "
+       << format_compact(root.adjoint->value, 8) << "\n";
 }
 
 template <class T>
 void SweepPrinter<T>::step(const Node<T>& node) {
   ++steps_;
   out_ << "  step " << steps_ << ": " << call_text(names_, node) << "    g = dC/d" << names_(node) << " = "
-       << format_compact(node.grad, 8) << "\n";
+       << format_compact(node.adjoint->value, 8) << "\n";
   for (std::size_t i = 0; i < node.inputs.size(); ++i)
     if (node.inputs[i]->requires_grad)
       out_ << "      dC/d" << names_(*node.inputs[i]) << " += vjp of input " << i << "   [" << node.op->name
@@ -157,8 +157,8 @@ std::string to_dot(const Variable<T>& root, const DotOptions& options) {
     std::string label = names(*node) + " | shape " + to_string(node->value.shape());
     if (options.show_values) label += " | value " + format_compact(node->value, options.max_elements);
     if (options.show_grads) {
-      if (node->is_leaf() && node->has_grad)
-        label += " | grad " + format_compact(node->grad, options.max_elements);
+      if (node->is_leaf() && node->grad)
+        label += " | grad " + format_compact(node->grad->value, options.max_elements);
       else if (node->extras && node->extras->has_retained_grad)
         label += " | grad " + format_compact(node->extras->retained_grad, options.max_elements);
     }

@@ -55,7 +55,7 @@ class NodeNames {
 template <class T>
 class SweepPrinter {
  public:
-  SweepPrinter(std::ostream& out, const Tape<T>& tape, std::size_t root_index);
+  SweepPrinter(std::ostream& out, const Tape<T>& tape, std::size_t root_index, const Node<T>& root);
   void step(const Node<T>& node);
   void finish();
 

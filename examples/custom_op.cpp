@@ -1,7 +1,8 @@
 // Your own differentiable op: the Gaussian radial basis activation of the
 // lecture's RBF networks, phi(x) = exp(-x^2), with its derivative
 // phi'(x) = -2 x phi(x). Written the way every op in autodiff/ is written,
-// checked with the gradient checker, then used inside a model.
+// checked with the gradient checker (first and second derivatives), then used
+// inside a model.
 //
 //   custom_op [--quick]
 #include <cmath>
@@ -11,16 +12,17 @@
 #include <nn/nn.hpp>
 
 using autodiff::Array;
-using autodiff::Node;
+using autodiff::Backward;
 using autodiff::Variable;
 
-// 1. The op: its value, then its backward closure (g = dC/d out, y = out).
+// 1. The op: its value, then its backward closure (d.g = dC/d out, y = out).
+//    The closure is written in Variable ops, so the derivative has a derivative
+//    of its own: second order (a Hessian, a physics-informed loss) comes free.
 template <class T>
 Variable<T> gaussian(const Variable<T>& x) {
   static const autodiff::OpInfo op{"gaussian", "dx = -2 g x y"};
-  return autodiff::record<T>(op, xt::exp(-xt::square(x.value())), {x}, [](Node<T>& out) {
-    const Array<T>& x = out.input(0).value;
-    autodiff::accumulate_grad(out.input(0), T(-2) * out.grad * x * out.value);
+  return autodiff::record<T>(op, xt::exp(-xt::square(x.value())), {x}, [](Backward<T>& d) {
+    d.add_grad(0, T(-2) * d.g * d.input(0) * d.output());
   });
 }
 
@@ -28,8 +30,8 @@ Variable<T> gaussian(const Variable<T>& x) {
 template <class T>
 Variable<T> gaussian_wrong(const Variable<T>& x) {
   static const autodiff::OpInfo op{"gaussian_wrong", "dx = -g x y  (wrong)"};
-  return autodiff::record<T>(op, xt::exp(-xt::square(x.value())), {x}, [](Node<T>& out) {
-    autodiff::accumulate_grad(out.input(0), -out.grad * out.input(0).value * out.value);
+  return autodiff::record<T>(op, xt::exp(-xt::square(x.value())), {x}, [](Backward<T>& d) {
+    d.add_grad(0, -d.g * d.input(0) * d.output());
   });
 }
 
@@ -44,6 +46,10 @@ int main(int argc, char** argv) {
   auto wrong = autodiff::gradcheck([](const std::vector<Variable<double>>& in) { return gaussian_wrong(in[0]); },
                                    {x}, {.input_names = {"x"}});
   std::cout << "gaussian_wrong (the checker should object):\n" << wrong << "\n";
+  // Second derivatives, phi''(x) = (4 x^2 - 2) phi(x), against finite differences of the first.
+  auto second = autodiff::gradgradcheck([](const std::vector<Variable<double>>& in) { return gaussian(in[0]); }, {x},
+                                        {.input_names = {"x"}});
+  std::cout << "gaussian, second derivatives:\n" << second << "\n";
 
   // 3. Use it: an RBF-style network 1-20-1 fitting f(t) = sin(2t) on [-2, 2].
   using T = float;
@@ -70,7 +76,7 @@ int main(int argc, char** argv) {
   nn::fit(model, optimizer, [](auto& y, auto& batch) { return nn::mse(y, batch.targets); }, data, options);
   const double error = nn::mean_squared_error(nn::predict(model, data.inputs), data.targets);
   std::cout << "\nmean squared error of the fit to sin(2t): " << error << "\n";
-  const bool ok = right.passed && !wrong.passed && error < (quick ? 0.05 : 0.01);
+  const bool ok = right.passed && !wrong.passed && second.passed && error < (quick ? 0.05 : 0.01);
   std::cout << (ok ? "custom op: all good\n" : "custom op: something is off\n");
   return ok ? 0 : 1;
 }

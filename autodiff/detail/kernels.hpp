@@ -23,6 +23,11 @@ template <class T>
 Array<T> log_softmax_of(const Array<T>& x, std::size_t axis);
 template <class T>
 Array<T> log_softmax_vjp(const Array<T>& g, const Array<T>& y, std::size_t axis);
+// A broadcast gradient summed back to shape (over leading axes and where shape has 1).
+template <class T>
+Array<T> sum_to(const Array<T>& gradient, const Shape& shape);
+// A ShapeError naming the op whose backward produced a gradient that does not fit its input.
+[[noreturn]] void throw_gradient_shape(const Shape& input_shape, const Shape& gradient_shape);
 // softmax along axis, e^(x - m) / sum e^(x - m) with m the maximum (so no e^x overflows).
 template <class T>
 Array<T> softmax_of(const Array<T>& x, std::size_t axis);

@@ -16,7 +16,7 @@ V loss_of(const std::vector<V>& in) { return sum(square(matmul(in[0], in[1]))); 
 V broken_square(const V& x) {
   static const OpInfo op{"broken_square", "dx = g x (wrong: should be 2 g x)"};
   return record<double>(op, xt::square(x.value()), {x},
-                        [](Node<double>& out) { accumulate_grad(out.input(0), out.grad * out.input(0).value); });
+                        [](Backward<double>& d) { d.add_grad(0, d.g * d.input(0)); });
 }
 }  // namespace
 
