@@ -3,6 +3,7 @@
 
 #include "activation.hpp"
 #include "elementwise.hpp"
+#include "functional.hpp"
 #include "gradcheck.hpp"
 #include "linalg.hpp"
 #include "op.hpp"
