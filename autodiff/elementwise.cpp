@@ -8,7 +8,10 @@
 #include "detail/vector_math.hpp"
 #include "op.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
+#include <stdexcept>
 
 namespace autodiff {
 
@@ -150,8 +153,13 @@ Variable<T> square(const Variable<T>& a) {
 template <class T>
 Variable<T> clip(const Variable<T>& a, Scalar<T> lo, Scalar<T> hi) {
   static const OpInfo op{"clip", "da = g if lo <= a <= hi else 0"};
-  if (!(lo <= hi)) throw ShapeError("clip: lower bound " + std::to_string(lo) + " above upper bound " + std::to_string(hi));
-  return record<T>(op, xt::clip(a.value(), lo, hi), {a}, [lo, hi](Backward<T>& d) {
+  if (std::isnan(lo) || std::isnan(hi))
+    throw std::invalid_argument("clip: a bound is NaN (lower " + std::to_string(lo) + ", upper " + std::to_string(hi) + ")");
+  // min(max(a, lo), hi): with lo > hi every value is hi, as NumPy and PyTorch give (and no gradient passes)
+  Array<T> y = Array<T>::from_shape(a.shape());
+  std::transform(a.value().begin(), a.value().end(), y.begin(),
+                 [lo, hi](T v) { return v != v ? v : std::min(std::max(v, T(lo)), T(hi)); });  // NaN stays NaN
+  return record<T>(op, std::move(y), {a}, [lo, hi](Backward<T>& d) {
     const Array<T>& a = d.input(0).value();
     d.add_grad(0, autodiff::where(xt::xarray<bool>(a >= lo && a <= hi), d.g, T(0)));
   });

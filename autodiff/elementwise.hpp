@@ -37,7 +37,8 @@ template <class T> Variable<T> sqrt(const Variable<T>& a);
 // d|a|/da = sign(a), 0 at a = 0 (PyTorch's convention).
 template <class T> Variable<T> abs(const Variable<T>& a);
 template <class T> Variable<T> square(const Variable<T>& a);
-// Gradient 1 for lo <= a <= hi (bounds included, as PyTorch's clamp), else 0.
+// min(max(a, lo), hi); gradient 1 for lo <= a <= hi (bounds included, as PyTorch's clamp), else 0.
+// With lo > hi every value is hi, as in NumPy and PyTorch.
 template <class T> Variable<T> clip(const Variable<T>& a, Scalar<T> lo, Scalar<T> hi);
 // Where a == b the gradient is split evenly between a and b (as PyTorch's maximum).
 template <class T> Variable<T> maximum(const Variable<T>& a, const Variable<T>& b);

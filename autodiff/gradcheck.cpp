@@ -73,7 +73,8 @@ GradCheckReport compare(const std::vector<Array<double>>& inputs, const std::vec
 
 std::vector<Array<double>> numerical_gradients(const GradFunction& f, const std::vector<Array<double>>& inputs,
                                                double eps, const std::optional<Array<double>>& projection) {
-  no_grad scope;
+  // The inputs are constants, so f records nothing of theirs; grad mode stays as
+  // it is, so that an f that takes a derivative itself (a PINN loss) still can.
   std::vector<Variable<double>> leaves = as_leaves(inputs, false);
   std::vector<Array<double>> gradients;
   for (auto& leaf : leaves) {

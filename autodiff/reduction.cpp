@@ -3,6 +3,7 @@
 #include "reduction.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xmath.hpp>
@@ -23,7 +24,7 @@ namespace detail {
 // plain loops over contiguous rows (xtensor 0.24's immediate keep_dims
 // reducers crash on some shapes, and its lazy ones are ~40x slower).
 template <class T, class Combine>
-Array<T> reduce_keepdims(const Array<T>& x, std::size_t axis, Combine combine) {
+Array<T> reduce_keepdims(const Array<T>& x, std::size_t axis, Combine combine, T empty) {
   const Shape& shape = x.shape();
   std::size_t outer = 1, inner = 1;
   for (std::size_t d = 0; d < axis; ++d) outer *= shape[d];
@@ -32,6 +33,10 @@ Array<T> reduce_keepdims(const Array<T>& x, std::size_t axis, Combine combine) {
   Shape kept = shape;
   kept[axis] = 1;
   Array<T> result = Array<T>::from_shape(kept);
+  if (n == 0) {  // the reduction of nothing: 0 for a sum, -inf for a maximum (as NumPy's identities)
+    result.fill(empty);
+    return result;
+  }
   for (std::size_t o = 0; o < outer; ++o) {
     const T* in = x.data() + o * n * inner;
     T* out = result.data() + o * inner;
@@ -44,18 +49,14 @@ Array<T> reduce_keepdims(const Array<T>& x, std::size_t axis, Combine combine) {
 
 template <class T>
 Array<T> sum_keepdims(const Array<T>& x, std::size_t axis) {
-  if (x.shape()[axis] == 0) {
-    Shape kept = x.shape();
-    kept[axis] = 1;
-    return xt::zeros<T>(kept);
-  }
-  return reduce_keepdims(x, axis, [](T a, T b) { return a + b; });
+  return reduce_keepdims(x, axis, [](T a, T b) { return a + b; }, T(0));
 }
 
 template <class T>
 Array<T> max_keepdims(const Array<T>& x, std::size_t axis) {
   // NaN wins, so that a NaN input shows in the result
-  return reduce_keepdims(x, axis, [](T a, T b) { return (b > a || b != b) && a == a ? b : a; });
+  return reduce_keepdims(x, axis, [](T a, T b) { return (b > a || b != b) && a == a ? b : a; },
+                         -std::numeric_limits<T>::infinity());
 }
 
 template <class T>
@@ -197,7 +198,9 @@ template <class T>
 Variable<T> sum_to(const Variable<T>& x, const Shape& shape) {
   static const OpInfo op{"sum_to", "dx = g (broadcast to x's shape)"};
   if (detail::same_shape(x.shape(), shape)) return x;
-  broadcast_shape(op, x.shape(), shape);  // a ShapeError unless shape broadcasts to x's
+  if (!detail::same_shape(broadcast_shape(op, x.shape(), shape), x.shape()))
+    throw ShapeError("sum_to: shape " + to_string(x.shape()) + " cannot be summed to " + to_string(shape) +
+                     " (it must broadcast to x's shape)");
   return record<T>(op, detail::sum_to(x.value(), shape), {x},
                    [](Backward<T>& d) { d.add_grad(0, broadcast_to(d.g, d.input(0).shape())); });
 }

@@ -26,9 +26,19 @@ std::size_t product(const Shape& shape, std::size_t from = 0, std::size_t to = s
 // Elements of one row (everything after axis 0) of a row-major array.
 std::size_t row_size(const Shape& shape) { return product(shape, 1); }
 
+// The number of elements of shape, or a ShapeError if it does not fit in 64 bits.
+std::size_t checked_size(const OpInfo& op, const Shape& shape) {
+  std::size_t n = 1;
+  if (std::find(shape.begin(), shape.end(), std::size_t(0)) != shape.end()) return 0;
+  for (std::size_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw ShapeError(std::string(op.name) + ": shape " + to_string(shape) + " has more than 2^64 elements");
+  return n;
+}
+
 template <class T>
 Variable<T> reshape_as(const OpInfo& op, const Variable<T>& x, const Shape& shape) {
-  if (product(shape) != x.size())
+  if (checked_size(op, shape) != x.size())
     throw ShapeError(std::string(op.name) + ": cannot reshape " + to_string(x.shape()) + " (" +
                      std::to_string(x.size()) + " elements) to " + to_string(shape));
   Array<T> y = x.value();
@@ -67,6 +77,7 @@ template <class T>
 Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
   static const OpInfo op{"broadcast_to", "dx = sum_to(g, shape of x)"};
   if (detail::same_shape(x.shape(), shape)) return x;
+  checked_size(op, shape);
   const Shape joint = broadcast_shape(op, x.shape(), shape);
   if (!detail::same_shape(joint, shape))
     throw ShapeError("broadcast_to: shape " + to_string(x.shape()) + " cannot be broadcast to " + to_string(shape));

@@ -49,6 +49,7 @@ Array<T>& Variable<T>::data() {
   if (!node().is_leaf())
     throw GraphError(std::string("data(): in-place access is for leaves; this value was made by op '") +
                      node().op->name + "' (detach() it first)");
+  ++node_->version;  // ops recorded before this call must not be differentiated with the new value
   return node_->value;
 }
 
@@ -218,13 +219,17 @@ static Variable<T> record_inputs(const OpInfo& op, Array<T>&& value, const Varia
                                                       : "the backward of op '" + in_backward + "' (its step '" +
                                                             op.name + "')");
   }
-  bool any_requires_grad = false;
+  bool any_requires_grad = false, from_sweep = false;
   for (std::size_t i = 0; i < count; ++i) {
     if (!inputs[i].defined()) throw GraphError(std::string(op.name) + ": input " + std::to_string(i) + " is empty");
     any_requires_grad = any_requires_grad || inputs[i].requires_grad();
+    from_sweep = from_sweep || inputs[i].node().made_by_sweep;
   }
   auto node = std::allocate_shared<Node<T>>(PoolAllocator<Node<T>>(), std::move(value));
-  if (!any_requires_grad || !grad_enabled()) return Variable<T>(std::move(node));  // a constant
+  if (!any_requires_grad || !grad_enabled()) {  // a constant
+    node->made_by_sweep = from_sweep;  // so that differentiating it says why it cannot be
+    return Variable<T>(std::move(node));
+  }
   node->requires_grad = true;
   node->op = &op;
   for (std::size_t i = 0; i < count; ++i) node->inputs.push_back(inputs[i].node_ptr());
@@ -274,6 +279,19 @@ void check_gradient(const Node<T>& input, const Array<T>& gradient) {
   std::string what = std::string("the backward of op '") + running_op_name() + "' (gradient for an input of shape " +
                      to_string(input.value.shape()) + ")";
   detail::check_finite(gradient, what);
+}
+
+// An input changed in place (data()) after the op used it would give a gradient
+// computed from the new value: refuse, naming the op and the input.
+template <class T>
+void check_versions(const Node<T>& node, const std::string& caller) {
+  for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+    const Node<T>& input = *node.inputs[i];
+    if (input.version != node.inputs.recorded_version(i))
+      throw GraphError(caller + ": input " + std::to_string(i) + " of op '" + node.op->name + "' (shape " +
+                       to_string(input.value.shape()) + ") was changed in place through data() after the op used it; "
+                       "compute the forward pass again after changing it");
+  }
 }
 
 template <class T>
@@ -344,9 +362,9 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
     if (root->released) throw GraphError(caller + ": " + released_message(*root));
     if (!root->requires_grad) {
       if (root->made_by_sweep)
-        throw GraphError(caller + ": " + which + " is a gradient computed without create_graph = true, so it has "
-                         "no graph to differentiate; pass create_graph = true to the grad() or backward() that "
-                         "computed it");
+        throw GraphError(caller + ": " + which + " was computed from a gradient made without create_graph = true, "
+                         "so it has no graph to differentiate; pass create_graph = true to the grad() or backward() "
+                         "that computed it");
       throw GraphError(caller + ": " + which + " does not require a gradient (no input of the ops that made it "
                        "requires one, or it was computed under no_grad)");
     }
@@ -407,6 +425,7 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
       finish_gradient(*node);
       if (printer) printer->step(*node);
       sweep.op = node->op;
+      check_versions(*node, caller);
       Backward<T> context(node, Variable<T>(node->adjoint), sweep.prune_id);
       node->backward(context);
       sweep.op = nullptr;

@@ -90,25 +90,39 @@ class InputList {
   const NodePtr<T>& operator[](std::size_t i) const { return begin()[i]; }
 
   void push_back(NodePtr<T> node) {
+    const std::uint32_t version = node->version;
     if (size_ == kInline)
-      for (auto& kept : inline_) spill_.push_back(std::move(kept));
-    if (size_ < kInline)
+      for (std::size_t i = 0; i < kInline; ++i) {
+        spill_.push_back(std::move(inline_[i]));
+        spill_versions_.push_back(inline_versions_[i]);
+      }
+    if (size_ < kInline) {
       inline_[size_] = std::move(node);
-    else
+      inline_versions_[size_] = version;
+    } else {
       spill_.push_back(std::move(node));
+      spill_versions_.push_back(version);
+    }
     ++size_;
   }
   void clear() {
     for (auto& kept : inline_) kept.reset();
     spill_.clear();
+    spill_versions_.clear();
     size_ = 0;
+  }
+  // The version of input i when the op used it (see Node::version).
+  std::uint32_t recorded_version(std::size_t i) const {
+    return spilled() ? spill_versions_[i] : inline_versions_[i];
   }
 
  private:
   static constexpr std::size_t kInline = 3;
   bool spilled() const { return size_ > kInline; }
   NodePtr<T> inline_[kInline];
+  std::uint32_t inline_versions_[kInline] = {};
   std::vector<NodePtr<T>> spill_;
+  std::vector<std::uint32_t> spill_versions_;
   std::size_t size_ = 0;
 };
 
@@ -124,6 +138,9 @@ struct Node {
   bool retains_grad = false;
   bool released = false;      // a sweep freed this node's inputs and closure
   bool made_by_sweep = false;  // a gradient computed without create_graph (has no graph)
+  // Counts in-place changes through Variable::data(): an op remembers each input's
+  // version, and a sweep refuses to use a value changed since (PyTorch does the same).
+  std::uint32_t version = 0;
   std::uint32_t visited = 0;  // sweep-local marks (see the sweep in variable.cpp)
   std::uint32_t needed = 0;
   const OpInfo* op = nullptr;

@@ -1,0 +1,294 @@
+// The bad-input catalogue of autodiff: each row is one misuse of the public
+// API, the exception it must throw, the words its message must contain (the
+// call, the shapes or values, what is wrong), and afterwards the state must be
+// as it was: parameters and gradients untouched, grad and anomaly modes as
+// before, and the tape still able to train.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <autodiff/autodiff.hpp>
+
+#include "test_util.hpp"
+
+using namespace autodiff;
+using V = Variable<double>;
+
+namespace {
+
+enum class Kind { shape, graph, anomaly, invalid_argument };
+
+struct Misuse {
+  const char* name;
+  Kind kind;
+  std::vector<const char*> words;  // all must appear in the message
+  std::function<void()> call;
+};
+
+bool thrown_as(Kind kind, const std::function<void()>& call, std::string& message) {
+  try {
+    call();
+  } catch (const ShapeError& e) {
+    message = e.what();
+    return kind == Kind::shape;
+  } catch (const GraphError& e) {
+    message = e.what();
+    return kind == Kind::graph;
+  } catch (const AnomalyError& e) {
+    message = e.what();
+    return kind == Kind::anomaly;
+  } catch (const std::invalid_argument& e) {
+    message = e.what();
+    return kind == Kind::invalid_argument;
+  } catch (const std::exception& e) {
+    message = std::string("unexpected exception: ") + e.what();
+    return false;
+  }
+  message = "(no exception)";
+  return false;
+}
+
+const Array<double> m34 = test::random_array({3, 4}, 1);
+const Array<double> v5 = test::random_array({5}, 2);
+V leaf(const Array<double>& a) { return V(a, true); }
+V scalar_leaf(double v) { return V::scalar(v, true); }
+
+const std::vector<Misuse> catalogue = {
+    // ---- elementwise: shapes that do not broadcast
+    {"add of (3, 4) and (5,)", Kind::shape, {"add", "(3, 4)", "(5,)", "broadcast"}, [] { leaf(m34) + leaf(v5); }},
+    {"sub of mismatched shapes", Kind::shape, {"sub", "(3, 4)", "(5,)"}, [] { leaf(m34) - leaf(v5); }},
+    {"mul of mismatched shapes", Kind::shape, {"mul", "(3, 4)", "(5,)"}, [] { leaf(m34) * leaf(v5); }},
+    {"div of mismatched shapes", Kind::shape, {"div", "(3, 4)", "(5,)"}, [] { leaf(m34) / leaf(v5); }},
+    {"maximum of mismatched shapes", Kind::shape, {"maximum", "(3, 4)", "(5,)"}, [] { maximum(leaf(m34), leaf(v5)); }},
+    {"minimum of mismatched shapes", Kind::shape, {"minimum", "(3, 4)", "(5,)"}, [] { minimum(leaf(m34), leaf(v5)); }},
+    {"where with a mask of another shape", Kind::shape, {"where", "(2,)", "(3, 4)"},
+     [] { autodiff::where(xt::xarray<bool>{true, false}, leaf(m34), leaf(m34)); }},
+    {"where (constant branch) with a mask of another shape", Kind::shape, {"where_scalar", "(2,)", "(3, 4)"},
+     [] { autodiff::where(xt::xarray<bool>{true, false}, leaf(m34), 0.0); }},
+    {"clip with a NaN bound", Kind::invalid_argument, {"clip", "NaN"},
+     [] { clip(leaf(m34), std::nan(""), 1.0); }},
+    // ---- activations: axes
+    {"softmax over axis 2 of a matrix", Kind::shape, {"softmax", "axis 2", "rank 2"}, [] { softmax(leaf(m34), 2); }},
+    {"log_softmax over axis -3 of a matrix", Kind::shape, {"log_softmax", "axis -3", "rank 2"},
+     [] { log_softmax(leaf(m34), -3); }},
+    {"softmax of a scalar", Kind::shape, {"softmax", "rank 0"}, [] { softmax(scalar_leaf(1.0)); }},
+    // ---- reductions
+    {"sum over axis 2 of a matrix", Kind::shape, {"sum_axis", "axis 2", "rank 2"}, [] { sum(leaf(m34), 2); }},
+    {"mean of an empty array", Kind::shape, {"mean", "empty"}, [] { mean(leaf(Array<double>::from_shape({0}))); }},
+    {"mean over an axis of length 0", Kind::shape, {"mean_axis", "length 0"},
+     [] { mean(leaf(Array<double>::from_shape({3, 0})), 1); }},
+    {"max of an empty array", Kind::shape, {"max", "empty"}, [] { max(leaf(Array<double>::from_shape({0, 2}))); }},
+    {"max over an axis of length 0", Kind::shape, {"max_axis", "length 0"},
+     [] { max(leaf(Array<double>::from_shape({0, 2})), 0); }},
+    {"logsumexp over axis 5", Kind::shape, {"logsumexp", "axis 5"}, [] { logsumexp(leaf(m34), 5); }},
+    {"sum_to a shape that does not broadcast", Kind::shape, {"sum_to", "(3, 4)", "(5,)"},
+     [] { sum_to(leaf(m34), {5}); }},
+    // ---- linear algebra
+    {"matmul of a 3-D array", Kind::shape, {"matmul", "matrices", "(2, 3, 4)"},
+     [] { matmul(leaf(test::random_array({2, 3, 4}, 3)), leaf(m34)); }},
+    {"matmul with inner dimensions 4 and 3", Kind::shape, {"matmul", "(3, 4)", "inner dimensions 4 and 3"},
+     [] { matmul(leaf(m34), leaf(m34)); }},
+    {"matmul with a transposed operand that does not fit", Kind::shape, {"matmul", "(3, 4)^T"},
+     [] { matmul(leaf(m34), leaf(test::random_array({2, 2}, 4)), {.transpose_a = true}); }},
+    {"affine with x and w that do not fit", Kind::shape, {"affine", "(3, 4)", "(5, 2)"},
+     [] { affine(leaf(m34), leaf(test::random_array({5, 2}, 5)), leaf(test::random_array({2}, 6))); }},
+    {"affine with a bias of the wrong length", Kind::shape, {"affine", "bias", "(3,)", "(3, 2)"},
+     [] { affine(leaf(m34), leaf(test::random_array({4, 2}, 5)), leaf(test::random_array({3}, 6))); }},
+    // ---- shape ops
+    {"reshape (3, 4) to (5, 2)", Kind::shape, {"reshape", "(3, 4)", "12 elements", "(5, 2)"},
+     [] { reshape(leaf(m34), {5, 2}); }},
+    {"reshape to a shape past 2^64 elements", Kind::shape, {"reshape", "2^64"},
+     [] { reshape(leaf(Array<double>::from_shape({0})), {std::size_t(1) << 32, std::size_t(1) << 33}); }},
+    {"flatten from axis 2 of a matrix", Kind::shape, {"flatten", "start axis 2", "(3, 4)"},
+     [] { flatten(leaf(m34), 2); }},
+    {"slice past the end", Kind::shape, {"slice", "[2, 6)", "axis 1", "(3, 4)"}, [] { slice(leaf(m34), 1, 2, 6); }},
+    {"slice with begin after end", Kind::shape, {"slice", "[3, 1)"}, [] { slice(leaf(m34), 0, 3, 1); }},
+    {"slice_rows past the end", Kind::shape, {"slice_rows", "[1, 9)", "(3, 4)"}, [] { slice_rows(leaf(m34), 1, 9); }},
+    {"index_rows with a row out of range", Kind::shape, {"index_rows", "row 3", "(3, 4)"},
+     [] { index_rows(leaf(m34), {0, 3}); }},
+    {"index_rows of a scalar", Kind::shape, {"index_rows", "scalar"}, [] { index_rows(scalar_leaf(1.0), {0}); }},
+    {"pick with a label out of range", Kind::shape, {"pick", "label 4", "row 1", "4 classes"},
+     [] { pick(leaf(m34), {0, 4, 1}); }},
+    {"pick with too few labels", Kind::shape, {"pick", "(3, 4)", "2 labels"}, [] { pick(leaf(m34), {0, 1}); }},
+    {"concatenate of nothing", Kind::shape, {"concatenate", "no inputs"},
+     [] { concatenate<double>(std::vector<V>{}, 0); }},
+    {"concatenate of shapes that differ outside the axis", Kind::shape, {"concatenate", "(3, 4)", "(2, 3)"},
+     [] { concatenate<double>({leaf(m34), leaf(test::random_array({2, 3}, 7))}, 0); }},
+    {"broadcast_to a smaller shape", Kind::shape, {"broadcast_to", "(3, 4)", "(4,)"},
+     [] { broadcast_to(leaf(m34), {4}); }},
+    {"broadcast_to past 2^64 elements", Kind::shape, {"broadcast_to", "2^64"},
+     [] { broadcast_to(scalar_leaf(1.0), {std::size_t(1) << 32, std::size_t(1) << 33}); }},
+    // ---- Variable
+    {"item() of a matrix", Kind::shape, {"item()", "(3, 4)"}, [] { leaf(m34).item(); }},
+    {"grad() before backward", Kind::graph, {"grad()", "backward()"}, [] { leaf(m34).grad(); }},
+    {"grad() of an intermediate without retain_grad", Kind::graph, {"grad()", "mul", "retain_grad()"},
+     [] { (leaf(m34) * 2.0).grad(); }},
+    {"grad() of a constant", Kind::graph, {"grad()", "does not require a gradient"}, [] { V(m34).grad(); }},
+    {"data() of an op's result", Kind::graph, {"data()", "leaves", "tanh"}, [] { tanh(leaf(m34)).data(); }},
+    {"set_requires_grad of an op's result", Kind::graph, {"set_requires_grad", "leaves"},
+     [] { tanh(leaf(m34)).set_requires_grad(false); }},
+    {"register_hook on a leaf", Kind::graph, {"register_hook", "leaf"},
+     [] { leaf(m34).register_hook([](const Array<double>&) {}); }},
+    {"value() of an empty Variable", Kind::graph, {"empty Variable"}, [] { V().value(); }},
+    {"an op on an empty Variable", Kind::graph, {"empty Variable"}, [] { tanh(V()); }},
+    // ---- backward
+    {"backward of a matrix without a seed", Kind::graph, {"backward", "(3, 4)", "scalar", "seed"},
+     [] { (leaf(m34) * 2.0).backward(); }},
+    {"backward with a seed of the wrong shape", Kind::shape, {"backward", "seed", "(5,)", "(3, 4)"},
+     [] { (leaf(m34) * 2.0).backward(v5); }},
+    {"backward of a constant", Kind::graph, {"backward", "does not require a gradient"},
+     [] { sum(V(m34) * 2.0).backward(); }},
+    {"backward twice through one graph", Kind::graph, {"backward", "released", "retain_graph"},
+     [] {
+       V y = sum(leaf(m34) * 2.0);
+       y.backward();
+       y.backward();
+     }},
+    {"backward after data() changed an input", Kind::graph, {"backward", "mul", "changed in place", "data()"},
+     [] {
+       V w = leaf(m34);
+       V y = sum(w * w);
+       w.data() *= 2.0;
+       y.backward();
+     }},
+    {"backward into a non-leaf", Kind::graph, {"backward", "inputs[0]", "leaf", "autodiff::grad"},
+     [] {
+       V w = leaf(m34);
+       V h = w * 2.0;
+       sum(h).backward({.inputs = {h}});
+     }},
+    {"backward through a value recorded on another thread", Kind::graph, {"backward", "thread"},
+     [] {
+       V w = leaf(m34), far;
+       std::thread other([&] { far = w * 2.0; });
+       other.join();
+       sum(far * 3.0).backward();
+     }},
+    // ---- grad
+    {"grad of no outputs", Kind::graph, {"grad", "no outputs"},
+     [] { grad<double>(std::vector<V>{}, std::vector<V>{leaf(m34)}); }},
+    {"grad with two seeds for one output", Kind::graph, {"grad", "2 grad_outputs", "1 outputs"},
+     [] {
+       V w = leaf(m34);
+       grad(sum(w), std::vector<V>{w}, {.grad_outputs = {V::scalar(1.0), V::scalar(1.0)}});
+     }},
+    {"grad with respect to a constant", Kind::graph, {"grad", "input 0", "(3, 4)", "does not require"},
+     [] { grad(sum(leaf(m34)), std::vector<V>{V(m34)}); }},
+    {"grad with respect to an unused input", Kind::graph, {"grad", "input 1", "(5,)", "not used", "allow_unused"},
+     [] {
+       V w = leaf(m34);
+       grad(sum(w), std::vector<V>{w, leaf(v5)});
+     }},
+    {"grad of a gradient computed without create_graph", Kind::graph, {"grad", "create_graph"},
+     [] {
+       V w = leaf(m34);
+       V g = grad(sum(w * w), w);
+       grad(sum(g), w);
+     }},
+    {"grad with a seed of the wrong shape", Kind::shape, {"grad", "seed", "(5,)", "(3, 4)"},
+     [] {
+       V w = leaf(m34);
+       grad(w * 2.0, std::vector<V>{w}, {.grad_outputs = {V(v5)}});
+     }},
+    {"grad with respect to an empty Variable", Kind::graph, {"grad", "input 0", "empty"},
+     [] { grad(sum(leaf(m34)), std::vector<V>{V()}); }},
+    // ---- functional
+    {"hvp of a non-scalar function", Kind::shape, {"hvp", "one value", "(3, 4)"},
+     [] { hvp(Function<double>([](const V& x) { return x * x; }), V(m34), V(m34)); }},
+    {"hvp with v of the wrong shape", Kind::shape, {"hvp", "v", "(5,)", "(3, 4)"},
+     [] { hvp(Function<double>([](const V& x) { return sum(x * x); }), V(m34), V(v5)); }},
+    {"jvp with v of the wrong shape", Kind::shape, {"jvp", "v", "(5,)", "(3, 4)"},
+     [] { jvp(Function<double>([](const V& x) { return x * x; }), V(m34), V(v5)); }},
+    {"vjp with v of the wrong shape", Kind::shape, {"vjp", "v", "(5,)", "(3, 4)"},
+     [] { vjp(Function<double>([](const V& x) { return x * x; }), V(m34), V(v5)); }},
+    {"hessian of a non-scalar function", Kind::shape, {"hessian", "one value"},
+     [] { hessian(Function<double>([](const V& x) { return x * x; }), V(m34)); }},
+    {"hvp with create_graph at a constant x", Kind::graph, {"hvp", "create_graph", "require a gradient"},
+     [] { hvp(Function<double>([](const V& x) { return sum(x * x); }), V(m34), V(m34), {.create_graph = true}); }},
+    // ---- checking gradients
+    {"gradcheck inside no_grad", Kind::graph, {"gradcheck", "no_grad"},
+     [] {
+       no_grad scope;
+       gradcheck([](const std::vector<V>& x) { return sum(x[0]); }, {m34});
+     }},
+    {"gradgradcheck inside no_grad", Kind::graph, {"gradgradcheck", "no_grad"},
+     [] {
+       no_grad scope;
+       gradgradcheck([](const std::vector<V>& x) { return sum(x[0]); }, {m34});
+     }},
+    {"check_gradients with one gradient for two inputs", Kind::shape, {"check_gradients", "1 gradients", "2 inputs"},
+     [] { check_gradients([](const std::vector<V>& x) { return sum(x[0]); }, {m34, m34}, {m34}); }},
+    {"check_gradients with a gradient of the wrong shape", Kind::shape, {"check_gradients", "(5,)", "(3, 4)"},
+     [] { check_gradients([](const std::vector<V>& x) { return sum(x[0]); }, {m34}, {v5}); }},
+    // ---- anomaly mode names the op
+    {"anomaly: log of a negative value in the forward pass", Kind::anomaly, {"anomaly", "forward", "log", "NaN"},
+     [] {
+       detect_anomaly scope;
+       log(leaf(Array<double>{-1.0, 1.0}));
+     }},
+    {"anomaly: an infinite gradient in the backward sweep", Kind::anomaly, {"anomaly", "backward", "sqrt", "Inf"},
+     [] {
+       detect_anomaly scope;
+       sum(sqrt(leaf(Array<double>{0.0, 1.0}))).backward();
+     }},
+    // ---- settings
+    {"set_num_threads(0)", Kind::invalid_argument, {"set_num_threads", "at least 1", "0"}, [] { set_num_threads(0); }},
+};
+
+}  // namespace
+
+TEST_CASE("the autodiff bad-input catalogue: a clear error naming the call, and nothing lost") {
+  CHECK(catalogue.size() >= 60);
+  // The state a user has when they make the mistake: parameters with gradients, and a kept graph.
+  V w(test::random_array({4, 2}, 11), true);
+  V x(test::random_array({3, 4}, 12));
+  V kept = sum(tanh(matmul(x, w)));
+  kept.backward({.retain_graph = true});
+  const Array<double> w_value = w.value(), w_grad = w.grad();
+  for (const Misuse& row : catalogue) {
+    INFO(row.name);
+    std::string message;
+    CHECK(thrown_as(row.kind, row.call, message));
+    INFO(message);
+    for (const char* word : row.words) CHECK(message.find(word) != std::string::npos);
+    // Nothing lost: parameters, their gradients, the modes, the kept graph, the tape.
+    CHECK(w.value() == w_value);
+    CHECK(w.grad() == w_grad);
+    CHECK(grad_enabled());
+    CHECK_FALSE(anomaly_detection_enabled());
+    const V again = grad(kept, w, {.retain_graph = true});  // the kept graph still differentiates
+    CHECK(xt::allclose(again.value(), w_grad));
+    V step = sum(square(matmul(x, w)));  // and a new graph trains
+    CHECK(grad(step, w).shape() == w.shape());
+  }
+}
+
+TEST_CASE("softmax, log_softmax and logsumexp over an axis of length 0 give NumPy's and PyTorch's answers") {
+  V empty_rows(Array<double>::from_shape({3, 0}), true);
+  CHECK(softmax(empty_rows).shape() == Shape{3, 0});
+  CHECK(log_softmax(empty_rows).shape() == Shape{3, 0});
+  const Array<double> lse = logsumexp(empty_rows, 1).value();  // the log of an empty sum
+  CHECK(lse.shape() == Shape{3});
+  CHECK(xt::all(xt::equal(lse, -std::numeric_limits<double>::infinity())));
+  V no_rows(Array<double>::from_shape({0, 4}), true);
+  CHECK(softmax(no_rows, 0).shape() == Shape{0, 4});
+  V s = sum(softmax(no_rows, 0));
+  s.backward();
+  CHECK(no_rows.grad().shape() == Shape{0, 4});
+}
+
+TEST_CASE("clip with lower > upper gives the upper bound, as NumPy and PyTorch") {
+  V x(Array<double>{-2.0, 0.5, 3.0}, true);
+  V y = clip(x, 1.0, -1.0);
+  CHECK(y.value() == Array<double>{-1.0, -1.0, -1.0});
+  sum(y).backward();
+  CHECK(x.grad() == Array<double>{0.0, 0.0, 0.0});
+  CHECK(std::isnan(clip(V(Array<double>{std::nan("")}), -1.0, 1.0).item()));  // NaN stays NaN
+}
+
+TEST_CASE("x / s for a scalar is correctly rounded") {
+  CHECK((V::scalar(5.0) / 3.0).item() == 5.0 / 3.0);
+}
