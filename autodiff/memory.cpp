@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <cstdio>
 
 namespace autodiff {
 
@@ -25,7 +26,13 @@ constexpr std::size_t class_bytes(std::size_t size_class) { return std::size_t(1
 static_assert(class_of(1) == 0 && class_of(64) == 0 && class_of(65) == 1 && class_of(kLargestClass) == kClasses - 1);
 static_assert(class_bytes(class_of(100)) == 128);
 
-void* system_allocate(std::size_t bytes) { return ::operator new(bytes, std::align_val_t(detail::kBufferAlignment)); }
+void* system_allocate(std::size_t bytes) {
+  try {
+    return ::operator new(bytes, std::align_val_t(detail::kBufferAlignment));
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory(bytes);
+  }
+}
 void system_deallocate(void* block) noexcept { ::operator delete(block, std::align_val_t(detail::kBufferAlignment)); }
 
 struct FreeBlock {
@@ -63,6 +70,12 @@ Cache::~Cache() {
 }
 
 }  // namespace
+
+OutOfMemory::OutOfMemory(std::size_t bytes) {
+  std::snprintf(message_, sizeof message_,
+                "out of memory: an array of %zu bytes (%.3g GiB) could not be allocated", bytes,
+                double(bytes) / double(std::size_t(1) << 30));
+}
 
 namespace detail {
 

@@ -16,6 +16,16 @@
 
 namespace autodiff {
 
+// What an allocation that the system refuses throws: a std::bad_alloc that says how much was asked for.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::size_t bytes);
+  const char* what() const noexcept override { return message_; }
+
+ private:
+  char message_[160];
+};
+
 namespace detail {
 // A block of at least `bytes` bytes, aligned to kBufferAlignment (enough for
 // any SIMD load, so xtensor may use aligned loads on it).

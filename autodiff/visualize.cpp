@@ -139,6 +139,10 @@ std::string to_dot(const Variable<T>& root, const DotOptions& options) {
     const Node<T>* node = stack.back();
     stack.pop_back();
     if (!seen.insert(node).second) continue;
+    if (node->released)  // its inputs are gone: a picture would show a part of the graph as the whole
+      throw GraphError(std::string("to_dot: the graph ") + (node == &root.node() ? "of this value" : "behind it") +
+                       " (op '" + node->op->name + "') was released by backward() or grad(); pass "
+                       "retain_graph = true to that call to draw the graph afterwards");
     nodes.push_back(node);
     for (auto& input : node->inputs) stack.push_back(input.get());
   }

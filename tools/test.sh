@@ -13,7 +13,7 @@ flags=(-DCMAKE_BUILD_TYPE=Release)
 if [ "${1:-}" = "--sanitize" ]; then
   build=build-sanitize
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DWENGERT_SANITIZE=ON -DWENGERT_NATIVE=OFF -DWENGERT_BUILD_BENCH=OFF)
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 if [ "${1:-}" = "--tsan" ]; then
   # ThreadSanitizer on the tests that use threads (per-thread tapes and pools, frees from

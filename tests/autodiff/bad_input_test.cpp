@@ -234,6 +234,12 @@ const std::vector<Misuse> catalogue = {
        detect_anomaly scope;
        sum(sqrt(leaf(Array<double>{0.0, 1.0}))).backward();
      }},
+    {"to_dot after the graph was released", Kind::graph, {"to_dot", "released", "retain_graph"},
+     [] {
+       V y = sum(tanh(leaf(m34)));
+       y.backward();
+       to_dot(y);
+     }},
     // ---- settings
     {"set_num_threads(0)", Kind::invalid_argument, {"set_num_threads", "at least 1", "0"}, [] { set_num_threads(0); }},
 };
@@ -292,3 +298,15 @@ TEST_CASE("clip with lower > upper gives the upper bound, as NumPy and PyTorch")
 TEST_CASE("x / s for a scalar is correctly rounded") {
   CHECK((V::scalar(5.0) / 3.0).item() == 5.0 / 3.0);
 }
+
+#ifndef WENGERT_NO_POOL  // AddressSanitizer reports a 16 TiB request itself
+TEST_CASE("an allocation the system refuses says how much was asked for") {
+  try {
+    V x(Array<double>{1.0, 2.0}, true);
+    (void)Array<double>::from_shape({std::size_t(1) << 41});  // 16 TiB
+    FAIL("no exception");
+  } catch (const std::bad_alloc& e) {  // still a std::bad_alloc for code that catches one
+    CHECK(std::string(e.what()).find("17592186044416 bytes") != std::string::npos);
+  }
+}
+#endif
