@@ -61,18 +61,32 @@ Variable<T> relu(const Variable<T>& x) {
   Array<T> y = Array<T>::from_shape(x.shape());
   const T* in = x.value().data();
   std::transform(in, in + y.size(), y.data(), [](T v) { return std::max(v, T(0)); });
-  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
-    // the mask is a constant: relu'' = 0 (and relu'(0) = 0, as PyTorch)
-    d.add_grad(0, autodiff::where(xt::xarray<bool>(d.input(0).value() > T(0)), d.g, T(0)));
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, relu_backward(d.g, d.input(0))); });
+}
+
+// relu's and leaky_relu's vector-Jacobian product g [x > 0] + alpha g [x <= 0] as an
+// op of its own: one vectorised pass. It is linear in g and constant in x, so
+// relu'' = 0 everywhere (at 0 too; relu'(0) = 0, leaky_relu'(0) = alpha, as PyTorch).
+template <class T>
+Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x, T alpha) {
+  static const OpInfo op{"relu_backward", "dg = relu_backward(gg, x), dx = 0"};
+  if (!detail::same_shape(g.shape(), x.shape()))
+    throw ShapeError("relu_backward: gradient of shape " + to_string(g.shape()) + " for x of shape " +
+                     to_string(x.shape()));
+  Array<T> y = Array<T>::from_shape(x.shape());
+  const T *pg = g.value().data(), *px = x.value().data();
+  T* py = y.data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = px[i] > T(0) ? pg[i] : alpha * pg[i];
+  return record<T>(op, std::move(y), {g, x}, [alpha](Backward<T>& d) {
+    if (d.needs_grad(0)) d.add_grad(0, relu_backward(d.g, d.input(1), alpha));
   });
 }
 
 template <class T>
 Variable<T> leaky_relu(const Variable<T>& x, T alpha) {
   static const OpInfo op{"leaky_relu", "dx = g if x > 0 else alpha g"};
-  return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * x.value()), {x}, [alpha](Backward<T>& d) {
-    d.add_grad(0, autodiff::where(xt::xarray<bool>(d.input(0).value() > T(0)), d.g, d.g * alpha));
-  });
+  return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * x.value()), {x},
+                   [alpha](Backward<T>& d) { d.add_grad(0, relu_backward(d.g, d.input(0), alpha)); });
 }
 
 template <class T>
@@ -111,7 +125,21 @@ Variable<T> log_softmax(const Variable<T>& x, long axis) {
   static const OpInfo op{"log_softmax", "dx = g - e^y sum(g, axis)"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
   return record<T>(op, detail::log_softmax_of(x.value(), ax), {x}, [ax](Backward<T>& d) {
-    d.add_grad(0, d.g - exp(d.output()) * sum(d.g, long(ax), true));  // e^y is the softmax
+    d.add_grad(0, log_softmax_backward(d.g, d.output(), long(ax)));
+  });
+}
+
+// log_softmax's vector-Jacobian product g - e^y sum(g) as an op of its own: one
+// row pass (it is in every cross-entropy's backward), and a derivative of its own.
+template <class T>
+Variable<T> log_softmax_backward(const Variable<T>& g, const Variable<T>& y, long axis) {
+  static const OpInfo op{"log_softmax_backward", "dg = gg - sum(gg e^y, axis), dy = -gg e^y sum(g, axis)"};
+  const std::size_t ax = normalize_axis(op, axis, y.dimension());
+  return record<T>(op, detail::log_softmax_vjp(g.value(), y.value(), ax), {g, y}, [ax](Backward<T>& d) {
+    const long axis = long(ax);
+    const Variable<T> softmax = exp(d.input(1));  // e^y
+    if (d.needs_grad(0)) d.add_grad(0, d.g - sum(d.g * softmax, axis, true));
+    if (d.needs_grad(1)) d.add_grad(1, -d.g * softmax * sum(d.input(0), axis, true));
   });
 }
 
@@ -120,6 +148,8 @@ Variable<T> log_softmax(const Variable<T>& x, long axis) {
   template Variable<T> tanh(const Variable<T>&);                \
   template Variable<T> sigmoid_backward(const Variable<T>&, const Variable<T>&); \
   template Variable<T> tanh_backward(const Variable<T>&, const Variable<T>&); \
+  template Variable<T> relu_backward(const Variable<T>&, const Variable<T>&, T); \
+  template Variable<T> log_softmax_backward(const Variable<T>&, const Variable<T>&, long); \
   template Variable<T> relu(const Variable<T>&);                \
   template Variable<T> leaky_relu(const Variable<T>&, T);       \
   template Variable<T> elu(const Variable<T>&, T);              \

@@ -29,5 +29,9 @@ template <class T> Variable<T> log_softmax(const Variable<T>& x, long axis = -1)
 template <class T> Variable<T> sigmoid_backward(const Variable<T>& g, const Variable<T>& y);
 // g (1 - y^2), y = tanh(x)
 template <class T> Variable<T> tanh_backward(const Variable<T>& g, const Variable<T>& y);
+// g [x > 0] + alpha g [x <= 0]: relu's (alpha = 0) and leaky_relu's
+template <class T> Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x, T alpha = T(0));
+// g - e^y sum(g, axis), y = log_softmax(x, axis)
+template <class T> Variable<T> log_softmax_backward(const Variable<T>& g, const Variable<T>& y, long axis = -1);
 
 }  // namespace autodiff

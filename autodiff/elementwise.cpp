@@ -28,13 +28,36 @@ const Array<T>& broadcast_array(const Array<T>& x, const Shape& shape, Array<T>&
   storage = xt::broadcast(x, shape);
   return storage;
 }
+// a op b elementwise. Operands of one shape (the common case, and every
+// gradient of an elementwise op) take a plain loop: xtensor's broadcasting
+// machinery costs more than the arithmetic on small arrays (ops_bench BM_TinyOps).
+template <class T, class Op>
+Array<T> same_shape_loop(const Array<T>& a, const Array<T>& b, Op op) {
+  Array<T> y = Array<T>::from_shape(a.shape());
+  const T *pa = a.data(), *pb = b.data();
+  T* py = y.data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = op(pa[i], pb[i]);
+  return y;
+}
+template <class T, class Op, class Broadcast>
+Array<T> elementwise(const Array<T>& a, const Array<T>& b, Op op, Broadcast broadcast) {
+  // (each branch returns a prvalue: the result is built in place, never moved)
+  if (!detail::same_shape(a.shape(), b.shape())) return broadcast(a, b);  // xtensor, vectorised
+  return same_shape_loop(a, b, op);
+}
+template <class T, class Op>
+Array<T> elementwise(const Array<T>& a, Op op) {
+  Array<T> y = Array<T>::from_shape(a.shape());
+  std::transform(a.data(), a.data() + a.size(), y.data(), op);
+  return y;
+}
 }  // namespace
 
 template <class T>
 Variable<T> add(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"add", "da = g, db = g"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() + b.value(), {a, b}, [](Backward<T>& d) {
+  return record<T>(op, elementwise(a.value(), b.value(), std::plus<T>(), [](const auto& x, const auto& y) { return Array<T>(x + y); }), {a, b}, [](Backward<T>& d) {
     d.add_grad(0, d.g);  // summed back to a's shape if a was broadcast
     d.add_grad(1, d.g);
   });
@@ -44,7 +67,7 @@ template <class T>
 Variable<T> sub(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"sub", "da = g, db = -g"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() - b.value(), {a, b}, [](Backward<T>& d) {
+  return record<T>(op, elementwise(a.value(), b.value(), std::minus<T>(), [](const auto& x, const auto& y) { return Array<T>(x - y); }), {a, b}, [](Backward<T>& d) {
     d.add_grad(0, d.g);
     if (d.needs_grad(1)) d.add_grad(1, -d.g);
   });
@@ -54,7 +77,7 @@ template <class T>
 Variable<T> mul(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"mul", "da = g b, db = g a"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() * b.value(), {a, b}, [](Backward<T>& d) {
+  return record<T>(op, elementwise(a.value(), b.value(), std::multiplies<T>(), [](const auto& x, const auto& y) { return Array<T>(x * y); }), {a, b}, [](Backward<T>& d) {
     if (d.needs_grad(0)) d.add_grad(0, d.g * d.input(1));
     if (d.needs_grad(1)) d.add_grad(1, d.g * d.input(0));
   });
@@ -64,7 +87,7 @@ template <class T>
 Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
   static const OpInfo op{"div", "da = g / b, db = -g a / b^2"};
   check_broadcast(op, a, b);
-  return record<T>(op, a.value() / b.value(), {a, b}, [](Backward<T>& d) {
+  return record<T>(op, elementwise(a.value(), b.value(), std::divides<T>(), [](const auto& x, const auto& y) { return Array<T>(x / y); }), {a, b}, [](Backward<T>& d) {
     const Variable<T> g_over_b = d.g / d.input(1);
     d.add_grad(0, g_over_b);
     if (d.needs_grad(1)) d.add_grad(1, -g_over_b * d.output());  // a / b^2 = out / b
@@ -74,38 +97,38 @@ Variable<T> div(const Variable<T>& a, const Variable<T>& b) {
 template <class T>
 Variable<T> neg(const Variable<T>& a) {
   static const OpInfo op{"neg", "da = -g"};
-  return record<T>(op, -a.value(), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
+  return record<T>(op, elementwise(a.value(), std::negate<T>()), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
 }
 
 template <class T>
 Variable<T> add(const Variable<T>& a, Scalar<T> s) {
   static const OpInfo op{"add_scalar", "da = g"};
-  return record<T>(op, a.value() + s, {a}, [](Backward<T>& d) { d.add_grad(0, d.g); });
+  return record<T>(op, elementwise(a.value(), [s](T v) { return v + s; }), {a}, [](Backward<T>& d) { d.add_grad(0, d.g); });
 }
 
 template <class T>
 Variable<T> sub(Scalar<T> s, const Variable<T>& a) {
   static const OpInfo op{"rsub_scalar", "da = -g"};
-  return record<T>(op, s - a.value(), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
+  return record<T>(op, elementwise(a.value(), [s](T v) { return s - v; }), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
 }
 
 template <class T>
 Variable<T> mul(const Variable<T>& a, Scalar<T> s) {
   static const OpInfo op{"mul_scalar", "da = g s"};
-  return record<T>(op, a.value() * s, {a}, [s](Backward<T>& d) { d.add_grad(0, d.g * s); });
+  return record<T>(op, elementwise(a.value(), [s](T v) { return v * s; }), {a}, [s](Backward<T>& d) { d.add_grad(0, d.g * s); });
 }
 
 template <class T>
 Variable<T> div(const Variable<T>& a, Scalar<T> s) {
   static const OpInfo op{"div_scalar", "da = g / s"};
   // a / s, not a * (1 / s): correctly rounded (5 / 3 is 1.6666666666666667)
-  return record<T>(op, a.value() / s, {a}, [s](Backward<T>& d) { d.add_grad(0, d.g / s); });
+  return record<T>(op, elementwise(a.value(), [s](T v) { return v / s; }), {a}, [s](Backward<T>& d) { d.add_grad(0, d.g / s); });
 }
 
 template <class T>
 Variable<T> div(Scalar<T> s, const Variable<T>& a) {
   static const OpInfo op{"rdiv_scalar", "da = -g s / a^2"};
-  return record<T>(op, s / a.value(), {a}, [](Backward<T>& d) {
+  return record<T>(op, elementwise(a.value(), [s](T v) { return s / v; }), {a}, [](Backward<T>& d) {
     d.add_grad(0, -d.g * d.output() / d.input(0));  // s / a^2 = out / a
   });
 }

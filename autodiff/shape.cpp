@@ -82,10 +82,24 @@ Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
   if (!detail::same_shape(joint, shape))
     throw ShapeError("broadcast_to: shape " + to_string(x.shape()) + " cannot be broadcast to " + to_string(shape));
   Array<T> y = Array<T>::from_shape(shape);
-  if (x.size() == 1)
-    y.fill(*x.value().begin());  // a scalar: no broadcasting machinery (slow for 0-D arrays)
-  else
+  // The shapes a gradient needs (a scalar, a row repeated, an axis of length 1
+  // repeated) as plain copies: xtensor's broadcasting assignment costs ~10x more.
+  const std::size_t lead = shape.size() - x.dimension();
+  std::size_t broadcast_axes = lead, axis = shape.size();
+  for (std::size_t d = 0; d < x.dimension(); ++d)
+    if (x.shape()[d] != shape[lead + d]) ++broadcast_axes, axis = lead + d;
+  const T* in = x.value().data();
+  if (x.size() == 1) {
+    y.fill(*in);
+  } else if (broadcast_axes == lead) {  // only new leading axes: the whole of x, repeated
+    for (std::size_t at = 0; at < y.size(); at += x.size()) std::copy_n(in, x.size(), y.data() + at);
+  } else if (broadcast_axes == 1 && lead == 0) {  // one axis of length 1 repeated n times
+    const AxisView v = around(shape, axis);
+    for (std::size_t o = 0; o < v.outer; ++o)
+      for (std::size_t k = 0; k < v.n; ++k) std::copy_n(in + o * v.inner, v.inner, y.data() + (o * v.n + k) * v.inner);
+  } else {
     xt::noalias(y) = xt::broadcast(x.value(), shape);
+  }
   return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, sum_to(d.g, d.input(0).shape())); });
 }
 

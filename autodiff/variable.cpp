@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <xtensor/xio.hpp>
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xreducer.hpp>
 #include <xtensor/xtensor.hpp>
@@ -166,9 +167,21 @@ struct Sweep {
   std::uint32_t id = 0;        // marks of this sweep (Node::visited, Node::needed)
   std::uint32_t prune_id = 0;  // = id when only paths to given inputs are followed
   std::size_t pending = 0;     // non-leaf nodes holding an adjoint not yet swept
-  std::vector<NodePtr<T>> touched;  // every node given an adjoint
-  std::vector<NodePtr<T>> swept;    // the nodes whose closures ran (released at the end)
+  // Plain pointers: every node here lies on the graph of the outputs, which the
+  // caller holds, and nothing is released before the sweep ends.
+  std::vector<Node<T>*> touched;     // every node given an adjoint
+  std::vector<Node<T>*> swept;       // the nodes whose closures ran (released at the end)
   std::vector<const Node<T>*> kept;  // non-leaf targets: their adjoints outlive their closures
+
+  void reset(std::uint32_t new_id) {
+    id = new_id;
+    prune_id = 0;
+    pending = 0;
+    touched.clear();
+    swept.clear();
+    kept.clear();
+    op = nullptr;
+  }
   const OpInfo* op = nullptr;       // whose closure is running, for messages
 };
 
@@ -176,6 +189,14 @@ template <class T>
 Sweep<T>*& current_sweep() {
   thread_local Sweep<T>* sweep = nullptr;
   return sweep;
+}
+
+// Sweeps' bookkeeping kept between sweeps, so that a training step does not
+// reallocate its lists (one per nesting depth).
+template <class T>
+std::vector<std::unique_ptr<Sweep<T>>>& spare_sweeps() {
+  thread_local std::vector<std::unique_ptr<Sweep<T>>> spare;
+  return spare;
 }
 
 const char* running_op_name() {
@@ -264,10 +285,10 @@ template <class T>
 void add_adjoint(Sweep<T>& sweep, const NodePtr<T>& node, Variable<T>&& gradient) {
   if (!node->adjoint) {
     node->adjoint = gradient.node_ptr();
-    sweep.touched.push_back(node);
+    sweep.touched.push_back(node.get());
     if (!node->is_leaf()) ++sweep.pending;
   } else if (!grad_enabled() && node->adjoint.use_count() == 1) {
-    node->adjoint->value += gradient.value();  // not shared with anything: add in place
+    xt::noalias(node->adjoint->value) += gradient.value();  // not shared with anything: add in place
   } else {
     node->adjoint = add(Variable<T>(node->adjoint), gradient).node_ptr();
   }
@@ -389,8 +410,16 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
     roots.push_back(root);
   }
 
-  Sweep<T> sweep;
-  sweep.id = ++sweep_counter;
+  auto& spare = spare_sweeps<T>();
+  std::unique_ptr<Sweep<T>> owned = spare.empty() ? std::make_unique<Sweep<T>>() : std::move(spare.back());
+  if (!spare.empty()) spare.pop_back();
+  struct GiveBack {
+    std::vector<std::unique_ptr<Sweep<T>>>& spare;
+    std::unique_ptr<Sweep<T>>& owned;
+    ~GiveBack() { spare.push_back(std::move(owned)); }
+  } give_back{spare, owned};
+  Sweep<T>& sweep = *owned;
+  sweep.reset(++sweep_counter);
   if (sweep.id == 0) sweep.id = ++sweep_counter;  // 0 means "no mark"
   if (request.prune) {
     sweep.prune_id = sweep.id;
@@ -406,7 +435,7 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
   set_grad_enabled(request.create_graph);
   tape.begin_sweep();
   auto restore = [&] {
-    for (auto& node : sweep.touched) node->adjoint.reset();
+    for (Node<T>* node : sweep.touched) node->adjoint.reset();
     tape.end_sweep();
     set_grad_enabled(grad_mode_before);
     current_sweep<T>() = outer;
@@ -429,7 +458,7 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
       Backward<T> context(node, Variable<T>(node->adjoint), sweep.prune_id);
       node->backward(context);
       sweep.op = nullptr;
-      sweep.swept.push_back(node);
+      sweep.swept.push_back(node.get());
       // An intermediate's adjoint is spent: free it now (peak memory), unless it is asked for.
       if (std::find(sweep.kept.begin(), sweep.kept.end(), node.get()) == sweep.kept.end()) node->adjoint.reset();
     }
@@ -444,10 +473,12 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
   }
   restore();
   if (!request.retain_graph) {
-    for (auto& node : sweep.swept) {
-      node->inputs.clear();
-      node->backward = nullptr;
+    // In reverse, from the deepest: releasing a node may free its inputs, which are released by then.
+    for (auto it = sweep.swept.rbegin(); it != sweep.swept.rend(); ++it) {
+      Node<T>* node = *it;
       node->released = true;
+      node->backward = nullptr;
+      node->inputs.clear();
     }
     sweep.swept.clear();
     tape.trim();
@@ -499,13 +530,13 @@ void Variable<T>::backward(const Variable& seed, const BackwardOptions<T>& optio
   }
   request.prune = !targets.empty();
   sweep_from<T>({*this}, {seed}, targets, request, [&](Sweep<T>& sweep) {
-    for (auto& node : sweep.touched) {
+    for (Node<T>* node : sweep.touched) {
       if (!node->is_leaf() || !node->requires_grad || !node->adjoint) continue;
       if (request.prune && node->needed != sweep.id) continue;
       if (!node->grad)
         node->grad = result_of(node->adjoint, request.create_graph);
       else if (!request.create_graph && node->grad.use_count() == 1 && !node->grad->requires_grad)
-        node->grad->value += node->adjoint->value;
+        xt::noalias(node->grad->value) += node->adjoint->value;
       else
         node->grad = result_of(add(Variable(node->grad), Variable(node->adjoint)).node_ptr(), request.create_graph);
     }

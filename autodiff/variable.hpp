@@ -162,6 +162,7 @@ struct Node {
   // Frees a long chain of inputs iteratively: letting each node free its
   // inputs in turn would recurse once per op and overflow the stack.
   ~Node() {
+    if (inputs.size() == 0 && !grad) return;  // a constant or a leaf without a gradient: nothing to chain
     std::vector<NodePtr<T>> pending;  // allocates only when this node is an input's last owner
     auto take = [&pending](NodePtr<T>& p) {
       if (p && p.use_count() == 1) pending.push_back(std::move(p));

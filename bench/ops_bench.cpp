@@ -20,6 +20,11 @@
 //   BM_Relu             relu's forward on (128, 512) floats, counter per_value:
 //                       impl 0 = xtensor's where(x < 0, 0, x), 1 = autodiff::relu
 //                       under no_grad (a std::max loop)
+//   BM_ReluBackward     relu's vector-Jacobian product on (128, 512) floats (g where
+//                       x > 0, else 0), counter per_value: impl 0 = what relu's backward
+//                       runs, autodiff::where(xt::xarray<bool>(x > 0), g, 0) under no_grad;
+//                       1 = that where() alone, the mask made beforehand; 2 = a plain
+//                       loop out[i] = x[i] > 0 ? g[i] : 0 (what a fused relu_backward could run)
 //   BM_SgdUpdate        w -= lr g on a (784, 512) float weight: impl 0 = xtensor's
 //                       noalias(w) -= lr * g, 1 = the plain loop nn::SGD runs
 //
@@ -230,6 +235,39 @@ void BM_Relu(benchmark::State& state) {
   set_per_value(state, input.size());
 }
 
+void BM_ReluBackward(benchmark::State& state) {
+  const Array<float> values = pre_activations<float>();
+  Array<float> x = Array<float>::from_shape({128, 512}), g = Array<float>::from_shape({128, 512});
+  std::copy(values.data(), values.data() + x.size(), x.data());
+  std::copy(values.data() + (values.size() - g.size()), values.data() + values.size(), g.data());  // the last 65536
+  autodiff::no_grad scope;
+  const V gv(g);
+  const xt::xarray<bool> mask = x > 0.f;
+  Array<float> out = Array<float>::from_shape({128, 512});
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0: {
+        V y = autodiff::where(xt::xarray<bool>(x > 0.f), gv, 0.f);
+        benchmark::DoNotOptimize(y.value().data());
+        break;
+      }
+      case 1: {
+        V y = autodiff::where(mask, gv, 0.f);
+        benchmark::DoNotOptimize(y.value().data());
+        break;
+      }
+      default: {
+        const float* xs = x.data();
+        const float* gs = g.data();
+        float* o = out.data();
+        for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = xs[i] > 0.f ? gs[i] : 0.f;
+        benchmark::DoNotOptimize(out.data());
+      }
+    }
+  }
+  set_per_value(state, x.size());
+}
+
 void BM_SgdUpdate(benchmark::State& state) {
   Array<float> w = xt::ones<float>({784, 512}), g = xt::ones<float>({784, 512});
   const float lr = 1e-6f;
@@ -265,6 +303,7 @@ BENCHMARK(BM_Exp<float>)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_Sigmoid<double>)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_Sigmoid<float>)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_Relu)->DenseRange(0, 1)->ArgName("impl");
+BENCHMARK(BM_ReluBackward)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_SgdUpdate)->DenseRange(0, 1)->ArgName("impl");
 
 BENCHMARK_MAIN();

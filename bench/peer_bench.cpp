@@ -21,6 +21,21 @@
 //   5. memory     (--memory wengert|torch, one framework per process, since RSS
 //                 is per process): 10,000 fashion steps; VmRSS after step 100
 //                 and after step 10,000, and the peak VmHWM.
+//   6. hvp        second order (issue 10): the Hessian-vector product of the
+//                 cross-entropy with respect to all parameters, H v for a fixed
+//                 random v: wengert g = grad(loss, params, {.create_graph =
+//                 true}), Hv = grad(g, params, {.grad_outputs = v}); LibTorch
+//                 torch::autograd::grad with create_graph, then grad of the
+//                 gradients with grad_outputs v (double backward). Also each
+//                 framework's plain gradient (autodiff::grad, torch::autograd::grad),
+//                 in the same rounds, for the HVP / gradient ratio. Both include
+//                 the forward pass. "hvp": the digits network (64-50 sigmoid-10,
+//                 batch 32); "hvp-large": 784-512(tanh)-256(tanh)-10, batch 128.
+//   7. pinn       a physics-informed network for u' + u = 0, u(0) = 1 on [0, 2]:
+//                 1-32(tanh)-32(tanh)-1 on 256 collocation points; u' = d sum(u)/dx
+//                 by create_graph, loss = mean((u' + u)^2) + (u(0) - 1)^2, its
+//                 gradient with respect to the weights (backward into them only)
+//                 and an Adam step (lr 1e-3); also loss + gradient alone.
 //
 // The GEMM floor of an L-layer MLP: forward a_l = a_{l-1} W_l for every layer;
 // backward dW_l = a_{l-1}^T delta_l for every layer and delta_{l-1} = delta_l W_l^T
@@ -42,7 +57,7 @@
 // is OpenBLAS's interface on top of libopenblas.so.0) and uses OpenMP for its
 // own kernels (torch::set_num_threads). Both are set to --threads.
 //
-//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench                 # workloads 1-4, 1 thread
+//   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench                 # workloads 1-4, 6, 7, 1 thread
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --threads 2
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --threads 2 --loaded --only fashion
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --memory wengert
@@ -50,8 +65,11 @@
 //
 // Flags: --threads N (1), --rounds R (15), --round-ms MS (50), --quick (few
 // rounds and steps: a smoke check), --only LIST (comma-separated of tiny,
-// digits, fashion, fullbatch), --loaded (a child process busy-loops on one core
+// digits, fashion, fullbatch, hvp, hvp-large, pinn), --loaded (a child process busy-loops on one core
 // while the workloads run), --memory FRAMEWORK, --steps N (memory steps, 10000).
+// --profile 'CASE/FRAMEWORK' [--iterations N] (1000): after the checks, runs
+// only that contender N times, untimed by the harness (for perf record and
+// valgrind --tool=callgrind), e.g. --only hvp --profile 'hvp digits: hvp/wengert'.
 // WENGERT_PEER_TORCH is 1 for peer_bench and 0 for peer_bench_wengert, the same
 // program without LibTorch linked, so that --memory wengert can also be
 // measured in a process that does not carry LibTorch's libraries.
@@ -101,16 +119,19 @@ struct Options {
   double round_ms = 50;
   bool quick = false;
   bool loaded = false;
-  std::string memory;  // "wengert" or "torch": the memory run instead of workloads 1-4
+  std::string memory;  // "wengert" or "torch": the memory run instead of the timed workloads
   long memory_steps = 10000;
   std::set<std::string> only;  // empty: all workloads
+  std::string profile;         // "case/framework": run only that contender, --iterations times, untimed
+  long profile_iterations = 1000;
   bool runs(const std::string& workload) const { return only.empty() || only.count(workload) > 0; }
 };
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "peer_bench: " << problem << "\n"
             << "usage: peer_bench [--threads N] [--rounds R] [--round-ms MS] [--quick] [--loaded]\n"
-            << "                  [--only tiny,digits,fashion,fullbatch] [--memory wengert|torch [--steps N]]\n";
+            << "                  [--only tiny,digits,fashion,fullbatch,hvp,hvp-large,pinn]\n"
+            << "                  [--memory wengert|torch [--steps N]] [--profile 'CASE/FRAMEWORK' [--iterations N]]\n";
   std::exit(2);
 }
 
@@ -130,10 +151,14 @@ Options parse(int argc, char** argv) {
     else if (a == "--loaded") o.loaded = true;
     else if (a == "--memory") o.memory = value(i);
     else if (a == "--steps") { o.memory_steps = std::stol(value(i)); steps_given = true; }
+    else if (a == "--profile") o.profile = value(i);
+    else if (a == "--iterations") o.profile_iterations = std::stol(value(i));
     else if (a == "--only") {
       std::stringstream list(value(i));
       for (std::string w; std::getline(list, w, ',');) {
-        if (w != "tiny" && w != "digits" && w != "fashion" && w != "fullbatch") usage("unknown workload " + w);
+        if (w != "tiny" && w != "digits" && w != "fashion" && w != "fullbatch" && w != "hvp" && w != "hvp-large" &&
+            w != "pinn")
+          usage("unknown workload " + w);
         o.only.insert(w);
       }
     } else usage("unknown argument " + a);
@@ -339,6 +364,16 @@ void report(const std::string& name, const std::vector<Measured>& results, Unit 
 // Times all the contenders of several cases in the same rounds (so that the
 // cases can be compared with each other too), then prints them case by case.
 void run_cases(const std::vector<Contender>& contenders, Unit unit, const Options& o) {
+  if (!o.profile.empty()) {  // for perf and callgrind: one contender in a loop, no harness
+    for (const auto& c : contenders)
+      if (c.name + "/" + c.framework == o.profile) {
+        const auto start = Clock::now();
+        for (long i = 0; i < o.profile_iterations; ++i) c.run();
+        std::printf("  profile %s: %ld iterations, %.3f us each\n", o.profile.c_str(), o.profile_iterations,
+                    1e6 * std::chrono::duration<double>(Clock::now() - start).count() / double(o.profile_iterations));
+      }
+    return;
+  }
   const std::vector<Measured> all = measure(contenders, o);
   print_header();
   std::vector<std::string> names;
@@ -470,11 +505,13 @@ void tiny_ops(const Options& o) {
 
 // ---- MLP workloads: one data set, three implementations -----------------------
 
+enum class Hidden { sigmoid, relu, tanh };
+
 template <class T>
 struct MlpData {
   std::vector<std::size_t> sizes;  // input, hidden..., output
   std::size_t batch;
-  bool relu;  // hidden activation: ReLU, else sigmoid
+  Hidden hidden;  // the hidden layers' activation
   std::vector<T> x;  // (batch, sizes[0]) row-major
   std::vector<std::size_t> labels;
   std::vector<std::vector<T>> weights;  // layer l: (sizes[l], sizes[l+1]) row-major, wengert's x W layout
@@ -482,9 +519,9 @@ struct MlpData {
 };
 
 template <class T>
-MlpData<T> make_data(std::vector<std::size_t> sizes, std::size_t batch, bool relu, unsigned seed) {
+MlpData<T> make_data(std::vector<std::size_t> sizes, std::size_t batch, Hidden hidden, unsigned seed) {
   std::mt19937 rng(seed);
-  MlpData<T> d{std::move(sizes), batch, relu, {}, {}, {}, {}};
+  MlpData<T> d{std::move(sizes), batch, hidden, {}, {}, {}, {}};
   std::normal_distribution<T> normal(T(0), T(1));
   d.x.resize(batch * d.sizes.front());
   for (auto& v : d.x) v = normal(rng);
@@ -527,10 +564,11 @@ struct WengertMlp {
       linear.bias().data() = array(d.biases[l], {d.sizes[l + 1]});
       weights.push_back(linear.weight());
       model.add(std::move(linear));
-      if (l + 1 < layers) {
-        if (d.relu) model.add(nn::ReLU<T>());
-        else model.add(nn::Sigmoid<T>());
-      }
+      if (l + 1 < layers) switch (d.hidden) {
+          case Hidden::relu: model.add(nn::ReLU<T>()); break;
+          case Hidden::tanh: model.add(nn::Tanh<T>()); break;
+          default: model.add(nn::Sigmoid<T>()); break;
+        }
     }
     x = autodiff::Variable<T>(array(d.x, {d.batch, d.sizes.front()}));
     optimizer = std::make_unique<nn::SGD<T>>(model.parameters(), kLearningRate);
@@ -567,10 +605,11 @@ struct TorchMlp {
       torch::nn::Linear linear(long(d.sizes[l]), long(d.sizes[l + 1]));
       linears.push_back(linear);
       model->push_back(linear);
-      if (l + 1 < layers) {
-        if (d.relu) model->push_back(torch::nn::ReLU());
-        else model->push_back(torch::nn::Sigmoid());
-      }
+      if (l + 1 < layers) switch (d.hidden) {
+          case Hidden::relu: model->push_back(torch::nn::ReLU()); break;
+          case Hidden::tanh: model->push_back(torch::nn::Tanh()); break;
+          default: model->push_back(torch::nn::Sigmoid()); break;
+        }
     }
     model->to(dtype);
     {
@@ -775,6 +814,13 @@ struct MlpTimes {
 };
 std::vector<MlpTimes> mlp_workloads;
 
+// One entry per HVP workload, for the summary.
+struct HvpTimes {
+  std::string name;
+  double hvp_target_vs_torch;
+};
+std::vector<HvpTimes> hvp_workloads;
+
 #if WENGERT_PEER_TORCH
 template <class T>
 void mlp_workload(const std::string& name, const std::string& title, const MlpData<T>& data, bool full_step,
@@ -815,7 +861,250 @@ void mlp_workload(const std::string& name, const std::string& title, const MlpDa
 
 #endif  // WENGERT_PEER_TORCH
 
-// ---- summary against issue 5's targets ------------------------------------------
+// ---- workloads 6 and 7: second order (issue 10) ---------------------------------
+#if WENGERT_PEER_TORCH
+
+// A fixed direction v for a Hessian-vector product, one array per parameter in
+// wengert's layout and order (layer by layer: weight (in, out), bias (out)).
+template <class T>
+struct Direction {
+  std::vector<std::vector<T>> weights, biases;
+};
+
+template <class T>
+Direction<T> make_direction(const MlpData<T>& d, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<T> normal(T(0), T(1));
+  Direction<T> v;
+  for (std::size_t l = 0; l < d.weights.size(); ++l) {
+    v.weights.emplace_back(d.weights[l].size());
+    v.biases.emplace_back(d.biases[l].size());
+    for (auto& x : v.weights.back()) x = normal(rng);
+    for (auto& x : v.biases.back()) x = normal(rng);
+  }
+  return v;
+}
+
+template <class T>
+autodiff::Array<T> array_of(const std::vector<T>& values, const autodiff::Shape& shape) {
+  autodiff::Array<T> a = autodiff::Array<T>::from_shape(shape);
+  std::copy(values.begin(), values.end(), a.data());
+  return a;
+}
+
+// wengert's Hessian-vector product of the loss with respect to all parameters:
+// g = grad(loss, params, create_graph), Hv = grad(g, params, grad_outputs = v).
+template <class T>
+struct WengertHvp {
+  WengertMlp<T> net;
+  std::vector<autodiff::Variable<T>> params, v;
+
+  WengertHvp(const MlpData<T>& d, const Direction<T>& direction) : net(d), params(net.model.parameters()) {
+    for (std::size_t l = 0; l < d.weights.size(); ++l) {
+      v.emplace_back(array_of(direction.weights[l], {d.sizes[l], d.sizes[l + 1]}));
+      v.emplace_back(array_of(direction.biases[l], {d.sizes[l + 1]}));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (params[i].shape() != v[i].shape()) throw std::logic_error("WengertHvp: parameters not in layer order");
+  }
+  std::vector<autodiff::Variable<T>> gradient() { return autodiff::grad(net.loss(), params); }
+  std::vector<autodiff::Variable<T>> hvp() {
+    const std::vector<autodiff::Variable<T>> g = autodiff::grad(net.loss(), params, {.create_graph = true});
+    return autodiff::grad(g, params, {.grad_outputs = v});
+  }
+};
+
+// LibTorch's double-backward Hessian-vector product, the way PyTorch users write it.
+template <class T>
+struct TorchHvp {
+  TorchMlp<T> net;
+  std::vector<torch::Tensor> params, v;
+
+  TorchHvp(const MlpData<T>& d, const Direction<T>& direction) : net(d), params(net.model->parameters()) {
+    const auto dtype = std::is_same_v<T, float> ? torch::kFloat32 : torch::kFloat64;
+    for (std::size_t l = 0; l < d.weights.size(); ++l) {
+      const long in = long(d.sizes[l]), out = long(d.sizes[l + 1]);
+      v.push_back(torch::from_blob(const_cast<T*>(direction.weights[l].data()), {in, out}, dtype).t().contiguous());
+      v.push_back(torch::from_blob(const_cast<T*>(direction.biases[l].data()), {out}, dtype).clone());
+    }
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (params[i].sizes() != v[i].sizes()) throw std::logic_error("TorchHvp: parameters not in layer order");
+  }
+  std::vector<torch::Tensor> gradient() { return torch::autograd::grad({net.loss()}, params); }
+  std::vector<torch::Tensor> hvp() {
+    const std::vector<torch::Tensor> g =
+        torch::autograd::grad({net.loss()}, params, {}, /*retain_graph=*/true, /*create_graph=*/true);
+    return torch::autograd::grad(g, params, v);
+  }
+};
+
+// max |a - b| over every parameter (wengert's weights (in, out), torch's (out, in)),
+// and the largest |a| (the scale of the values compared).
+template <class T>
+std::pair<double, double> max_parameter_difference(const std::vector<autodiff::Variable<T>>& a,
+                                                   const std::vector<torch::Tensor>& b) {
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const torch::Tensor bi = (b[i].dim() == 2 ? b[i].t() : b[i]).contiguous();
+    const auto& ai = a[i].value();
+    worst = std::max(worst, max_abs_difference(ai.data(), bi.data_ptr<T>(), ai.size()));
+    for (std::size_t k = 0; k < ai.size(); ++k) scale = std::max(scale, std::abs(double(ai.data()[k])));
+  }
+  return {worst, scale};
+}
+
+template <class T>
+void hvp_workload(const std::string& name, const std::string& title, const MlpData<T>& data, double target_vs_torch,
+                  const Options& o) {
+  std::printf("\n== %s ==\n", title.c_str());
+  const Direction<T> direction = make_direction(data, 11);
+  WengertHvp<T> w(data, direction);
+  TorchHvp<T> t(data, direction);
+  const double tolerance = 1e-4;
+  {
+    const auto [dg, gscale] = max_parameter_difference(w.gradient(), t.gradient());
+    check(name + ": dC/dtheta, all parameters (max |g| " + std::to_string(gscale).substr(0, 6) + ")", dg, tolerance);
+    const auto [dh, hscale] = max_parameter_difference(w.hvp(), t.hvp());
+    check(name + ": H v, all parameters (max |Hv| " + std::to_string(hscale).substr(0, 6) + ")", dh,
+          tolerance * std::max(1.0, hscale));
+  }
+  const std::string gradient = name + ": gradient", hvp = name + ": hvp";
+  run_cases({{gradient, "wengert",
+              [&] {
+                const auto g = w.gradient();
+                sink += double(g[0].value().data()[0]);
+              }},
+             {gradient, "torch",
+              [&] {
+                const auto g = t.gradient();
+                sink += double(g[0].template data_ptr<T>()[0]);
+              }},
+             {hvp, "wengert",
+              [&] {
+                const auto hv = w.hvp();
+                sink += double(hv[0].value().data()[0]);
+              }},
+             {hvp, "torch",
+              [&] {
+                const auto hv = t.hvp();
+                sink += double(hv[0].template data_ptr<T>()[0]);
+              }}},
+            Unit{"us", 1e6, 1}, o);
+  hvp_workloads.push_back({name, target_vs_torch});
+}
+
+// A physics-informed network for u' + u = 0 on [0, 2] with u(0) = 1 (examples/pinn):
+// the loss needs du/dx by create_graph, then its gradient with respect to the
+// weights, then an Adam step. The collocation points are a grid with x_0 = 0, so
+// u(0) is the first row of u.
+constexpr double kAdamRate = 1e-3;
+
+template <class T>
+MlpData<T> make_pinn_data(std::size_t points, unsigned seed) {
+  MlpData<T> d = make_data<T>({1, 32, 32, 1}, points, Hidden::tanh, seed);
+  for (std::size_t i = 0; i < points; ++i) d.x[i] = T(2) * T(i) / T(points - 1);
+  return d;
+}
+
+template <class T>
+struct WengertPinn {
+  using V = autodiff::Variable<T>;
+  WengertMlp<T> net;
+  std::vector<V> params;
+  V x;  // the collocation points (points, 1), requiring a gradient
+  std::unique_ptr<nn::Adam<T>> adam;
+
+  explicit WengertPinn(const MlpData<T>& d) : net(d), params(net.model.parameters()), x(net.x.value(), true) {
+    adam = std::make_unique<nn::Adam<T>>(params, kAdamRate);
+  }
+  V loss(V* du_out = nullptr) {
+    const V u = net.model(x);
+    const V du = autodiff::grad(autodiff::sum(u), x, {.create_graph = true});
+    if (du_out) *du_out = du;
+    const V u0 = autodiff::slice(u, 0, 0, 1);
+    return autodiff::mean(autodiff::square(du + u)) + autodiff::sum(autodiff::square(u0 - T(1)));
+  }
+  void gradient() {
+    adam->zero_grad();
+    const V l = loss();
+    l.backward({.inputs = params});
+    sink += double(l.item());
+  }
+  void step() {
+    gradient();
+    adam->step();
+  }
+};
+
+template <class T>
+struct TorchPinn {
+  TorchMlp<T> net;
+  std::vector<torch::Tensor> params;
+  torch::Tensor x;
+  std::unique_ptr<torch::optim::Adam> adam;
+
+  explicit TorchPinn(const MlpData<T>& d)
+      : net(d), params(net.model->parameters()), x(net.x.clone().requires_grad_(true)) {
+    adam = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(kAdamRate));
+  }
+  torch::Tensor loss(torch::Tensor* du_out = nullptr) {
+    const torch::Tensor u = net.model->forward(x);
+    const torch::Tensor du =
+        torch::autograd::grad({u.sum()}, {x}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    if (du_out) *du_out = du;
+    const torch::Tensor u0 = u.slice(0, 0, 1);
+    return (du + u).square().mean() + (u0 - 1).square().sum();
+  }
+  void gradient() {
+    adam->zero_grad();
+    const torch::Tensor l = loss();
+    l.backward({}, c10::nullopt, false, params);  // into the weights only, like wengert's .inputs
+    sink += double(l.data_ptr<T>()[0]);
+  }
+  void step() {
+    gradient();
+    adam->step();
+  }
+};
+
+void pinn_workload(const Options& o) {
+  using T = float;
+  std::printf("\n== 7. PINN step: u' + u = 0 on [0, 2], u(0) = 1; 1-32-32-1 tanh, 256 collocation points, "
+              "u' by create_graph, Adam, float32 ==\n");
+  const MlpData<T> data = make_pinn_data<T>(256, 5);
+  WengertPinn<T> w(data);
+  TorchPinn<T> t(data);
+  {
+    const double tolerance = 1e-4;
+    autodiff::Variable<T> wdu;
+    torch::Tensor tdu;
+    const double wl = double(w.loss(&wdu).item());
+    const double tl = t.loss(&tdu).template item<double>();
+    check("pinn: initial loss", std::abs(wl - tl), tolerance);
+    check("pinn: du/dx at the 256 points",
+          max_abs_difference(wdu.value().data(), tdu.contiguous().data_ptr<T>(), wdu.size()), tolerance);
+    wdu = {};
+    tdu = torch::Tensor();
+    w.step();
+    t.step();
+    const auto& wg = w.params[0].grad();
+    const torch::Tensor tg = t.params[0].grad().t().contiguous();
+    check("pinn: first layer's dLoss/dW", max_abs_difference(wg.data(), tg.data_ptr<T>(), wg.size()), tolerance);
+    const auto& wv = w.params[2].value();
+    const torch::Tensor tv = t.params[2].detach().t().contiguous();
+    check("pinn: second layer's W after one Adam step", max_abs_difference(wv.data(), tv.data_ptr<T>(), wv.size()),
+          tolerance);
+  }
+  run_cases({{"pinn: step", "wengert", [&] { w.step(); }},
+             {"pinn: step", "torch", [&] { t.step(); }},
+             {"pinn: loss+gradient", "wengert", [&] { w.gradient(); }},
+             {"pinn: loss+gradient", "torch", [&] { t.gradient(); }}},
+            Unit{"us", 1e6, 1}, o);
+}
+
+#endif  // WENGERT_PEER_TORCH
+
+// ---- summary against the targets of issues 5 and 10 ------------------------------
 
 void summary(const Options& o) {
   std::printf("\n== summary against the targets: ratio of wall-time medians [paired ratio] "
@@ -839,6 +1128,27 @@ void summary(const Options& o) {
         "fashion step, " + std::to_string(o.threads) + " thread(s)" + (o.loaded ? ", loaded" : ""));
   ratio("fullbatch: forward+loss+backward", "wengert", "floor", 1.2, "full-batch gradient (float64)");
   ratio("fullbatch: forward+loss+backward", "fused", "floor", 0, "  the same by hand, fused (a reference)");
+  // Second order (issue 10): one framework's HVP against its own gradient (same rounds), and against LibTorch's HVP.
+  auto within = [](const std::string& a, const std::string& b, const std::string& who, double target,
+                   const std::string& what) {
+    const Record *ra = record(a), *rb = record(b);
+    if (!ra || !rb) return;
+    const Measured *ma = find(ra->results, who), *mb = find(rb->results, who);
+    if (!ma || !mb) return;
+    const double value = ma->median() / mb->median();
+    std::printf("  %-44s %s %s / gradient = %6.3f [%6.3f] (cpu %6.3f)", what.c_str(), who.c_str(), "hvp", value,
+                paired_ratio(*ma, *mb), ma->cpu_median() / mb->cpu_median());
+    if (target > 0) std::printf("   target <= %5.3f   %s", target, value <= target ? "met" : "MISSED");
+    std::printf("\n");
+  };
+  for (const auto& h : hvp_workloads) {
+    within(h.name + ": hvp", h.name + ": gradient", "wengert", 4, h.name + ": HVP vs one gradient");
+    within(h.name + ": hvp", h.name + ": gradient", "torch", 0, h.name + ": HVP vs one gradient");
+    ratio(h.name + ": hvp", "wengert", "torch", h.hvp_target_vs_torch, h.name + ": HVP");
+    ratio(h.name + ": gradient", "wengert", "torch", 0, h.name + ": gradient");
+  }
+  ratio("pinn: step", "wengert", "torch", 1.0 / 3, "PINN step (u' by create_graph, Adam)");
+  ratio("pinn: loss+gradient", "wengert", "torch", 0, "PINN loss + gradient, no update");
   for (const auto& m : mlp_workloads) {
     const Record *fwd = record(m.forward_case), *fb = record(m.backward_case);
     if (!fwd || !fb) continue;
@@ -868,7 +1178,7 @@ int memory_run(const Options& o) {
               o.memory.c_str(), o.memory_steps, o.threads);
   std::printf("VmRSS at start (the program's libraries loaded%s, nothing built): %ld kB\n",
               WENGERT_PEER_TORCH ? ", LibTorch's among them" : ", no LibTorch", baseline);
-  const MlpData<float> data = make_data<float>({784, 512, 256, 10}, 128, true, 3);
+  const MlpData<float> data = make_data<float>({784, 512, 256, 10}, 128, Hidden::relu, 3);
   std::function<void()> step;
   std::unique_ptr<WengertMlp<float>> w;
   double final_loss = 0;
@@ -942,15 +1252,26 @@ int main(int argc, char** argv) {
     if (o.runs("tiny")) tiny_ops(o);
     if (o.runs("digits"))
       mlp_workload<float>("digits", "2. digits step: 64-50(sigmoid)-10, cross-entropy, batch 32, float32, SGD",
-                          make_data<float>({64, 50, 10}, 32, false, 1), true, o);
+                          make_data<float>({64, 50, 10}, 32, Hidden::sigmoid, 1), true, o);
     if (o.runs("fashion"))
       mlp_workload<float>("fashion",
                           "3. fashion step: 784-512(ReLU)-256(ReLU)-10, cross-entropy, batch 128, float32, SGD, " +
                               std::to_string(o.threads) + " thread(s)" + (o.loaded ? ", another process busy" : ""),
-                          make_data<float>({784, 512, 256, 10}, 128, true, 2), true, o);
+                          make_data<float>({784, 512, 256, 10}, 128, Hidden::relu, 2), true, o);
     if (o.runs("fullbatch"))
       mlp_workload<double>("fullbatch", "4. full-batch gradient: 64-50(sigmoid)-10 on 1437 samples, float64, no update",
-                           make_data<double>({64, 50, 10}, 1437, false, 4), false, o, true);
+                           make_data<double>({64, 50, 10}, 1437, Hidden::sigmoid, 4), false, o, true);
+    if (o.runs("hvp"))
+      hvp_workload<float>("hvp digits",
+                          "6a. Hessian-vector product: 64-50(sigmoid)-10, cross-entropy, batch 32, float32, "
+                          "all parameters",
+                          make_data<float>({64, 50, 10}, 32, Hidden::sigmoid, 1), 1.0 / 3, o);
+    if (o.runs("hvp-large"))
+      hvp_workload<float>("hvp large",
+                          "6b. Hessian-vector product: 784-512(tanh)-256(tanh)-10, cross-entropy, batch 128, "
+                          "float32, all parameters",
+                          make_data<float>({784, 512, 256, 10}, 128, Hidden::tanh, 6), 1.0, o);
+    if (o.runs("pinn")) pinn_workload(o);
     summary(o);
     std::printf("\nchecks failed: %d; wall time %.1f s; load average at end %s (sink %g)\n", failures,
                 std::chrono::duration<double>(Clock::now() - start).count(), loadavg().c_str(), sink);

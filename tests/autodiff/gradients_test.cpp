@@ -68,6 +68,9 @@ const std::vector<OpCase> op_cases = {
     {"log_softmax 3-D middle axis", {{2, 3, 4}}, [](const Inputs& x) { return log_softmax(x[0], 1); }},
     {"sigmoid_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return sigmoid_backward(x[0], x[1]); }},
     {"tanh_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return tanh_backward(x[0], x[1]); }},
+    {"relu_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return relu_backward(x[0], x[1], 0.2); }},
+    {"log_softmax_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 1); }},
+    {"log_softmax_backward axis 0", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 0); }},
     // reductions
     {"sum all", {{3, 4}}, [](const Inputs& x) { return sum(x[0]); }},
     {"sum axis 0", {{3, 4}}, [](const Inputs& x) { return sum(x[0], 0); }},
@@ -97,6 +100,8 @@ const std::vector<OpCase> op_cases = {
     {"slice_backward", {{2, 3, 3}}, [](const Inputs& x) { return slice_backward(x[0], 1, 1, 5); }},
     {"broadcast_to", {{3, 1}}, [](const Inputs& x) { return broadcast_to(x[0], {2, 3, 4}); }},
     {"broadcast_to from a scalar", {{}}, [](const Inputs& x) { return broadcast_to(x[0], {3, 2}); }},
+    {"broadcast_to new leading axes", {{3, 2}}, [](const Inputs& x) { return broadcast_to(x[0], {2, 3, 2}); }},
+    {"broadcast_to one axis", {{2, 1, 3}}, [](const Inputs& x) { return broadcast_to(x[0], {2, 4, 3}); }},
     {"index_rows_backward (repeats)", {{4, 3}}, [](const Inputs& x) { return index_rows_backward(x[0], {3, 0, 3, 1}, 5); }},
     {"pick_backward", {{3}}, [](const Inputs& x) { return pick_backward(x[0], labels_3, 4); }},
     {"index_rows (repeats)", {{4, 3}}, [](const Inputs& x) { return index_rows(x[0], {3, 0, 3, 1}); }},
