@@ -76,7 +76,14 @@ Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x, T alpha) {
   Array<T> y = Array<T>::from_shape(x.shape());
   const T *pg = g.value().data(), *px = x.value().data();
   T* py = y.data();
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = px[i] > T(0) ? pg[i] : alpha * pg[i];
+  // Both forms vectorise (a select, a multiply); `x > 0 ? g : alpha g` would not: g++ keeps
+  // the conditional multiply as a branch per value (it might trap). relu passes 0, not 0 * g,
+  // so an infinite g where x <= 0 still gives 0, as PyTorch.
+  const std::size_t n = y.size();
+  if (alpha == T(0))
+    for (std::size_t i = 0; i < n; ++i) py[i] = px[i] > T(0) ? pg[i] : T(0);
+  else
+    for (std::size_t i = 0; i < n; ++i) py[i] = (px[i] > T(0) ? T(1) : alpha) * pg[i];
   return record<T>(op, std::move(y), {g, x}, [alpha](Backward<T>& d) {
     if (d.needs_grad(0)) d.add_grad(0, relu_backward(d.g, d.input(1), alpha));
   });
