@@ -8,6 +8,7 @@
 
 #include <xtensor/xmath.hpp>
 
+#include "check.hpp"
 #include "io.hpp"
 
 namespace nn {
@@ -16,6 +17,7 @@ namespace {
 // The rows of a (N, ...) array at the given indices.
 template <class T>
 Array<T> take_rows(const Array<T>& a, const std::vector<std::size_t>& indices) {
+  if (a.dimension() == 0) return Array<T>::from_shape({0});  // an empty data set (checked: no indices)
   auto shape = a.shape();
   const std::size_t width = a.size() / shape[0];
   shape[0] = indices.size();
@@ -27,11 +29,26 @@ Array<T> take_rows(const Array<T>& a, const std::vector<std::size_t>& indices) {
 }  // namespace
 
 template <class T>
+void Dataset<T>::check(const std::string& caller) const {
+  const std::size_t n = size();
+  if (!labels.empty() && labels.size() != n)
+    throw std::invalid_argument(caller + ": the data set has " + std::to_string(labels.size()) + " labels for " +
+                                std::to_string(n) + " input rows (inputs of shape " + autodiff::to_string(inputs.shape()) +
+                                "); give one label per row");
+  if (targets.size() > 0 && (targets.dimension() == 0 || targets.shape()[0] != n))
+    throw std::invalid_argument(caller + ": the data set has targets of shape " + autodiff::to_string(targets.shape()) +
+                                " for " + std::to_string(n) + " input rows (inputs of shape " +
+                                autodiff::to_string(inputs.shape()) + "); give one target row per input row");
+}
+
+template <class T>
 Dataset<T> Dataset<T>::subset(const std::vector<std::size_t>& indices) const {
+  check("Dataset::subset");
   Dataset<T> part;
   for (std::size_t i : indices)
     if (i >= size())
-      throw std::out_of_range("Dataset::subset: index " + std::to_string(i) + " of " + std::to_string(size()));
+      throw std::out_of_range("Dataset::subset: index " + detail::label_string(i) + " out of range for " +
+                              std::to_string(size()) + " samples");
   part.inputs = take_rows(inputs, indices);
   for (std::size_t i : indices)
     if (!labels.empty()) part.labels.push_back(labels[i]);
@@ -44,7 +61,8 @@ std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>& data, doubl
                                                    bool stratify) {
   if (!(test_fraction > 0 && test_fraction < 1))
     throw std::invalid_argument("train_test_split: test fraction must lie in (0, 1), got " +
-                                std::to_string(test_fraction));
+                                detail::number(test_fraction));
+  data.check("train_test_split");
   Engine engine(seed);
   std::vector<std::size_t> train, test;
   auto split_group = [&](std::vector<std::size_t> group) {
@@ -55,7 +73,9 @@ std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>& data, doubl
   };
   if (stratify) {
     if (data.labels.size() != data.size())
-      throw std::invalid_argument("train_test_split: stratify needs one label per sample");
+      throw std::invalid_argument("train_test_split: stratify needs one label per sample, got " +
+                                  std::to_string(data.labels.size()) + " labels for " + std::to_string(data.size()) +
+                                  " samples");
     std::map<std::size_t, std::vector<std::size_t>> by_class;
     for (std::size_t i = 0; i < data.size(); ++i) by_class[data.labels[i]].push_back(i);
     for (auto& [label, group] : by_class) split_group(group);
@@ -66,16 +86,24 @@ std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>& data, doubl
     std::iota(all.begin(), all.end(), 0);
     split_group(all);
   }
+  if (train.empty() || test.empty())
+    throw std::invalid_argument("train_test_split: a test fraction of " + detail::number(test_fraction) + " of " +
+                                std::to_string(data.size()) + " samples" + (stratify ? " (stratified)" : "") +
+                                " leaves the " + (train.empty() ? "train" : "test") + " part empty");
   return {data.subset(train), data.subset(test)};
 }
 
 template <class T>
 Array<T> one_hot(const Labels& labels, std::size_t classes) {
+  std::size_t count = 0;
+  if (!detail::checked_product({labels.size(), classes}, count))
+    throw std::invalid_argument("one_hot: " + std::to_string(labels.size()) + " labels of " + std::to_string(classes) +
+                                " classes make more than 2^64 entries");
   Array<T> encoded = xt::zeros<T>({labels.size(), classes});
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] >= classes)
-      throw std::out_of_range("one_hot: label " + std::to_string(labels[i]) + " with only " +
-                              std::to_string(classes) + " classes");
+      throw std::out_of_range("one_hot: label " + detail::label_string(labels[i]) + " (row " + std::to_string(i) +
+                              ") out of range for " + std::to_string(classes) + " classes");
     encoded(i, labels[i]) = T(1);
   }
   return encoded;
@@ -87,6 +115,10 @@ StandardScaler<T>& StandardScaler<T>::fit(const Array<T>& x) {
     throw autodiff::ShapeError("StandardScaler::fit: needs a non-empty (samples, features) array, got shape " +
                                autodiff::to_string(x.shape()));
   const std::size_t n = x.shape()[0], features = x.shape()[1];
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(double(x.data()[i])))
+      throw std::invalid_argument("StandardScaler::fit: value " + detail::number(double(x.data()[i])) + " at " +
+                                  detail::position(x.shape(), i) + "; the data must be finite");
   std::vector<double> mean(features, 0.0), variance(features, 0.0);  // in double, two passes
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < features; ++j) mean[j] += double(x(i, j));
@@ -118,14 +150,16 @@ Array<T> StandardScaler<T>::transform(const Array<T>& x) const {
 
 template <class T>
 DataLoader<T>::DataLoader(Dataset<T> data, std::size_t batch_size, bool shuffle, std::uint64_t seed)
-    : data_(std::move(data)), batch_size_(batch_size), shuffle_(shuffle), engine_(seed), order_(data_.size()) {
+    : data_(std::move(data)), batch_size_(batch_size), shuffle_(shuffle), engine_(seed) {
   if (batch_size == 0) throw std::invalid_argument("DataLoader: batch size must be at least 1");
+  data_.check("DataLoader");
+  order_.resize(data_.size());
   std::iota(order_.begin(), order_.end(), 0);
 }
 
 template <class T>
 std::size_t DataLoader<T>::batches_per_epoch() const {
-  return (data_.size() + batch_size_ - 1) / batch_size_;
+  return data_.size() / batch_size_ + (data_.size() % batch_size_ != 0);  // ceil, without overflow
 }
 
 template <class T>
@@ -152,10 +186,16 @@ Dataset<T> load_digits(const std::string& path) {
   const std::size_t n = table.shape()[0];
   data.inputs = Array<T>::from_shape({n, 64});
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < 64; ++j) data.inputs(i, j) = T(table(i, j));
+    for (std::size_t j = 0; j < 64; ++j) {
+      const double pixel = table(i, j);
+      if (!(pixel >= 0 && pixel <= 16))
+        throw FileError(path + ": row " + std::to_string(i + 1) + ", column " + std::to_string(j + 1) + " has pixel " +
+                        detail::number(pixel) + ", outside 0..16");
+      data.inputs(i, j) = T(pixel);
+    }
     const double label = table(i, 64);
     if (label < 0 || label > 9 || label != std::floor(label))
-      throw FileError(path + ": row " + std::to_string(i + 1) + " has label " + std::to_string(label) +
+      throw FileError(path + ": row " + std::to_string(i + 1) + " has label " + detail::number(label) +
                       ", not a digit 0..9");
     data.labels.push_back(static_cast<std::size_t>(label));
   }

@@ -21,12 +21,17 @@ struct Dataset {
   Array<T> targets = Array<T>::from_shape({0});  // empty for classification
 
   std::size_t size() const { return inputs.dimension() == 0 ? 0 : inputs.shape()[0]; }
-  // The samples at the given indices, in that order.
+  // The samples at the given indices, in that order (each index below size()).
   Dataset subset(const std::vector<std::size_t>& indices) const;
+  // Throws std::invalid_argument, naming `caller`, unless the labels (if any)
+  // and the targets (if any) have one entry per input row. Every function
+  // that takes a Dataset checks it so.
+  void check(const std::string& caller) const;
 };
 
 // Shuffled (seeded) split into (train, test); with stratify, each class keeps
-// its share in both parts (classification only).
+// its share in both parts (classification only). test_fraction in (0, 1); a
+// split that would leave either part empty is a std::invalid_argument.
 template <class T>
 std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>& data, double test_fraction = 0.2,
                                                    std::uint64_t seed = 0, bool stratify = false);
@@ -36,7 +41,7 @@ template <class T = float>
 Array<T> one_hot(const Labels& labels, std::size_t classes);
 
 // Standard scaling, fitted on training data only: (x - mean) / std per feature
-// (a feature with zero variance is only centred).
+// (a feature with zero variance is only centred). fit() needs finite values.
 template <class T = float>
 class StandardScaler {
  public:

@@ -23,10 +23,11 @@ struct Initializer {
   std::function<void(xt::xarray<double>& values, std::size_t fan_in, std::size_t fan_out, Engine& engine)> fill;
 };
 
+// Bad parameters are a std::invalid_argument when the initialiser is made.
 Initializer zeros();
-Initializer constant(double value);  // the lecture's bias of 0.01
-Initializer normal(double mean = 0.0, double stddev = 1.0);
-Initializer uniform(double low = -1.0, double high = 1.0);
+Initializer constant(double value);  // the lecture's bias of 0.01 (any value, as PyTorch's constant_)
+Initializer normal(double mean = 0.0, double stddev = 1.0);  // mean finite, stddev >= 0 (0: every value is mean)
+Initializer uniform(double low = -1.0, double high = 1.0);  // finite, low <= high
 // Glorot & Bengio (2010): variance 2 / (fan_in + fan_out)
 Initializer xavier_normal();
 Initializer xavier_uniform();  // U(-a, a), a = sqrt(6 / (fan_in + fan_out))
@@ -34,7 +35,9 @@ Initializer xavier_uniform();  // U(-a, a), a = sqrt(6 / (fan_in + fan_out))
 Initializer he_normal();
 Initializer he_uniform();  // U(-a, a), a = sqrt(6 / fan_in)
 
-// A (fan_in, fan_out)-shaped or any-shaped array drawn from init.
+// A (fan_in, fan_out)-shaped or any-shaped array drawn from init. Xavier with
+// fan_in + fan_out = 0, or He with fan_in = 0, is a std::invalid_argument when
+// there is anything to draw; so is a shape of more than 2^64 elements.
 xt::xarray<double> sample(const Initializer& init, const xt::xarray<double>::shape_type& shape, std::size_t fan_in,
                           std::size_t fan_out);
 

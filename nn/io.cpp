@@ -2,11 +2,15 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "check.hpp"
 
 namespace nn {
 
@@ -93,9 +97,12 @@ xt::xarray<std::uint8_t> read_idx(const std::string& path) {
   if (rank == 0 || bytes.size() < 4 + 4 * rank)
     throw FileError(path + ": IDX header truncated or without dimensions");
   xt::xarray<std::uint8_t>::shape_type shape(rank);
-  std::size_t count = 1;
-  for (std::size_t d = 0; d < rank; ++d) count *= shape[d] = big_endian_u32(bytes, 4 + 4 * d);
-  const std::size_t expected = 4 + 4 * rank + count;
+  for (std::size_t d = 0; d < rank; ++d) shape[d] = big_endian_u32(bytes, 4 + 4 * d);
+  std::size_t count = 0, expected = 0;
+  const autodiff::Shape dims(shape.begin(), shape.end());
+  if (!detail::checked_product(dims, count) || __builtin_add_overflow(4 + 4 * rank, count, &expected))
+    throw FileError(path + ": IDX header gives dimensions " + autodiff::to_string(dims) +
+                    ", more than 2^64 elements (a corrupt header)");
   if (bytes.size() != expected)
     throw FileError(path + ": IDX file is " + std::to_string(bytes.size()) + " bytes, its header promises " +
                     std::to_string(expected) + (bytes.size() < expected ? " (truncated)" : " (trailing data)"));
@@ -142,7 +149,7 @@ Array<T> load_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw FileError(path + ": not a .npy file (bad magic)");
-  const int major = bytes[6];
+  const int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_length, header_start;
   if (major == 1) {
     header_length = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
@@ -172,16 +179,31 @@ Array<T> load_npy(const std::string& path) {
   const std::string shape_text = field("shape");
   const std::size_t open = shape_text.find('('), close = shape_text.find(')');
   if (open == std::string::npos || close == std::string::npos) throw FileError(path + ": malformed shape in .npy header");
+  const std::string inside = shape_text.substr(open + 1, close - open - 1);
   autodiff::Shape shape;
-  std::istringstream dims(shape_text.substr(open + 1, close - open - 1));
+  std::istringstream dims(inside);
   std::string dim;
+  // "(3, 4)", "(3,)", "()": each dimension a plain decimal number
   while (std::getline(dims, dim, ',')) {
-    if (dim.find_first_not_of(' ') == std::string::npos) continue;
-    shape.push_back(std::stoul(dim));
+    const std::size_t first = dim.find_first_not_of(' '), last = dim.find_last_not_of(' ');
+    if (first == std::string::npos) continue;
+    const std::string digits = dim.substr(first, last - first + 1);
+    std::size_t value = 0;
+    bool ok = digits.find_first_not_of("0123456789") == std::string::npos;
+    for (char c : digits)
+      if (ok && (__builtin_mul_overflow(value, std::size_t(10), &value) ||
+                 __builtin_add_overflow(value, std::size_t(c - '0'), &value)))
+        ok = false;
+    if (!ok)
+      throw FileError(path + ": malformed shape (" + inside + ") in .npy header: '" + digits +
+                      "' is not a dimension (a number from 0 to 2^64 - 1)");
+    shape.push_back(value);
   }
-  std::size_t count = 1;
-  for (auto d : shape) count *= d;
-  const std::size_t expected = header_start + header_length + count * sizeof(T);
+  std::size_t count = 0, bytes_of_data = 0, expected = 0;
+  if (!detail::checked_product(shape, count) || __builtin_mul_overflow(count, sizeof(T), &bytes_of_data) ||
+      __builtin_add_overflow(header_start + header_length, bytes_of_data, &expected))
+    throw FileError(path + ": .npy header gives shape " + autodiff::to_string(shape) +
+                    ", more bytes than 2^64 (a corrupt header)");
   if (bytes.size() != expected)
     throw FileError(path + ": " + std::to_string(bytes.size()) + " bytes where shape " + autodiff::to_string(shape) +
                     " needs " + std::to_string(expected) + (bytes.size() < expected ? " (truncated)" : " (trailing data)"));
@@ -192,32 +214,68 @@ Array<T> load_npy(const std::string& path) {
 
 template <class T>
 void save_parameters(const Module<T>& model, const std::string& directory) {
-  std::filesystem::create_directories(directory);
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error || !std::filesystem::is_directory(directory))
+    throw FileError(directory + ": cannot create the directory for save_parameters (" +
+                    (error ? error.message() : std::string("a file of that name exists")) + ")");
   for (const auto& [name, parameter] : model.named_parameters())
     save_npy(directory + "/" + name + ".npy", parameter.value());
 }
 
 template <class T>
-void load_parameters(Module<T>& model, const std::string& directory) {
+LoadResult load_parameters(Module<T>& model, const std::string& directory, bool strict) {
   if (!std::filesystem::is_directory(directory)) throw FileError(directory + ": no such directory");
   auto parameters = model.named_parameters();
-  std::vector<Array<T>> loaded;  // everything is read and checked before anything changes
-  for (const auto& [name, parameter] : parameters) {
+  LoadResult result;
+  // Files the model has no parameter for (PyTorch's unexpected keys).
+  std::vector<std::string> files;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".npy") == 0 && entry.is_regular_file())
+      files.push_back(file.substr(0, file.size() - 4));
+  }
+  if (error) throw FileError(directory + ": cannot list the directory (" + error.message() + ")");
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    const bool known = std::any_of(parameters.begin(), parameters.end(), [&](const auto& p) { return p.first == file; });
+    if (!known) result.unexpected.push_back(file);
+  }
+  std::vector<Array<T>> loaded(parameters.size());  // everything is read and checked before anything changes
+  std::vector<bool> present(parameters.size(), false);
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    const auto& [name, parameter] = parameters[i];
     const std::string path = directory + "/" + name + ".npy";
+    if (!strict && !std::filesystem::exists(path)) {
+      result.missing.push_back(name);
+      continue;
+    }
     Array<T> values = load_npy<T>(path);
     if (values.shape() != parameter.shape())
       throw FileError(path + ": shape " + autodiff::to_string(values.shape()) + " where parameter '" + name +
                       "' has shape " + autodiff::to_string(parameter.shape()));
-    loaded.push_back(std::move(values));
+    loaded[i] = std::move(values);
+    present[i] = true;
   }
-  for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].second.data() = loaded[i];
+  if (strict && !result.unexpected.empty()) {
+    std::string names;
+    for (const auto& file : result.unexpected) names += (names.empty() ? "" : ", ") + directory + "/" + file + ".npy";
+    throw FileError("load_parameters: " + names + (result.unexpected.size() == 1 ? " matches" : " match") +
+                    " no parameter of the model (" + std::to_string(parameters.size()) +
+                    " parameters); pass strict = false to ignore " +
+                    (result.unexpected.size() == 1 ? "it" : "them"));
+  }
+  for (std::size_t i = 0; i < parameters.size(); ++i)
+    if (present[i]) parameters[i].second.data() = std::move(loaded[i]);
+  return result;
 }
 
 #define WENGERT_INSTANTIATE(T)                                          \
   template void save_npy(const std::string&, const Array<T>&);          \
   template Array<T> load_npy<T>(const std::string&);                    \
   template void save_parameters(const Module<T>&, const std::string&);  \
-  template void load_parameters(Module<T>&, const std::string&);
+  template LoadResult load_parameters(Module<T>&, const std::string&, bool);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

@@ -24,7 +24,8 @@ xt::xarray<double> read_csv(const std::string& path, bool has_header = false);
 // An IDX file (MNIST, Fashion-MNIST; plain or .gz) of unsigned bytes, with its shape.
 xt::xarray<std::uint8_t> read_idx(const std::string& path);
 
-// NumPy .npy files (little-endian float32 '<f4' or float64 '<f8', C order).
+// NumPy .npy files (little-endian float32 '<f4' or float64 '<f8', C order). A
+// header whose shape is malformed or whose size passes 2^64 bytes is a FileError.
 template <class T>
 void save_npy(const std::string& path, const Array<T>& values);
 template <class T>
@@ -34,9 +35,17 @@ Array<T> load_npy(const std::string& path);
 // the parameter ("0.weight.npy", ...): numpy.load reads them.
 template <class T>
 void save_parameters(const Module<T>& model, const std::string& directory);
+// What load_parameters did not match (PyTorch's missing and unexpected keys).
+struct LoadResult {
+  std::vector<std::string> missing;     // parameters without a file (non-strict only)
+  std::vector<std::string> unexpected;  // .npy files without a parameter
+};
 // Loads every parameter; checks that each file exists and that its shape and
-// dtype match. On any failure the model is left unchanged.
+// dtype match. Strict (the default, as PyTorch's load_state_dict): a .npy file in
+// the directory that matches no parameter is a FileError too. With strict = false,
+// missing files and unknown files are skipped and listed in the result. On any
+// failure the model is left unchanged.
 template <class T>
-void load_parameters(Module<T>& model, const std::string& directory);
+LoadResult load_parameters(Module<T>& model, const std::string& directory, bool strict = true);
 
 }  // namespace nn

@@ -2,23 +2,36 @@
 
 #include <stdexcept>
 
+#include "check.hpp"
+
 namespace nn {
 
 template <class T>
 Labels argmax_rows(const Array<T>& scores) {
   if (scores.dimension() != 2) throw autodiff::ShapeError("argmax_rows: needs (samples, classes), got shape " + autodiff::to_string(scores.shape()));
   const std::size_t n = scores.shape()[0], classes = scores.shape()[1];
+  if (classes == 0 && n > 0)
+    throw autodiff::ShapeError("argmax_rows: scores of shape " + autodiff::to_string(scores.shape()) + " have no classes");
   Labels best(n, 0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 1; j < classes; ++j)
-      if (scores(i, j) > scores(i, best[i])) best[i] = j;
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* row = scores.data() + i * classes;
+    if (row[0] != row[0]) continue;  // NaN counts as the largest, as in NumPy's and PyTorch's argmax
+    for (std::size_t j = 1; j < classes; ++j) {
+      if (row[j] != row[j]) {
+        best[i] = j;
+        break;
+      }
+      if (row[j] > row[best[i]]) best[i] = j;
+    }
+  }
   return best;
 }
 
 double accuracy(const Labels& predicted, const Labels& truth) {
-  if (predicted.size() != truth.size() || truth.empty())
+  if (predicted.size() != truth.size())
     throw std::invalid_argument("accuracy: " + std::to_string(predicted.size()) + " predictions for " +
                                 std::to_string(truth.size()) + " labels");
+  if (truth.empty()) throw std::invalid_argument("accuracy: 0 predictions for 0 labels; the accuracy of nothing is undefined");
   std::size_t right = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) right += predicted[i] == truth[i];
   return double(right) / double(truth.size());
@@ -30,21 +43,33 @@ double accuracy(const Array<T>& scores, const Labels& truth) {
 }
 
 xt::xarray<std::size_t> confusion_matrix(const Labels& predicted, const Labels& truth, std::size_t classes) {
-  if (predicted.size() != truth.size()) throw std::invalid_argument("confusion_matrix: sizes differ");
-  xt::xarray<std::size_t> counts = xt::zeros<std::size_t>({classes, classes});
-  for (std::size_t i = 0; i < truth.size(); ++i) {
+  if (predicted.size() != truth.size())
+    throw std::invalid_argument("confusion_matrix: " + std::to_string(predicted.size()) + " predictions for " +
+                                std::to_string(truth.size()) + " labels");
+  for (std::size_t i = 0; i < truth.size(); ++i)
     if (truth[i] >= classes || predicted[i] >= classes)
-      throw std::out_of_range("confusion_matrix: class out of range at sample " + std::to_string(i));
-    ++counts(truth[i], predicted[i]);
-  }
+      throw std::out_of_range("confusion_matrix: " +
+                              (truth[i] >= classes ? "true label " + detail::label_string(truth[i])
+                                                   : "predicted label " + detail::label_string(predicted[i])) +
+                              " (sample " + std::to_string(i) + ") out of range for " + std::to_string(classes) +
+                              " classes");
+  std::size_t entries = 0;
+  if (!detail::checked_product({classes, classes}, entries))
+    throw std::invalid_argument("confusion_matrix: " + std::to_string(classes) + " classes make a matrix of more than 2^64 entries");
+  xt::xarray<std::size_t> counts = xt::zeros<std::size_t>({classes, classes});
+  for (std::size_t i = 0; i < truth.size(); ++i) ++counts(truth[i], predicted[i]);
   return counts;
 }
 
+namespace {
 template <class T>
-double mean_squared_error(const Array<T>& prediction, const Array<T>& truth) {
-  if (prediction.shape() != truth.shape() || truth.size() == 0)
-    throw autodiff::ShapeError("mean_squared_error: shapes " + autodiff::to_string(prediction.shape()) + " and " +
-                               autodiff::to_string(truth.shape()));
+double squared_error_mean(const char* caller, const Array<T>& prediction, const Array<T>& truth) {
+  if (prediction.shape() != truth.shape())
+    throw autodiff::ShapeError(std::string(caller) + ": prediction of shape " + autodiff::to_string(prediction.shape()) +
+                               " and truth of shape " + autodiff::to_string(truth.shape()) + " differ");
+  if (truth.size() == 0)
+    throw autodiff::ShapeError(std::string(caller) + ": empty arrays (shape " + autodiff::to_string(truth.shape()) +
+                               "); the mean of nothing is undefined");
   double total = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) {
     const double d = double(prediction.data()[i]) - double(truth.data()[i]);
@@ -52,10 +77,19 @@ double mean_squared_error(const Array<T>& prediction, const Array<T>& truth) {
   }
   return total / double(truth.size());
 }
+}  // namespace
+
+template <class T>
+double mean_squared_error(const Array<T>& prediction, const Array<T>& truth) {
+  return squared_error_mean("mean_squared_error", prediction, truth);
+}
 
 template <class T>
 double r2_score(const Array<T>& prediction, const Array<T>& truth) {
-  const double residual = mean_squared_error(prediction, truth) * double(truth.size());
+  const double residual = squared_error_mean("r2_score", prediction, truth) * double(truth.size());
+  if (truth.size() < 2)
+    throw std::invalid_argument("r2_score: needs at least 2 samples, got " + std::to_string(truth.size()) +
+                                " (R^2 is undefined for one)");
   double mean = 0, total = 0;
   for (auto v : truth) mean += double(v) / double(truth.size());
   for (auto v : truth) total += (double(v) - mean) * (double(v) - mean);

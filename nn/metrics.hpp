@@ -9,7 +9,8 @@
 
 namespace nn {
 
-// The column of each row's largest score: predicted classes from logits or probabilities.
+// The column of each row's largest score: predicted classes from logits or probabilities
+// (the first on ties; a NaN counts as the largest, as in NumPy).
 template <class T> Labels argmax_rows(const Array<T>& scores);
 // Fraction of predictions equal to the truth.
 double accuracy(const Labels& predicted, const Labels& truth);
@@ -17,7 +18,7 @@ template <class T> double accuracy(const Array<T>& scores, const Labels& truth);
 // counts(i, j): samples of true class i predicted as class j.
 xt::xarray<std::size_t> confusion_matrix(const Labels& predicted, const Labels& truth, std::size_t classes);
 template <class T> double mean_squared_error(const Array<T>& prediction, const Array<T>& truth);
-// Coefficient of determination: 1 - SS_res / SS_tot.
+// Coefficient of determination: 1 - SS_res / SS_tot (at least 2 samples).
 template <class T> double r2_score(const Array<T>& prediction, const Array<T>& truth);
 
 }  // namespace nn

@@ -1,10 +1,14 @@
 #include "module.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include <autodiff/activation.hpp>
 #include <autodiff/linalg.hpp>
 #include <autodiff/shape.hpp>
+
+#include "check.hpp"
 
 
 namespace nn {
@@ -15,7 +19,12 @@ template <class T>
 std::vector<NamedParameter<T>> Module<T>::named_parameters() const {
   std::vector<NamedParameter<T>> all = parameters_;
   for (const auto& [prefix, child] : children_)
-    for (auto& [name, parameter] : child->named_parameters()) all.emplace_back(prefix + "." + name, parameter);
+    for (auto& [name, parameter] : child->named_parameters()) {
+      const bool seen = std::any_of(all.begin(), all.end(), [&](const NamedParameter<T>& kept) {
+        return kept.second.node_ptr() == parameter.node_ptr();
+      });
+      if (!seen) all.emplace_back(prefix + "." + name, parameter);  // a shared parameter is listed once
+    }
   return all;
 }
 
@@ -61,8 +70,28 @@ std::string Module<T>::summary() const {
   return out.str();
 }
 
+namespace {
+template <class T>
+void check_name(const char* call, const std::string& name,
+                const std::vector<NamedParameter<T>>& parameters,
+                const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& children) {
+  if (name.empty()) throw std::invalid_argument(std::string(call) + ": the name is empty");
+  if (name.find_first_of("./") != std::string::npos)
+    throw std::invalid_argument(std::string(call) + ": name '" + name + "' contains '.' or '/'");
+  for (const auto& [used, parameter] : parameters)
+    if (used == name) throw std::invalid_argument(std::string(call) + ": a parameter named '" + name + "' exists already");
+  for (const auto& [used, child] : children)
+    if (used == name) throw std::invalid_argument(std::string(call) + ": a submodule named '" + name + "' exists already");
+}
+}  // namespace
+
 template <class T>
 Variable<T>& Module<T>::register_parameter(std::string name, Variable<T> parameter) {
+  check_name("register_parameter", name, parameters_, children_);
+  detail::require_defined("register_parameter", "parameter '" + name + "'", parameter);
+  if (!parameter.is_leaf())
+    throw autodiff::GraphError("register_parameter: parameter '" + name + "' was made by op '" + parameter.op()->name +
+                               "'; a parameter must be a leaf (detach() it)");
   parameter.set_requires_grad(true);
   parameter.set_name(name);
   parameters_.emplace_back(std::move(name), std::move(parameter));
@@ -71,6 +100,9 @@ Variable<T>& Module<T>::register_parameter(std::string name, Variable<T> paramet
 
 template <class T>
 void Module<T>::register_module(std::string name, std::shared_ptr<Module<T>> module) {
+  check_name("register_module", name, parameters_, children_);
+  if (!module) throw std::invalid_argument("register_module: submodule '" + name + "' is null");
+  if (module.get() == this) throw std::invalid_argument("register_module: a module cannot be its own submodule ('" + name + "')");
   children_.emplace_back(std::move(name), std::move(module));
 }
 
@@ -79,13 +111,42 @@ void Module<T>::register_module(std::string name, std::shared_ptr<Module<T>> mod
 template <class T>
 Linear<T>::Linear(std::size_t in, std::size_t out, const Initializer& weight_init, const Initializer& bias_init)
     : in_(in), out_(out) {
-  weight_ = this->register_parameter("weight", Variable<T>(xt::cast<T>(sample(weight_init, {in, out}, in, out))));
-  bias_ = this->register_parameter("bias", Variable<T>(xt::cast<T>(sample(bias_init, {out}, in, out))));
+  if (in == 0 || out == 0)
+    throw std::invalid_argument(describe() + ": in and out features must be at least 1");
+  std::size_t count = 0;
+  if (!detail::checked_product({in, out}, count))
+    throw std::invalid_argument(describe() + ": a weight of shape " + autodiff::to_string({in, out}) +
+                                " has more than 2^64 elements");
+  Array<T> weight;
+  try {
+    weight = xt::cast<T>(sample(weight_init, {in, out}, in, out));
+  } catch (const detail::OutOfMemoryIn&) {
+    throw;
+  } catch (const std::bad_alloc&) {  // the draw is made in double, then cast
+    throw detail::OutOfMemoryIn(describe() + ": the weight of shape " + autodiff::to_string({in, out}),
+                                count * sizeof(double));
+  }
+  this->register_parameter("weight", Variable<T>(std::move(weight)));
+  this->register_parameter("bias", Variable<T>(xt::cast<T>(sample(bias_init, {out}, in, out))));
 }
 
 template <class T>
 Variable<T> Linear<T>::forward(const Variable<T>& x) {
-  return autodiff::affine(x, weight_, bias_);  // z = x W + b
+  detail::require_defined(describe(), "the input", x);
+  Variable<T>& w = weight();
+  Variable<T>& b = bias();
+  detail::require_defined(describe(), "the weight", w);
+  detail::require_defined(describe(), "the bias", b);
+  if (w.shape() != autodiff::Shape{in_, out_})
+    throw autodiff::ShapeError(describe() + ": the weight has shape " + autodiff::to_string(w.shape()) +
+                               " where " + autodiff::to_string({in_, out_}) + " is expected");
+  if (b.shape() != autodiff::Shape{out_})
+    throw autodiff::ShapeError(describe() + ": the bias has shape " + autodiff::to_string(b.shape()) + " where " +
+                               autodiff::to_string({out_}) + " is expected");
+  if (x.dimension() != 2 || x.shape()[1] != in_)
+    throw autodiff::ShapeError(describe() + " got input of shape " + autodiff::to_string(x.shape()) +
+                               ", expected (batch, " + std::to_string(in_) + ")");
+  return autodiff::affine(x, w, b);  // z = x W + b
 }
 
 template <class T>
@@ -106,10 +167,12 @@ template <class T> Activation<T> Flatten() {
   return {"Flatten", [](const Variable<T>& x) { return autodiff::flatten(x, 1); }};
 }
 template <class T> Activation<T> LeakyReLU(T alpha) {
+  detail::require(std::isfinite(double(alpha)), "LeakyReLU", "alpha", double(alpha), "must be a finite number");
   return {"LeakyReLU(" + std::to_string(alpha) + ")",
           [alpha](const Variable<T>& x) { return autodiff::leaky_relu(x, alpha); }};
 }
 template <class T> Activation<T> ELU(T alpha) {
+  detail::require(std::isfinite(double(alpha)), "ELU", "alpha", double(alpha), "must be a finite number");
   return {"ELU(" + std::to_string(alpha) + ")", [alpha](const Variable<T>& x) { return autodiff::elu(x, alpha); }};
 }
 template <class T> Activation<T> Softmax(long axis) {
@@ -118,11 +181,42 @@ template <class T> Activation<T> Softmax(long axis) {
 
 // ---- Sequential ----------------------------------------------------------------
 
+namespace {
+// "Sequential layer 2: " and the layer's own message (which names the layer, or else gets its
+// description in parentheses).
+template <class T>
+std::string in_layer(std::size_t i, const Module<T>& layer, const char* message) {
+  const std::string described = layer.describe();
+  const std::string text = message;
+  const std::string nested = "Sequential layer ";  // a nested Sequential's error: "Sequential layer 1.0: ..."
+  if (text.rfind(nested, 0) == 0) return nested + std::to_string(i) + "." + text.substr(nested.size());
+  return nested + std::to_string(i) + ": " + (text.rfind(described, 0) == 0 ? text : "(" + described + ") " + text);
+}
+}  // namespace
+
 template <class T>
 Variable<T> Sequential<T>::forward(const Variable<T>& x) {
   Variable<T> h = x;
-  for (auto& layer : layers_) h = layer->forward(h);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    try {
+      h = layers_[i]->forward(h);
+    } catch (const autodiff::ShapeError& e) {
+      throw autodiff::ShapeError(in_layer(i, *layers_[i], e.what()));
+    } catch (const autodiff::GraphError& e) {
+      throw autodiff::GraphError(in_layer(i, *layers_[i], e.what()));
+    } catch (const autodiff::AnomalyError& e) {
+      throw autodiff::AnomalyError(in_layer(i, *layers_[i], e.what()));
+    }
+  }
   return h;
+}
+
+template <class T>
+Module<T>& Sequential<T>::operator[](std::size_t i) {
+  if (i >= layers_.size())
+    throw std::out_of_range("Sequential[" + detail::label_string(i) + "]: index out of range for " +
+                            std::to_string(layers_.size()) + " layers");
+  return *layers_[i];
 }
 
 template <class T>

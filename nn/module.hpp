@@ -2,7 +2,9 @@
 // composition of differentiable ops; its gradients come from the tape alone.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +32,7 @@ class Module {
   virtual std::string describe() const = 0;
 
   // All parameters, with dotted names through submodules: "0.weight", "0.bias", ...
+  // A parameter shared by two submodules is listed once, under its first name (as PyTorch).
   std::vector<NamedParameter<T>> named_parameters() const;
   std::vector<Variable<T>> parameters() const;
   // Parameters named "weight" (what L2 regularisation penalises by default; biases are left out).
@@ -41,8 +44,13 @@ class Module {
   std::string summary() const;
 
  protected:
+  // Names must be non-empty, without '.' or '/', and not already used by a parameter or a
+  // submodule of this module (PyTorch's rules; a '/' would leave save_parameters' directory).
+  // The parameter must be a leaf; it is made to require a gradient.
   Variable<T>& register_parameter(std::string name, Variable<T> parameter);
   void register_module(std::string name, std::shared_ptr<Module<T>> module);
+  // The i-th parameter this module registered itself.
+  Variable<T>& registered_parameter(std::size_t i) { return parameters_.at(i).second; }
 
  private:
   std::vector<NamedParameter<T>> parameters_;
@@ -50,7 +58,9 @@ class Module {
 };
 
 // A dense layer in the lecture's matrix form: y = x W + b, with x of shape
-// (batch, in), W of shape (in, out) and b of shape (out,).
+// (batch, in), W of shape (in, out) and b of shape (out,); in, out >= 1. An input
+// of another shape is a ShapeError naming the layer: "Linear(64 -> 10) got input
+// of shape (5, 63), expected (batch, 64)".
 template <class T = float>
 class Linear : public Module<T> {
  public:
@@ -58,12 +68,15 @@ class Linear : public Module<T> {
          const Initializer& bias_init = zeros());
   Variable<T> forward(const Variable<T>& x) override;
   std::string describe() const override;
-  Variable<T>& weight() { return weight_; }
-  Variable<T>& bias() { return bias_; }
+  // The registered parameters themselves: what forward() uses is what
+  // parameters(), optimizers and save_parameters see.
+  Variable<T>& weight() { return this->registered_parameter(0); }
+  Variable<T>& bias() { return this->registered_parameter(1); }
+  std::size_t in_features() const { return in_; }
+  std::size_t out_features() const { return out_; }
 
  private:
   std::size_t in_, out_;
-  Variable<T> weight_, bias_;
 };
 
 // An activation (or any parameter-free function) as a module.
@@ -71,7 +84,9 @@ template <class T = float>
 class Activation : public Module<T> {
  public:
   Activation(std::string name, std::function<Variable<T>(const Variable<T>&)> f)
-      : name_(std::move(name)), f_(std::move(f)) {}
+      : name_(std::move(name)), f_(std::move(f)) {
+    if (!f_) throw std::invalid_argument("Activation '" + name_ + "': no function given");
+  }
   Variable<T> forward(const Variable<T>& x) override { return f_(x); }
   std::string describe() const override { return name_; }
 
@@ -83,8 +98,8 @@ class Activation : public Module<T> {
 template <class T = float> Activation<T> Sigmoid();
 template <class T = float> Activation<T> Tanh();
 template <class T = float> Activation<T> ReLU();
-template <class T = float> Activation<T> LeakyReLU(T alpha = T(0.01));
-template <class T = float> Activation<T> ELU(T alpha = T(1));
+template <class T = float> Activation<T> LeakyReLU(T alpha = T(0.01));  // alpha finite
+template <class T = float> Activation<T> ELU(T alpha = T(1));          // alpha finite
 template <class T = float> Activation<T> Softmax(long axis = -1);
 template <class T = float> Activation<T> Identity();
 template <class T = float> Activation<T> Heaviside();  // the perceptron's step (zero gradient)
@@ -103,10 +118,13 @@ class Sequential : public Module<T> {
     layers_.push_back(std::move(shared));
     return *this;
   }
+  // An error in a layer is rethrown (same type) with the layer's index in front:
+  // "Sequential layer 2: Linear(64 -> 10) got input of shape (5, 63), ...".
   Variable<T> forward(const Variable<T>& x) override;
   std::string describe() const override;
   std::size_t size() const { return layers_.size(); }
-  Module<T>& operator[](std::size_t i) { return *layers_.at(i); }
+  // Layer i; std::out_of_range naming i and the number of layers.
+  Module<T>& operator[](std::size_t i);
 
  private:
   std::vector<std::shared_ptr<Module<T>>> layers_;

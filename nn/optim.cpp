@@ -2,22 +2,63 @@
 
 #include <cmath>
 
+#include <autodiff/op.hpp>
 #include <autodiff/tape.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "check.hpp"
+
 namespace nn {
 
 template <class T>
-Optimizer<T>::Optimizer(std::vector<Variable<T>> parameters, double learning_rate, double weight_decay)
-    : parameters_(std::move(parameters)), learning_rate_(learning_rate), weight_decay_(weight_decay) {
-  for (auto& p : parameters_)
-    if (!p.is_leaf() || !p.requires_grad())
-      throw autodiff::GraphError("optimizer: every parameter must be a leaf that requires a gradient");
+Optimizer<T>::Optimizer(std::string name, std::vector<Variable<T>> parameters, double learning_rate,
+                        double weight_decay)
+    : parameters_(std::move(parameters)), learning_rate_(learning_rate), weight_decay_(weight_decay),
+      name_(std::move(name)) {
+  detail::require_at_least(name_, "learning rate", learning_rate, 0);
+  detail::require_at_least(name_, "weight_decay", weight_decay, 0);
+  if (parameters_.empty())
+    throw std::invalid_argument(name_ + ": got an empty parameter list (nothing to optimize)");
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Variable<T>& p = parameters_[i];
+    detail::require_defined(name_, "parameter " + std::to_string(i), p);
+    const std::string what = "parameter " + std::to_string(i) + (p.name().empty() ? "" : " ('" + p.name() + "')");
+    if (!p.is_leaf())
+      throw autodiff::GraphError(name_ + ": " + what + " was made by op '" + p.op()->name +
+                                 "'; every parameter must be a leaf that requires a gradient");
+    if (!p.requires_grad())
+      throw autodiff::GraphError(name_ + ": " + what +
+                                 " does not require a gradient; every parameter must be a leaf that requires a gradient");
+    for (std::size_t j = 0; j < i; ++j)
+      if (parameters_[j].node_ptr() == p.node_ptr())
+        throw std::invalid_argument(name_ + ": " + what + " is the same Variable as parameter " + std::to_string(j) +
+                                    "; each parameter may appear only once (it would be updated twice)");
+    shapes_.push_back(p.shape());
+  }
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(double rate) {
+  detail::require_at_least(name_ + "::set_learning_rate", "learning rate", rate, 0);
+  learning_rate_ = rate;
 }
 
 template <class T>
 void Optimizer<T>::step() {
+  // Everything is checked before anything changes.
+  for (std::size_t i = 0; i < parameters_.size(); ++i) {
+    const Variable<T>& p = parameters_[i];
+    const std::string what = "parameter " + std::to_string(i) + (p.name().empty() ? "" : " ('" + p.name() + "')");
+    if (!autodiff::detail::same_shape(p.shape(), shapes_[i]))
+      throw autodiff::ShapeError(name_ + "::step: " + what + " has shape " + autodiff::to_string(p.shape()) +
+                                 " but had shape " + autodiff::to_string(shapes_[i]) +
+                                 " when the optimizer was built; build a new optimizer after resizing a parameter");
+    if (p.has_grad() && !autodiff::detail::same_shape(p.grad().shape(), p.shape()))
+      throw autodiff::ShapeError(name_ + "::step: the gradient of " + what + " has shape " +
+                                 autodiff::to_string(p.grad().shape()) + " where the parameter has shape " +
+                                 autodiff::to_string(p.shape()));
+  }
   autodiff::no_grad scope;
   ++steps_;
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
@@ -47,7 +88,10 @@ std::vector<Array<T>> Optimizer<T>::make_state() const {
 template <class T>
 SGD<T>::SGD(std::vector<Variable<T>> parameters, double learning_rate, double momentum, bool nesterov,
             double weight_decay)
-    : Optimizer<T>(std::move(parameters), learning_rate, weight_decay), momentum_(momentum), nesterov_(nesterov) {
+    : Optimizer<T>("SGD", std::move(parameters), learning_rate, weight_decay), momentum_(momentum), nesterov_(nesterov) {
+  detail::require_at_least("SGD", "momentum", momentum, 0);
+  if (nesterov && momentum == 0)
+    throw std::invalid_argument("SGD: Nesterov momentum needs a momentum > 0 (got momentum 0)");
   if (momentum_ != 0) velocity_ = this->make_state();
 }
 
@@ -68,7 +112,10 @@ void SGD<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
 
 template <class T>
 Adagrad<T>::Adagrad(std::vector<Variable<T>> parameters, double learning_rate, double eps, double weight_decay)
-    : Optimizer<T>(std::move(parameters), learning_rate, weight_decay), eps_(eps), sum_squares_(this->make_state()) {}
+    : Optimizer<T>("Adagrad", std::move(parameters), learning_rate, weight_decay), eps_(eps) {
+  detail::require_above("Adagrad", "eps", eps, 0);
+  sum_squares_ = this->make_state();
+}
 
 template <class T>
 void Adagrad<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
@@ -80,10 +127,11 @@ void Adagrad<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
 template <class T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, double learning_rate, double alpha, double eps,
                     double weight_decay)
-    : Optimizer<T>(std::move(parameters), learning_rate, weight_decay),
-      alpha_(alpha),
-      eps_(eps),
-      mean_squares_(this->make_state()) {}
+    : Optimizer<T>("RMSprop", std::move(parameters), learning_rate, weight_decay), alpha_(alpha), eps_(eps) {
+  detail::require_in_closed("RMSprop", "alpha", alpha, 0, 1);
+  detail::require_above("RMSprop", "eps", eps, 0);
+  mean_squares_ = this->make_state();
+}
 
 template <class T>
 void RMSprop<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
@@ -95,13 +143,21 @@ void RMSprop<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
 template <class T>
 Adam<T>::Adam(std::vector<Variable<T>> parameters, double learning_rate, double beta1, double beta2, double eps,
               double weight_decay)
-    : Optimizer<T>(std::move(parameters), learning_rate, weight_decay),
-      beta1_(beta1),
-      beta2_(beta2),
-      eps_(eps),
-      m_(this->make_state()),
-      v_(this->make_state()),
-      updates_(this->parameters_.size(), 0) {}
+    : Optimizer<T>("Adam", std::move(parameters), learning_rate, weight_decay), beta1_(beta1), beta2_(beta2), eps_(eps) {
+  detail::require_in_half_open("Adam", "beta1", beta1, 0, 1);
+  detail::require_in_half_open("Adam", "beta2", beta2, 0, 1);
+  detail::require_above("Adam", "eps", eps, 0);
+  m_ = this->make_state();
+  v_ = this->make_state();
+  updates_.assign(this->parameters_.size(), 0);
+}
+
+template <class T>
+std::vector<Array<T>> Adam<T>::state() const {
+  std::vector<Array<T>> all = m_;
+  all.insert(all.end(), v_.begin(), v_.end());
+  return all;
+}
 
 template <class T>
 void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
@@ -112,6 +168,27 @@ void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
   const T m_correction = T(1 / (1 - std::pow(beta1_, t)));
   const T v_correction = T(1 / (1 - std::pow(beta2_, t)));
   xt::noalias(w) -= T(this->learning_rate_) * (m * m_correction) / (xt::sqrt(v * v_correction) + T(eps_));
+}
+
+StepDecay::StepDecay(std::size_t step_size, double gamma) : step_size_(step_size), gamma_(gamma) {
+  if (step_size == 0) throw std::invalid_argument("StepDecay: step size 0 must be at least 1 (epochs per decay)");
+  detail::require_at_least("StepDecay", "gamma", gamma, 0);
+}
+
+ExponentialDecay::ExponentialDecay(double gamma) : gamma_(gamma) {
+  detail::require_at_least("ExponentialDecay", "gamma", gamma, 0);
+}
+
+InverseScaling::InverseScaling(double power_t) : power_t_(power_t) {
+  detail::require_at_least("InverseScaling", "power_t", power_t, 0);
+}
+
+ReduceOnPlateau::ReduceOnPlateau(double divisor, std::size_t patience, double tol, double min_rate)
+    : divisor_(divisor), patience_(patience), tol_(tol), min_rate_(min_rate) {
+  detail::require(std::isfinite(divisor) && divisor > 1, "ReduceOnPlateau", "divisor", divisor,
+                  "must be a finite number > 1 (the rate is divided by it: a factor 1 / divisor in (0, 1))");
+  detail::require_at_least("ReduceOnPlateau", "tol", tol, 0);
+  detail::require_at_least("ReduceOnPlateau", "min_rate", min_rate, 0);
 }
 
 double StepDecay::next(double initial, double, const EpochEnd& end) {
@@ -135,6 +212,7 @@ double ReduceOnPlateau::next(double, double current, const EpochEnd& end) {
   best_ = std::min(best_, end.loss);
   if (++bad_epochs_ < patience_) return current;
   bad_epochs_ = 0;
+  if (current <= min_rate_) return current;  // a rate already at or below the floor is not raised to it
   return std::max(min_rate_, current / divisor_);
 }
 

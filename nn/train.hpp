@@ -50,6 +50,11 @@ struct History {
 template <class T>
 Array<T> predict(Module<T>& model, const Array<T>& inputs);
 
+// Everything is checked before training starts (std::invalid_argument naming the option and
+// its value): a non-empty, consistent data set, batch_size >= 1, l2 >= 0, validation_fraction
+// in [0, 1) leaving both parts non-empty, tol >= 0, n_iter_no_change >= 1 with early stopping,
+// an optimizer over the model's parameters. The loss must return one number that requires a
+// gradient; a schedule must return a finite rate >= 0.
 // (common_type_t keeps the loss out of template deduction, so a lambda converts to it.)
 template <class T>
 History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<LossFunction<T>>& loss,
