@@ -141,6 +141,9 @@ Variable<T> log_softmax(const Variable<T>& x, long axis) {
 template <class T>
 Variable<T> log_softmax_backward(const Variable<T>& g, const Variable<T>& y, long axis) {
   static const OpInfo op{"log_softmax_backward", "dg = gg - sum(gg e^y, axis), dy = -gg e^y sum(g, axis)"};
+  if (!detail::same_shape(g.shape(), y.shape()))  // the row loop reads g with y's shape
+    throw ShapeError("log_softmax_backward: gradient of shape " + to_string(g.shape()) + " for y of shape " +
+                     to_string(y.shape()));
   const std::size_t ax = normalize_axis(op, axis, y.dimension());
   return record<T>(op, detail::log_softmax_vjp(g.value(), y.value(), ax), {g, y}, [ax](Backward<T>& d) {
     const long axis = long(ax);
