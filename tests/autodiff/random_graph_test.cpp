@@ -17,8 +17,8 @@
 // How a graph keeps away from points where finite differences mean nothing
 // (checked on the values at generation time; an op that breaks a rule is drawn
 // again, with another op or another operand):
-// - relu, abs, leaky_relu, elu, heaviside, relu_backward (in x): every input element is more than
-//   kKinkMargin from 0;
+// - relu, abs, leaky_relu, elu, heaviside, relu_backward (in x): every input
+//   element is more than kKinkMargin from 0;
 // - clip(x, lo, hi): every element is more than kKinkMargin from lo and from hi;
 // - maximum(a, b), minimum(a, b): |a - b| > kKinkMargin everywhere (after broadcasting);
 // - max (all, or along an axis): the largest element of each reduced lane
@@ -31,9 +31,19 @@
 //   and sum(g) is often 0 up to rounding (the gradient of another log_softmax);
 // - every value is finite and at most kValueBound in magnitude, and has at most
 //   kMaxElements elements (which also keeps the run short).
-// The finite differences move a leaf by eps = 1e-6; an op within kKinkMargin
-// of its kink is reached only through a gain above 1000 from a leaf, which
-// those bounds keep away (100,000 graphs were run with no such failure).
+// And so that a gradient is rarely 0 everywhere: heaviside(x) comes as
+// x heaviside(x); relu needs a positive input element; clip leaves some element
+// inside its bounds; softmax and log_softmax take no axis of length 1; a - a and
+// a / a are not drawn.
+// The finite differences move a leaf by eps = 1e-6: an op within kKinkMargin of
+// its kink is crossed only through a gain above 1000 from a leaf, which those
+// bounds keep away. What is left is rounding: a function that cancels large
+// terms (the sum of a log_softmax_backward of a log_softmax is 0) has finite
+// differences with an error of about 1e-16 |terms| / eps. So a graph that fails
+// at eps = 1e-6 is checked again at eps = 1e-5, and passes if it passes there:
+// a wrong gradient's error does not change with eps (no more than 1 in 1000
+// graphs may need this, else the test fails). Over 800,000 graphs (8 base
+// seeds; 80,000 at second order) one needed it, and none failed.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -984,7 +994,7 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
 
   std::map<std::string, std::size_t> uses;  // how often each op was drawn, over the run
   std::size_t failures = 0, second_order = 0, with_broadcasting = 0, non_scalar = 0, informative = 0,
-              fanning_out = 0;
+              fanning_out = 0, rounding = 0;
   for (std::size_t number = 0; number < graphs; ++number) {
     const std::uint64_t seed = mix(base_seed ^ mix(number));
     Generator generator(number, seed);
@@ -1002,8 +1012,29 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
       const std::vector<Array<double>> inputs = graph.inputs();
       GradCheckOptions options;
       options.seed = graph.projection_seed();
+      // A failure at eps = 1e-6 is checked again at eps = 1e-5: if it passes there, it
+      // was rounding in the finite differences (which grows as 1/eps, in a function that
+      // cancels large terms), not a wrong gradient (whose error does not change with eps).
+      const auto check = [&](bool second_order) {
+        const auto run = [&](const GradCheckOptions& o) {
+          return second_order ? gradgradcheck(f, inputs, o) : gradcheck(f, inputs, o);
+        };
+        const GradCheckReport report = run(options);
+        if (report.passed) return;
+        GradCheckOptions coarser = options;
+        coarser.eps = 1e-5;
+        const GradCheckReport again = run(coarser);
+        if (again.passed) {
+          ++rounding;
+          return;
+        }
+        if (++failures <= kMaxListedFailures)
+          FAIL_CHECK("random graph ", number, " (seed ", seed, "): ", second_order ? "gradgradcheck" : "gradcheck",
+                     " failed\n", graph.program(second_order), "\n", report.to_string(), "at eps = 1e-5:\n",
+                     again.to_string());
+      };
       stage = "gradcheck";
-      const GradCheckReport first = gradcheck(f, inputs, options);
+      check(false);
       non_scalar += graph.output_size != 1;
       {  // did the check have something to check: a gradient entry that is not 0?
         std::vector<V> leaves;
@@ -1017,16 +1048,10 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
           });
         }
       }
-      if (!first.passed && ++failures <= kMaxListedFailures)
-        FAIL_CHECK("random graph ", number, " (seed ", seed, "): gradcheck failed\n", graph.program(false), "\n",
-                   first.to_string());
       if (check_second) {
         ++second_order;
         stage = "gradgradcheck";
-        const GradCheckReport second = gradgradcheck(f, inputs, options);
-        if (!second.passed && ++failures <= kMaxListedFailures)
-          FAIL_CHECK("random graph ", number, " (seed ", seed, "): gradgradcheck failed\n", graph.program(true),
-                     "\n", second.to_string());
+        check(true);
       }
     } catch (const std::exception& e) {
       if (++failures <= kMaxListedFailures) {
@@ -1050,13 +1075,14 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
     CHECK(fanning_out == graphs);
     CHECK(non_scalar > graphs / 5);
     CHECK(informative > graphs * 9 / 10);
+    CHECK(rounding <= 1 + graphs / 1000);  // rare: else the bounds let values grow too large
   }
   if (std::getenv("WENGERT_RANDOM_GRAPH_VERBOSE")) {
     std::ostringstream out;
     for (const auto& [name, count] : uses) out << name << " " << count << "\n";
     MESSAGE(graphs, " graphs, ", second_order, " also at second order, ", with_broadcasting,
             " with broadcasting, ", non_scalar, " non-scalar outputs, ", informative,
-            " with a non-zero gradient\n", out.str());
+            " with a non-zero gradient, ", rounding, " passed only at eps = 1e-5 (rounding)\n", out.str());
   }
 }
 
