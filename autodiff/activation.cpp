@@ -27,6 +27,7 @@ Variable<T> sigmoid(const Variable<T>& x) {
 template <class T>
 Variable<T> sigmoid_backward(const Variable<T>& g, const Variable<T>& y) {
   static const OpInfo op{"sigmoid_backward", "dg = gg y (1 - y), dy = gg g (1 - 2 y)"};
+  broadcast_shape(op, g.shape(), y.shape());  // a ShapeError naming the op unless they broadcast
   const auto& yv = y.value();
   return record<T>(op, g.value() * yv * (T(1) - yv), {g, y}, [](Backward<T>& d) {
     const Variable<T> y = d.input(1);
@@ -45,6 +46,7 @@ Variable<T> tanh(const Variable<T>& x) {
 template <class T>
 Variable<T> tanh_backward(const Variable<T>& g, const Variable<T>& y) {
   static const OpInfo op{"tanh_backward", "dg = gg (1 - y^2), dy = -2 gg g y"};
+  broadcast_shape(op, g.shape(), y.shape());  // a ShapeError naming the op unless they broadcast
   const auto& yv = y.value();
   return record<T>(op, g.value() * (T(1) - yv * yv), {g, y}, [](Backward<T>& d) {
     const Variable<T> y = d.input(1);
