@@ -2,10 +2,14 @@
 #pragma once
 
 #include "activation.hpp"
+#include "compare.hpp"
 #include "elementwise.hpp"
+#include "factory.hpp"
 #include "functional.hpp"
 #include "gradcheck.hpp"
+#include "indexing.hpp"
 #include "linalg.hpp"
+#include "math.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
 #include "shape.hpp"

@@ -83,6 +83,8 @@ const std::vector<Misuse> catalogue = {
      [] { relu_backward(leaf(v5), leaf(m34)); }},
     {"log_softmax_backward with shapes that differ", Kind::shape, {"log_softmax_backward", "(5,)", "(3, 4)"},
      [] { log_softmax_backward(leaf(v5), leaf(m34)); }},
+    // (elementwise math and comparisons, issue #12)
+
     // ---- reductions
     {"sum over axis 2 of a matrix", Kind::shape, {"sum_axis", "axis 2", "rank 2"}, [] { sum(leaf(m34), 2); }},
     {"mean of an empty array", Kind::shape, {"mean", "empty"}, [] { mean(leaf(Array<double>::from_shape({0}))); }},
@@ -94,6 +96,8 @@ const std::vector<Misuse> catalogue = {
     {"logsumexp over axis 5", Kind::shape, {"logsumexp", "axis 5"}, [] { logsumexp(leaf(m34), 5); }},
     {"sum_to a shape that does not broadcast", Kind::shape, {"sum_to", "(3, 4)", "(5,)"},
      [] { sum_to(leaf(m34), {5}); }},
+    // (more reductions, issue #12)
+
     // ---- linear algebra
     {"matmul of a 3-D array", Kind::shape, {"matmul", "matrices", "(2, 3, 4)"},
      [] { matmul(leaf(test::random_array({2, 3, 4}, 3)), leaf(m34)); }},
@@ -105,6 +109,8 @@ const std::vector<Misuse> catalogue = {
      [] { affine(leaf(m34), leaf(test::random_array({5, 2}, 5)), leaf(test::random_array({2}, 6))); }},
     {"affine with a bias of the wrong length", Kind::shape, {"affine", "bias", "(3,)", "(3, 2)"},
      [] { affine(leaf(m34), leaf(test::random_array({4, 2}, 5)), leaf(test::random_array({3}, 6))); }},
+    // (batched products and einsum, issue #12)
+
     // ---- shape ops
     {"reshape (3, 4) to (5, 2)", Kind::shape, {"reshape", "(3, 4)", "12 elements", "(5, 2)"},
      [] { reshape(leaf(m34), {5, 2}); }},
@@ -129,6 +135,12 @@ const std::vector<Misuse> catalogue = {
      [] { broadcast_to(leaf(m34), {4}); }},
     {"broadcast_to past 2^64 elements", Kind::shape, {"broadcast_to", "2^64"},
      [] { broadcast_to(scalar_leaf(1.0), {std::size_t(1) << 32, std::size_t(1) << 33}); }},
+    // (more shape ops, issue #12)
+
+    // ---- indexing (issue #12)
+
+    // ---- factories (issue #12)
+
     // ---- Variable
     {"item() of a matrix", Kind::shape, {"item()", "(3, 4)"}, [] { leaf(m34).item(); }},
     {"grad() before backward", Kind::graph, {"grad()", "backward()"}, [] { leaf(m34).grad(); }},

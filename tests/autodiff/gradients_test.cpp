@@ -15,7 +15,9 @@ using Inputs = std::vector<V>;
 namespace {
 
 // Where an op's inputs are drawn from.
-enum class Domain { any, positive };
+// any: uniform in [-2, 2]; positive: [0.5, 2]; unit: [-0.9, 0.9] (asin, acos);
+// nonzero: [0.2, 2] with random signs (sign, reciprocal, kinks at 0).
+enum class Domain { any, positive, unit, nonzero };
 
 struct OpCase {
   const char* name;
@@ -56,6 +58,9 @@ const std::vector<OpCase> op_cases = {
     {"div scalar", {{3, 4}}, [](const Inputs& x) { return x[0] / 3.0; }},
     {"products of sums (second derivative in both)", {{3, 4}, {4}},
      [](const Inputs& x) { return (x[0] * x[1]) * (x[0] + x[1]) / (x[1] * x[1] + 1.0); }},
+    // elementwise math (issue #12): autodiff/math.hpp
+    // comparisons and masks (issue #12): autodiff/compare.hpp
+
     // activations
     {"sigmoid", {{3, 4}}, [](const Inputs& x) { return sigmoid(x[0]); }},
     {"tanh", {{3, 4}}, [](const Inputs& x) { return tanh(x[0]); }},
@@ -71,6 +76,8 @@ const std::vector<OpCase> op_cases = {
     {"relu_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return relu_backward(x[0], x[1], 0.2); }},
     {"log_softmax_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 1); }},
     {"log_softmax_backward axis 0", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 0); }},
+    // (more activations, issue #12)
+
     // reductions
     {"sum all", {{3, 4}}, [](const Inputs& x) { return sum(x[0]); }},
     {"sum axis 0", {{3, 4}}, [](const Inputs& x) { return sum(x[0], 0); }},
@@ -83,6 +90,8 @@ const std::vector<OpCase> op_cases = {
     {"logsumexp", {{3, 4}}, [](const Inputs& x) { return logsumexp(x[0], 1); }},
     {"logsumexp keepdims", {{3, 4}}, [](const Inputs& x) { return logsumexp(x[0], 0, true); }},
     {"sum_to leading and inner axes", {{2, 3, 4}}, [](const Inputs& x) { return sum_to(x[0], {3, 1}); }},
+    // (more reductions, issue #12)
+
     // linear algebra
     {"matmul", {{3, 4}, {4, 5}}, [](const Inputs& x) { return matmul(x[0], x[1]); }},
     {"matmul a^T", {{4, 3}, {4, 5}}, [](const Inputs& x) { return matmul(x[0], x[1], {.transpose_a = true}); }},
@@ -92,6 +101,8 @@ const std::vector<OpCase> op_cases = {
     {"affine", {{3, 4}, {4, 5}, {5}}, [](const Inputs& x) { return affine(x[0], x[1], x[2]); }},
     {"affine bias (1, n)", {{3, 4}, {4, 5}, {1, 5}}, [](const Inputs& x) { return affine(x[0], x[1], x[2]); }},
     {"transpose", {{3, 4}}, [](const Inputs& x) { return transpose(x[0]); }},
+    // (batched products and einsum, issue #12)
+
     // shape
     {"reshape", {{3, 4}}, [](const Inputs& x) { return reshape(x[0], {2, 6}); }},
     {"flatten", {{2, 3, 2}}, [](const Inputs& x) { return flatten(x[0], 1); }},
@@ -111,6 +122,12 @@ const std::vector<OpCase> op_cases = {
      [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2]}, 1); }},
     {"concatenate five (inputs beyond the inline three)", {{1, 2}, {2, 2}, {1, 2}, {3, 2}, {1, 2}},
      [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2], x[3], x[4]}, 0); }},
+    // (more shape ops, issue #12)
+
+    // indexing (issue #12): autodiff/indexing.hpp
+
+    // factories (issue #12): autodiff/factory.hpp
+
     // compositions: shared subexpressions and a value used twice
     {"shared subexpression", {{3, 4}},
      [](const Inputs& x) {
@@ -129,8 +146,19 @@ const std::vector<OpCase> op_cases = {
 static std::vector<Array<double>> inputs_of(const OpCase& op, unsigned& seed) {
   std::vector<Array<double>> inputs;
   for (const Shape& shape : op.shapes)
-    inputs.push_back(op.domain == Domain::positive ? test::random_array(shape, seed++, 0.5, 2.0)
-                                                   : test::random_array(shape, seed++));
+    switch (op.domain) {
+      case Domain::any: inputs.push_back(test::random_array(shape, seed++)); break;
+      case Domain::positive: inputs.push_back(test::random_array(shape, seed++, 0.5, 2.0)); break;
+      case Domain::unit: inputs.push_back(test::random_array(shape, seed++, -0.9, 0.9)); break;
+      case Domain::nonzero: {
+        Array<double> x = test::random_array(shape, seed++, 0.2, 2.0);
+        const Array<double> signs = test::random_array(shape, seed++);
+        for (std::size_t i = 0; i < x.size(); ++i)
+          if (signs.data()[i] < 0) x.data()[i] = -x.data()[i];
+        inputs.push_back(std::move(x));
+        break;
+      }
+    }
   return inputs;
 }
 

@@ -1,0 +1,7 @@
+#include "compare.hpp"
+
+#include "op.hpp"
+
+namespace autodiff {
+
+}  // namespace autodiff

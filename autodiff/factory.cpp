@@ -1,0 +1,5 @@
+#include "factory.hpp"
+
+namespace autodiff {
+
+}  // namespace autodiff

@@ -1,0 +1,8 @@
+// Each op: its value, then its backward closure (g = dC/d out), side by side.
+#include "indexing.hpp"
+
+#include "op.hpp"
+
+namespace autodiff {
+
+}  // namespace autodiff
