@@ -10,11 +10,14 @@
 namespace nn {
 
 Engine& random_engine() {
-  thread_local Engine engine(42);
+  thread_local Engine engine(autodiff::initial_seed());
+  thread_local std::uint64_t seeded_at = autodiff::detail::seed_generation();
+  if (seeded_at != autodiff::detail::seed_generation()) {  // manual_seed was called since
+    engine.seed(autodiff::initial_seed());
+    seeded_at = autodiff::detail::seed_generation();
+  }
   return engine;
 }
-
-void manual_seed(std::uint64_t seed) { random_engine().seed(seed); }
 
 namespace {
 template <class Distribution>

@@ -9,13 +9,17 @@
 
 #include <xtensor/xarray.hpp>
 
+#include <autodiff/factory.hpp>
+
 namespace nn {
 
 using Engine = std::mt19937_64;
 
-// The engine every initialiser, split and shuffle draws from (per thread).
+// The engine every initialiser, split and shuffle draws from (per thread). It is
+// seeded from autodiff's seed: nn::manual_seed(s) is autodiff::manual_seed(s),
+// one seed for rand, randn and all of nn, as torch.manual_seed.
 Engine& random_engine();
-void manual_seed(std::uint64_t seed);
+using autodiff::manual_seed;
 
 // Fills `values` for a layer with fan_in inputs and fan_out outputs.
 struct Initializer {

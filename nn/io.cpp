@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "check.hpp"
 
@@ -39,9 +40,15 @@ std::uint32_t big_endian_u32(const std::string& bytes, std::size_t at) {
   return value;
 }
 
+// NumPy's name of each dtype in a .npy header (little-endian; one byte has no order).
 template <class T>
 constexpr const char* npy_descr() {
-  return sizeof(T) == 4 ? "<f4" : "<f8";
+  if constexpr (std::is_same_v<T, float>) return "<f4";
+  else if constexpr (std::is_same_v<T, double>) return "<f8";
+  else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
+  else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
+  else return "|b1";
 }
 
 }  // namespace
@@ -143,11 +150,23 @@ void save_npy(const std::string& path, const Array<T>& values) {
   }
 }
 
-template <class T>
-Array<T> load_npy(const std::string& path) {
+namespace {
+// A .npy file read and its header checked (magic, version, dtype text, C order,
+// shape); the data's size is checked by whoever knows the element size.
+struct NpyFile {
+  std::string bytes;
+  std::string dtype;  // '<f8', '<i8', ... without the quotes
+  autodiff::Shape shape;
+  std::size_t count = 0;       // elements
+  std::size_t data_start = 0;  // offset of the first element
+};
+
+NpyFile read_npy(const std::string& path) {
   if (!std::filesystem::exists(path)) throw FileError(path + ": no such file");
   std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  NpyFile file;
+  file.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const std::string& bytes = file.bytes;
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw FileError(path + ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_length, header_start;
@@ -172,15 +191,14 @@ Array<T> load_npy(const std::string& path) {
     return value == std::string::npos ? std::string() : header.substr(value);
   };
   const std::string descr = field("descr");
-  const std::string dtype = descr.substr(0, descr.find_first_of(",}"));
-  if (dtype != std::string("'") + npy_descr<T>() + "'")
-    throw FileError(path + ": dtype " + dtype + " where '" + npy_descr<T>() + "' is expected");
+  file.dtype = descr.substr(0, descr.find_first_of(",}"));
+  if (file.dtype.size() >= 2 && file.dtype.front() == '\'' && file.dtype.back() == '\'')
+    file.dtype = file.dtype.substr(1, file.dtype.size() - 2);
   if (field("fortran_order").rfind("False", 0) != 0) throw FileError(path + ": Fortran-ordered arrays are not supported");
   const std::string shape_text = field("shape");
   const std::size_t open = shape_text.find('('), close = shape_text.find(')');
   if (open == std::string::npos || close == std::string::npos) throw FileError(path + ": malformed shape in .npy header");
   const std::string inside = shape_text.substr(open + 1, close - open - 1);
-  autodiff::Shape shape;
   std::istringstream dims(inside);
   std::string dim;
   // "(3, 4)", "(3,)", "()": each dimension a plain decimal number
@@ -197,19 +215,65 @@ Array<T> load_npy(const std::string& path) {
     if (!ok)
       throw FileError(path + ": malformed shape (" + inside + ") in .npy header: '" + digits +
                       "' is not a dimension (a number from 0 to 2^64 - 1)");
-    shape.push_back(value);
+    file.shape.push_back(value);
   }
-  std::size_t count = 0, bytes_of_data = 0, expected = 0;
-  if (!detail::checked_product(shape, count) || __builtin_mul_overflow(count, sizeof(T), &bytes_of_data) ||
-      __builtin_add_overflow(header_start + header_length, bytes_of_data, &expected))
-    throw FileError(path + ": .npy header gives shape " + autodiff::to_string(shape) +
+  if (!detail::checked_product(file.shape, file.count))
+    throw FileError(path + ": .npy header gives shape " + autodiff::to_string(file.shape) +
+                    ", more than 2^64 elements (a corrupt header)");
+  file.data_start = header_start + header_length;
+  return file;
+}
+
+// The elements of a file read by read_npy, as T (whose dtype the file must have).
+template <class T>
+Array<T> npy_values(const std::string& path, const NpyFile& file) {
+  if (file.dtype != npy_descr<T>())
+    throw FileError(path + ": dtype '" + file.dtype + "' where '" + npy_descr<T>() + "' is expected");
+  std::size_t bytes_of_data = 0, expected = 0;
+  if (__builtin_mul_overflow(file.count, sizeof(T), &bytes_of_data) ||
+      __builtin_add_overflow(file.data_start, bytes_of_data, &expected))
+    throw FileError(path + ": .npy header gives shape " + autodiff::to_string(file.shape) +
                     ", more bytes than 2^64 (a corrupt header)");
-  if (bytes.size() != expected)
-    throw FileError(path + ": " + std::to_string(bytes.size()) + " bytes where shape " + autodiff::to_string(shape) +
-                    " needs " + std::to_string(expected) + (bytes.size() < expected ? " (truncated)" : " (trailing data)"));
-  Array<T> values = Array<T>::from_shape(shape);
-  std::memcpy(values.data(), bytes.data() + header_start + header_length, count * sizeof(T));
+  if (file.bytes.size() != expected)
+    throw FileError(path + ": " + std::to_string(file.bytes.size()) + " bytes where shape " +
+                    autodiff::to_string(file.shape) + " needs " + std::to_string(expected) +
+                    (file.bytes.size() < expected ? " (truncated)" : " (trailing data)"));
+  const char* data = file.bytes.data() + file.data_start;
+  if constexpr (std::is_same_v<T, bool>)  // any other byte would be an invalid bool
+    for (std::size_t i = 0; i < file.count; ++i)
+      if (data[i] != 0 && data[i] != 1)
+        throw FileError(path + ": element " + std::to_string(i) + " of a bool array is the byte " +
+                        std::to_string(static_cast<unsigned char>(data[i])) + ", not 0 or 1");
+  Array<T> values = Array<T>::from_shape(file.shape);
+  std::memcpy(values.data(), data, file.count * sizeof(T));
   return values;
+}
+
+template <class I>
+std::vector<std::size_t> labels_of(const std::string& path, const NpyFile& file) {
+  const Array<I> values = npy_values<I>(path, file);
+  std::vector<std::size_t> labels(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values.data()[i] < 0)
+      throw FileError(path + ": label " + std::to_string(i) + " is " + std::to_string(values.data()[i]) +
+                      "; a class label cannot be negative");
+    labels[i] = static_cast<std::size_t>(values.data()[i]);
+  }
+  return labels;
+}
+}  // namespace
+
+template <class T>
+Array<T> load_npy(const std::string& path) {
+  return npy_values<T>(path, read_npy(path));
+}
+
+std::vector<std::size_t> load_labels(const std::string& path) {
+  const NpyFile file = read_npy(path);
+  if (file.dtype == "<i8") return labels_of<std::int64_t>(path, file);
+  if (file.dtype == "<i4") return labels_of<std::int32_t>(path, file);
+  if (file.dtype == "|u1") return labels_of<std::uint8_t>(path, file);
+  throw FileError(path + ": dtype '" + file.dtype + "' where integer labels ('<i8', '<i4' or '|u1') are expected");
 }
 
 template <class T>
@@ -271,13 +335,21 @@ LoadResult load_parameters(Module<T>& model, const std::string& directory, bool 
   return result;
 }
 
+#define WENGERT_INSTANTIATE_NPY(T)                             \
+  template void save_npy(const std::string&, const Array<T>&); \
+  template Array<T> load_npy<T>(const std::string&);
+WENGERT_INSTANTIATE_NPY(std::int64_t)
+WENGERT_INSTANTIATE_NPY(std::int32_t)
+WENGERT_INSTANTIATE_NPY(std::uint8_t)
+WENGERT_INSTANTIATE_NPY(bool)
+
 #define WENGERT_INSTANTIATE(T)                                          \
-  template void save_npy(const std::string&, const Array<T>&);          \
-  template Array<T> load_npy<T>(const std::string&);                    \
+  WENGERT_INSTANTIATE_NPY(T)                                            \
   template void save_parameters(const Module<T>&, const std::string&);  \
   template LoadResult load_parameters(Module<T>&, const std::string&, bool);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE
+#undef WENGERT_INSTANTIATE_NPY
 
 }  // namespace nn

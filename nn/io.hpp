@@ -24,12 +24,20 @@ xt::xarray<double> read_csv(const std::string& path, bool has_header = false);
 // An IDX file (MNIST, Fashion-MNIST; plain or .gz) of unsigned bytes, with its shape.
 xt::xarray<std::uint8_t> read_idx(const std::string& path);
 
-// NumPy .npy files (little-endian float32 '<f4' or float64 '<f8', C order). A
-// header whose shape is malformed or whose size passes 2^64 bytes is a FileError.
+// NumPy .npy files in C order, of T = float ('<f4'), double ('<f8'),
+// std::int64_t ('<i8'), std::int32_t ('<i4'), std::uint8_t ('|u1') or bool
+// ('|b1'). load_npy<T> wants the file's dtype to be T's (as numpy.load returns
+// the file's dtype; there is no silent conversion). A header whose shape is
+// malformed or whose size passes 2^64 bytes, or a bool byte other than 0 and 1,
+// is a FileError.
 template <class T>
 void save_npy(const std::string& path, const Array<T>& values);
 template <class T>
 Array<T> load_npy(const std::string& path);
+// Class labels from a .npy file of any integer dtype above ('<i8', '<i4', '|u1'),
+// of any shape (read in C order), as pick and cross_entropy take them; a
+// negative label is a FileError naming its index.
+std::vector<std::size_t> load_labels(const std::string& path);
 
 // A module's parameters, one .npy file per parameter in `directory`, named by
 // the parameter ("0.weight.npy", ...): numpy.load reads them.

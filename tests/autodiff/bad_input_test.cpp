@@ -140,6 +140,15 @@ const std::vector<Misuse> catalogue = {
     // ---- indexing (issue #12)
 
     // ---- factories (issue #12)
+    {"arange with step 0", Kind::invalid_argument, {"arange", "step is 0"}, [] { arange(0.0, 1.0, 0.0); }},
+    {"arange with a NaN bound", Kind::invalid_argument, {"arange", "stop", "NaN"}, [] { arange(0.0, std::nan("")); }},
+    {"arange with too many values", Kind::invalid_argument, {"arange", "too many"}, [] { arange(0.0, 1e300, 1e-300); }},
+    {"linspace with an infinite end", Kind::invalid_argument, {"linspace", "stop", "inf"},
+     [] { linspace(0.0, INFINITY, 3); }},
+    {"zeros of more than 2^64 elements", Kind::invalid_argument, {"zeros", "(4294967296, 4294967296, 2)", "2^64"},
+     [] { zeros({4294967296, 4294967296, 2}); }},
+    {"randn of more than 2^64 elements", Kind::invalid_argument, {"randn", "2^64"},
+     [] { randn({4294967296, 4294967296, 2}); }},
 
     // ---- Variable
     {"item() of a matrix", Kind::shape, {"item()", "(3, 4)"}, [] { leaf(m34).item(); }},

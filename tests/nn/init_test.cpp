@@ -161,3 +161,13 @@ TEST_CASE("manual_seed makes draws repeatable: same seed, same values; another s
   CHECK(a.weight().value() == b.weight().value());
   CHECK(a.weight().value() != c.weight().value());
 }
+
+TEST_CASE("nn::manual_seed is autodiff::manual_seed: one seed for nn's engine and for rand/randn") {
+  autodiff::manual_seed(77);
+  const auto first = random_engine()();
+  const auto draw = autodiff::randn<double>({3}).value();
+  nn::manual_seed(77);
+  CHECK(random_engine()() == first);
+  CHECK(autodiff::randn<double>({3}).value() == draw);
+  CHECK(random_engine()() == [] { Engine fresh(77); fresh(); return fresh(); }());
+}

@@ -259,7 +259,7 @@ void check_npy_file(const std::string& path, const autodiff::Array<T>& values, c
   CHECK(contains(header, "'fortran_order': False"));
   CHECK(contains(header, "'shape': " + shape));
   for (std::size_t i = header.find('}') + 1; i + 1 < header.size(); ++i) CHECK(header[i] == ' ');
-  std::vector<T> stored(values.size());
+  auto stored = autodiff::Array<T>::from_shape({values.size()});  // (not std::vector: vector<bool> has no data())
   std::memcpy(stored.data(), bytes.data() + 10 + header_length, values.size() * sizeof(T));
   for (std::size_t i = 0; i < values.size(); ++i) CHECK(stored[i] == values.data()[i]);
 }
@@ -315,6 +315,72 @@ TEST_CASE("load_npy reads a file written by numpy.save (a hand-made v1 header)")
   Af expected = {0.f, 1.f, 2.f};
   expected.reshape({3, 1});
   CHECK(load_npy<float>(dir / "numpy.npy") == expected);
+}
+
+TEST_CASE("save_npy and load_npy round-trip int64, int32, uint8 and bool arrays with NumPy's dtypes") {
+  TempDir dir;
+  using autodiff::Array;
+  const Array<std::int64_t> i8 = {{-3, 0}, {7, std::int64_t(1) << 40}};
+  const Array<std::int32_t> i4 = {-2147483647 - 1, 0, 2147483647};
+  const Array<std::uint8_t> u1 = {0, 9, 255};
+  const Array<bool> b1 = {{true, false, true}};
+  save_npy(dir / "i8.npy", i8);
+  save_npy(dir / "i4.npy", i4);
+  save_npy(dir / "u1.npy", u1);
+  save_npy(dir / "b1.npy", b1);
+  CHECK(load_npy<std::int64_t>(dir / "i8.npy") == i8);
+  CHECK(load_npy<std::int32_t>(dir / "i4.npy") == i4);
+  CHECK(load_npy<std::uint8_t>(dir / "u1.npy") == u1);
+  CHECK(load_npy<bool>(dir / "b1.npy") == b1);
+  check_npy_file(dir / "i8.npy", i8, "<i8", "(2, 2)");
+  check_npy_file(dir / "i4.npy", i4, "<i4", "(3,)");
+  check_npy_file(dir / "u1.npy", u1, "|u1", "(3,)");
+  check_npy_file(dir / "b1.npy", b1, "|b1", "(1, 3)");
+  // no silent conversion between dtypes
+  const std::string message = message_of([&] { load_npy<std::int64_t>(dir / "i4.npy"); });
+  CHECK(contains(message, "dtype '<i4'"));
+  CHECK(contains(message, "'<i8' is expected"));
+  CHECK_THROWS_AS(load_npy<double>(dir / "i8.npy"), FileError);
+}
+
+namespace {
+// A v1 .npy file as numpy.save writes it: the header padded with spaces to a multiple of 64 bytes.
+std::string npy_bytes(const std::string& dict, const std::string& data) {
+  std::string header = dict;
+  header.append(63 - (10 + header.size()) % 64, ' ');
+  header += '\n';
+  return std::string("\x93NUMPY\x01\x00", 8) + char(header.size()) + char(0) + header + data;
+}
+}  // namespace
+
+TEST_CASE("load_labels reads class labels of any integer dtype NumPy writes for them") {
+  TempDir dir;
+  const std::int64_t i8[4] = {3, 0, 9, 1};
+  write_bytes(dir / "i8.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }",
+                                        std::string(reinterpret_cast<const char*>(i8), sizeof i8)));
+  CHECK(load_labels(dir / "i8.npy") == std::vector<std::size_t>{3, 0, 9, 1});
+  const std::int32_t i4[2] = {5, 2};
+  write_bytes(dir / "i4.npy", npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+                                        std::string(reinterpret_cast<const char*>(i4), sizeof i4)));
+  CHECK(load_labels(dir / "i4.npy") == std::vector<std::size_t>{5, 2});
+  write_bytes(dir / "u1.npy", npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "\x07\x00\xff"));
+  CHECK(load_labels(dir / "u1.npy") == std::vector<std::size_t>{7, 0, 255});
+  // errors: a negative label, a float file, a bool byte that is neither 0 nor 1
+  const std::int64_t negative[2] = {1, -4};
+  write_bytes(dir / "negative.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+                                              std::string(reinterpret_cast<const char*>(negative), sizeof negative)));
+  std::string message = message_of([&] { load_labels(dir / "negative.npy"); });
+  CHECK(contains(message, "negative.npy"));
+  CHECK(contains(message, "label 1 is -4"));
+  save_npy(dir / "floats.npy", A{1.0, 2.0});
+  message = message_of([&] { load_labels(dir / "floats.npy"); });
+  CHECK(contains(message, "dtype '<f8'"));
+  CHECK(contains(message, "integer labels"));
+  write_bytes(dir / "bad_bool.npy", npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", "\x01\x02\x00"));
+  message = message_of([&] { load_npy<bool>(dir / "bad_bool.npy"); });
+  CHECK(contains(message, "element 1"));
+  CHECK(contains(message, "byte 2"));
+  CHECK_THROWS_AS(load_labels(dir / "floats.npy"), FileError);
 }
 
 TEST_CASE("load_npy errors: dtype mismatch, truncated file, missing file") {
