@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include <autodiff/activation.hpp>
+#include <autodiff/elementwise.hpp>
+#include <autodiff/factory.hpp>
 #include <autodiff/linalg.hpp>
 #include <autodiff/shape.hpp>
 
@@ -68,6 +70,12 @@ std::string Module<T>::summary() const {
   }
   out << "total: " << parameter_count() << " parameters\n";
   return out.str();
+}
+
+template <class T>
+void Module<T>::train(bool training) {
+  training_ = training;
+  for (auto& [name, child] : children_) child->train(training);
 }
 
 namespace {
@@ -179,6 +187,29 @@ template <class T> Activation<T> Softmax(long axis) {
   return {"Softmax", [axis](const Variable<T>& x) { return autodiff::softmax(x, axis); }};
 }
 
+// ---- Dropout -------------------------------------------------------------------
+
+template <class T>
+Dropout<T>::Dropout(double p) : p_(p) {
+  detail::require_in_closed("Dropout", "p", p, 0, 1);
+}
+
+template <class T>
+Variable<T> Dropout<T>::forward(const Variable<T>& x) {
+  detail::require_defined(describe(), "the input", x);
+  if (!this->is_training() || p_ == 0) return x;
+  // mask / (1 - p) where the draw keeps the element: a constant, so dx = g mask / (1 - p)
+  Array<T> keep = autodiff::rand<T>(x.shape()).value();
+  const T scale = p_ < 1 ? T(1 / (1 - p_)) : T(0);
+  for (auto& u : keep) u = double(u) >= p_ ? scale : T(0);
+  return x * Variable<T>(std::move(keep));
+}
+
+template <class T>
+std::string Dropout<T>::describe() const {
+  return "Dropout(p=" + detail::number(p_) + ")";
+}
+
 // ---- Sequential ----------------------------------------------------------------
 
 namespace {
@@ -239,6 +270,7 @@ Sequential<T> mlp(const std::vector<std::size_t>& sizes, const Activation<T>& ac
 #define WENGERT_INSTANTIATE(T)                                                                      \
   template class Module<T>;                                                                         \
   template class Linear<T>;                                                                         \
+  template class Dropout<T>;                                                                        \
   template class Sequential<T>;                                                                     \
   template Activation<T> Sigmoid<T>();                                                              \
   template Activation<T> Tanh<T>();                                                                 \

@@ -43,6 +43,15 @@ class Module {
   // One line per module with its parameter count, and the total.
   std::string summary() const;
 
+  // Training mode (the default) or evaluation mode, for this module and every
+  // submodule (PyTorch's train() and eval()): Dropout is active only in training.
+  // It is not no_grad: gradients flow in both modes. fit() trains in training
+  // mode and predict() runs in evaluation mode (as Keras's fit and predict);
+  // both restore the module's mode afterwards.
+  void train(bool training = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
  protected:
   // Names must be non-empty, without '.' or '/', and not already used by a parameter or a
   // submodule of this module (PyTorch's rules; a '/' would leave save_parameters' directory).
@@ -55,6 +64,24 @@ class Module {
  private:
   std::vector<NamedParameter<T>> parameters_;
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
+  bool training_ = true;
+};
+
+// A mode (training or evaluation) for a scope; the mode before is restored at its end:
+//   { nn::ModeScope<float> evaluation(model, false); ... }
+template <class T>
+class ModeScope {
+ public:
+  ModeScope(Module<T>& model, bool training) : model_(model), was_training_(model.is_training()) {
+    model.train(training);
+  }
+  ~ModeScope() { model_.train(was_training_); }
+  ModeScope(const ModeScope&) = delete;
+  ModeScope& operator=(const ModeScope&) = delete;
+
+ private:
+  Module<T>& model_;
+  bool was_training_;
 };
 
 // A dense layer in the lecture's matrix form: y = x W + b, with x of shape
@@ -104,6 +131,23 @@ template <class T = float> Activation<T> Softmax(long axis = -1);
 template <class T = float> Activation<T> Identity();
 template <class T = float> Activation<T> Heaviside();  // the perceptron's step (zero gradient)
 template <class T = float> Activation<T> Flatten();     // (batch, ...) -> (batch, features)
+
+// Inverted dropout (Srivastava et al. 2014), as torch.nn.Dropout: in training,
+// each element is zeroed with probability p and the rest are scaled by 1 / (1 - p),
+// so that the expected value is unchanged; in evaluation mode it is the identity.
+// The mask is drawn from autodiff's per-thread generator (autodiff::manual_seed).
+// p in [0, 1]; p = 1 zeroes everything.
+template <class T = float>
+class Dropout : public Module<T> {
+ public:
+  explicit Dropout(double p = 0.5);
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string describe() const override;
+  double p() const { return p_; }
+
+ private:
+  double p_;
+};
 
 // Modules applied in order, named "0", "1", ... like torch::nn::Sequential.
 template <class T = float>

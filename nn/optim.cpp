@@ -1,6 +1,8 @@
 #include "optim.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include <autodiff/op.hpp>
 #include <autodiff/tape.hpp>
@@ -216,12 +218,66 @@ double ReduceOnPlateau::next(double, double current, const EpochEnd& end) {
   return std::max(min_rate_, current / divisor_);
 }
 
+// ---- gradient clipping ---------------------------------------------------------
+
+namespace {
+// The gradients to clip, in place (a parameter without one is skipped, as in PyTorch).
+template <class T>
+std::vector<Array<T>*> gradients_of(const char* call, const std::vector<Variable<T>>& parameters) {
+  std::vector<Array<T>*> gradients;
+  for (std::size_t i = 0; i < parameters.size(); ++i) {
+    detail::require_defined(call, "parameter " + std::to_string(i), parameters[i]);
+    if (!parameters[i].has_grad()) continue;
+    autodiff::Node<T>& gradient = *parameters[i].node().grad;
+    ++gradient.version;  // a graph that used this gradient (create_graph) would see the change
+    gradients.push_back(&gradient.value);
+  }
+  return gradients;
+}
+}  // namespace
+
+template <class T>
+double clip_grad_norm(const std::vector<Variable<T>>& parameters, double max_norm, double p, bool error_if_nonfinite) {
+  detail::require(max_norm >= 0, "clip_grad_norm", "max_norm", max_norm, "must be >= 0");
+  if (!(p > 0)) throw std::invalid_argument("clip_grad_norm: p = " + detail::number(p) + " is not a norm's order (> 0)");
+  for (std::size_t i = 0; i < parameters.size(); ++i)
+    detail::require_defined("clip_grad_norm", "parameter " + std::to_string(i), parameters[i]);
+  // the norm first, in double (no overflow for float gradients), nothing changed yet
+  double norm = 0;
+  for (const auto& parameter : parameters) {
+    if (!parameter.has_grad()) continue;
+    for (T g : parameter.grad()) {
+      const double a = std::abs(double(g));
+      if (std::isinf(p)) norm = a > norm || a != a ? a : norm;  // a NaN stays (a > NaN is false)
+      else norm += p == 2 ? a * a : p == 1 ? a : std::pow(a, p);
+    }
+  }
+  if (!std::isinf(p)) norm = std::pow(norm, 1 / p);
+  if (error_if_nonfinite && !std::isfinite(norm))
+    throw std::runtime_error("clip_grad_norm: the gradients' " + detail::number(p) + "-norm is " + detail::number(norm) +
+                             "; nothing was clipped (error_if_nonfinite)");
+  const double scale = max_norm / (norm + 1e-6);
+  if (scale < 1 || std::isnan(scale))
+    for (Array<T>* g : gradients_of("clip_grad_norm", parameters)) *g *= T(scale);
+  return norm;
+}
+
+template <class T>
+void clip_grad_value(const std::vector<Variable<T>>& parameters, double clip_value) {
+  detail::require(clip_value >= 0, "clip_grad_value", "clip_value", clip_value, "must be >= 0");
+  const T bound = T(clip_value);
+  for (Array<T>* g : gradients_of("clip_grad_value", parameters))
+    for (T& v : *g) v = v != v ? v : std::clamp(v, -bound, bound);
+}
+
 #define WENGERT_INSTANTIATE(T) \
   template class Optimizer<T>; \
   template class SGD<T>;       \
   template class Adagrad<T>;   \
   template class RMSprop<T>;   \
-  template class Adam<T>;
+  template class Adam<T>;     \
+  template double clip_grad_norm(const std::vector<Variable<T>>&, double, double, bool); \
+  template void clip_grad_value(const std::vector<Variable<T>>&, double);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

@@ -200,4 +200,20 @@ class ReduceOnPlateau : public Schedule {
   std::size_t bad_epochs_ = 0;
 };
 
+// ---- gradient clipping (torch.nn.utils.clip_grad_norm_ and clip_grad_value_) ----
+
+// Scales the gradients of `parameters` (those that have one) in place so that
+// their joint norm (the p-norm of all entries together; p = infinity for the
+// largest magnitude) is at most max_norm: each is multiplied by
+// max_norm / (norm + 1e-6) when that is below 1. Returns the norm before
+// clipping. What exploding RNN gradients need (Pascanu et al. 2013). max_norm >= 0,
+// p > 0; with error_if_nonfinite a NaN or infinite norm is a std::runtime_error
+// and nothing is changed (else, as PyTorch, the gradients become NaN).
+template <class T>
+double clip_grad_norm(const std::vector<Variable<T>>& parameters, double max_norm, double p = 2,
+                      bool error_if_nonfinite = false);
+// Clamps every gradient entry to [-clip_value, clip_value] in place; clip_value >= 0.
+template <class T>
+void clip_grad_value(const std::vector<Variable<T>>& parameters, double clip_value);
+
 }  // namespace nn

@@ -20,6 +20,7 @@ namespace nn {
 template <class T>
 Array<T> predict(Module<T>& model, const Array<T>& inputs) {
   autodiff::no_grad scope;
+  ModeScope<T> evaluation(model, false);  // no dropout; the caller's mode comes back afterwards
   return model(Variable<T>(inputs)).value();
 }
 
@@ -93,6 +94,7 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
   if (options.early_stopping && classification && validation.size() == 0 && options.progress)
     *options.progress << "early stopping monitors the training loss (no validation_fraction)\n";
 
+  ModeScope<T> training(model, true);  // dropout on in the loop (predict() turns it off for the accuracies)
   DataLoader<T> loader(std::move(train), options.batch_size, true, options.seed);
   const std::vector<Variable<T>> weights = model.weights();
   const double initial_rate = optimizer.learning_rate();

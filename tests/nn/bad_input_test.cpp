@@ -476,7 +476,35 @@ std::vector<Row> catalogue() {
   add("loss", "l2_penalty over an empty Variable", THROWS(GraphError), {"l2_penalty", "weight 1", "empty Variable"},
       [](World&) { l2_penalty<double>({V(A{1.0}, true), V()}, 0.1); });
 
+  add("module", "Dropout with p = 1.5", THROWS(std::invalid_argument), {"Dropout", "p 1.5", "[0, 1]"},
+      [](World&) { Dropout<double>(1.5); });
+  add("module", "Dropout with p = NaN", THROWS(std::invalid_argument), {"Dropout", "p nan"},
+      [](World&) { Dropout<double>{kNaN}; });
+  add("module", "Dropout given an empty Variable", THROWS(GraphError), {"Dropout(p=0.5)", "input", "empty Variable"},
+      [](World&) { Dropout<double>(0.5)(V()); });
+
   // ---- optimizers ----
+  add("optim", "clip_grad_norm with max_norm -1", THROWS(std::invalid_argument), {"clip_grad_norm", "max_norm -1", ">= 0"},
+      [](World& w) { clip_grad_norm(w.model.parameters(), -1.0); });
+  add("optim", "clip_grad_norm with p = 0", THROWS(std::invalid_argument), {"clip_grad_norm", "p = 0", "> 0"},
+      [](World& w) { clip_grad_norm(w.model.parameters(), 1.0, 0.0); });
+  add("optim", "clip_grad_norm of an infinite gradient with error_if_nonfinite", THROWS(std::runtime_error),
+      {"clip_grad_norm", "2-norm is inf", "nothing was clipped"}, [](World&) {
+        V a(A{1.0, 2.0}, true), b(A{3.0}, true);
+        sum(a * 3.0).backward();
+        (b * 1.0).backward(A{1e300});  // a finite gradient whose square overflows: the norm is inf
+        const A before = a.grad();
+        try {
+          clip_grad_norm<double>({a, b}, 1.0, 2.0, true);
+        } catch (...) {
+          CHECK(a.grad() == before);  // unchanged
+          throw;
+        }
+      }, kTrains);
+  add("optim", "clip_grad_value with a negative bound", THROWS(std::invalid_argument),
+      {"clip_grad_value", "clip_value -0.5", ">= 0"}, [](World& w) { clip_grad_value(w.model.parameters(), -0.5); });
+  add("optim", "clip_grad_norm over an empty Variable", THROWS(GraphError), {"clip_grad_norm", "parameter 1", "empty Variable"},
+      [](World&) { clip_grad_norm<double>({V(A{1.0}, true), V()}, 1.0); });
   add("optim", "SGD with a negative learning rate", THROWS(std::invalid_argument), {"SGD", "learning rate -0.1", ">= 0"},
       [](World& w) { SGD<double>(w.model.parameters(), -0.1); });
   add("optim", "SGD with a NaN learning rate", THROWS(std::invalid_argument), {"SGD", "learning rate nan"},

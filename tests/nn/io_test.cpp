@@ -363,7 +363,7 @@ TEST_CASE("load_labels reads class labels of any integer dtype NumPy writes for 
   write_bytes(dir / "i4.npy", npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
                                         std::string(reinterpret_cast<const char*>(i4), sizeof i4)));
   CHECK(load_labels(dir / "i4.npy") == std::vector<std::size_t>{5, 2});
-  write_bytes(dir / "u1.npy", npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "\x07\x00\xff"));
+  write_bytes(dir / "u1.npy", npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", std::string("\x07\x00\xff", 3)));
   CHECK(load_labels(dir / "u1.npy") == std::vector<std::size_t>{7, 0, 255});
   // errors: a negative label, a float file, a bool byte that is neither 0 nor 1
   const std::int64_t negative[2] = {1, -4};
@@ -376,7 +376,7 @@ TEST_CASE("load_labels reads class labels of any integer dtype NumPy writes for 
   message = message_of([&] { load_labels(dir / "floats.npy"); });
   CHECK(contains(message, "dtype '<f8'"));
   CHECK(contains(message, "integer labels"));
-  write_bytes(dir / "bad_bool.npy", npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", "\x01\x02\x00"));
+  write_bytes(dir / "bad_bool.npy", npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", std::string("\x01\x02\x00", 3)));
   message = message_of([&] { load_npy<bool>(dir / "bad_bool.npy"); });
   CHECK(contains(message, "element 1"));
   CHECK(contains(message, "byte 2"));

@@ -4,12 +4,15 @@
 
 #include <cmath>
 
+#include <xtensor/xbuilder.hpp>
+
 #include <nn/nn.hpp>
 
 #include "test_util.hpp"
 
 using namespace nn;
 using V = Variable<double>;
+using A = autodiff::Array<double>;
 
 namespace {
 
@@ -178,4 +181,60 @@ TEST_CASE("a layer given a wrong input shape says so") {
   Linear<float> layer(4, 3);
   Variable<float> x(xt::ones<float>({2, 5}));
   CHECK_THROWS_AS(layer(x), autodiff::ShapeError);
+}
+
+TEST_CASE("train() and eval() set the mode of a module and all its submodules") {
+  Sequential<double> inner;
+  inner.add(Dropout<double>(0.3));
+  Sequential<double> model;
+  model.add(Linear<double>(3, 2)).add(std::move(inner));
+  CHECK(model.is_training());
+  model.eval();
+  CHECK_FALSE(model.is_training());
+  CHECK_FALSE(model[0].is_training());
+  CHECK_FALSE(dynamic_cast<Sequential<double>&>(model[1])[0].is_training());
+  model.train();
+  CHECK(dynamic_cast<Sequential<double>&>(model[1])[0].is_training());
+  {
+    ModeScope<double> evaluation(model, false);
+    CHECK_FALSE(model[1].is_training());
+  }
+  CHECK(model[1].is_training());
+}
+
+TEST_CASE("Dropout: zeroes about p of the elements in training, scales the rest by 1/(1-p), identity in eval") {
+  autodiff::manual_seed(5);
+  Dropout<double> dropout(0.25);
+  const V x(A(xt::ones<double>({200, 50})), true);
+  const V y = dropout(x);
+  std::size_t zeros = 0;
+  for (double v : y.value()) {
+    CHECK((v == 0.0 || v == doctest::Approx(1 / 0.75)));
+    zeros += v == 0.0;
+  }
+  // 10,000 draws with p = 0.25: within 4 standard deviations (43)
+  CHECK(std::abs(double(zeros) - 2500.0) < 4 * std::sqrt(10000 * 0.25 * 0.75));
+  // the gradient is the same mask
+  sum(y).backward();
+  CHECK(x.grad() == y.value());
+  // repeatable with the seed
+  autodiff::manual_seed(5);
+  CHECK(Dropout<double>(0.25)(x).value() == y.value());
+  dropout.eval();
+  CHECK(dropout(x).value() == x.value());
+  dropout.train();
+  CHECK(Dropout<double>(1.0)(x).value() == A(xt::zeros<double>({200, 50})));
+  CHECK(Dropout<double>(0.0)(x).value() == x.value());
+}
+
+TEST_CASE("predict runs in evaluation mode (no dropout) and gives the mode back; fit trains in training mode") {
+  Sequential<double> model;
+  model.add(Linear<double>(2, 2)).add(Dropout<double>(0.9));
+  const A inputs = {{1.0, 2.0}, {3.0, 4.0}};
+  const A first = predict(model, inputs);
+  CHECK(predict(model, inputs) == first);  // deterministic: no dropout
+  CHECK(model.is_training());
+  model.eval();
+  CHECK(predict(model, inputs) == first);
+  CHECK_FALSE(model.is_training());
 }

@@ -320,3 +320,55 @@ TEST_CASE("ReduceOnPlateau with patience 1 reduces on every bad epoch; ConstantR
   ConstantRate constant;
   CHECK(constant.next(1.0, 0.37, {5, 10, 9.0}) == 0.37);
 }
+
+// ---- gradient clipping ----
+
+namespace {
+// Two parameters with gradients (3, 4) and (12,): joint 2-norm 13, 1-norm 19, max 12.
+std::vector<V> with_gradients() {
+  V a(A{0.0, 0.0}, true), b(A{0.0}, true);
+  (sum(a * V(A{3.0, -4.0})) + sum(b * 12.0)).backward();
+  return {a, b};
+}
+}  // namespace
+
+TEST_CASE("clip_grad_norm scales all gradients together to max_norm and returns the norm before") {
+  auto p = with_gradients();
+  CHECK(clip_grad_norm(p, 6.5) == doctest::Approx(13.0));
+  const double scale = 6.5 / (13.0 + 1e-6);  // PyTorch's max_norm / (norm + 1e-6)
+  CHECK(p[0].grad()(0) == doctest::Approx(3.0 * scale).epsilon(1e-14));
+  CHECK(p[0].grad()(1) == doctest::Approx(-4.0 * scale).epsilon(1e-14));
+  CHECK(p[1].grad()(0) == doctest::Approx(12.0 * scale).epsilon(1e-14));
+  // below max_norm nothing changes
+  p = with_gradients();
+  CHECK(clip_grad_norm(p, 100.0) == doctest::Approx(13.0));
+  CHECK(p[1].grad()(0) == 12.0);
+  // other norms
+  p = with_gradients();
+  CHECK(clip_grad_norm(p, 1.9, 1.0) == doctest::Approx(19.0));
+  CHECK(p[0].grad()(1) == doctest::Approx(-4.0 * 1.9 / (19.0 + 1e-6)));
+  p = with_gradients();
+  CHECK(clip_grad_norm(p, 6.0, INFINITY) == doctest::Approx(12.0));
+  CHECK(p[1].grad()(0) == doctest::Approx(6.0 * 12.0 / (12.0 + 1e-6)));
+  // a parameter without a gradient is skipped
+  V unused(A{1.0}, true);
+  p = with_gradients();
+  p.push_back(unused);
+  CHECK(clip_grad_norm(p, 1.0) == doctest::Approx(13.0));
+  CHECK_FALSE(unused.has_grad());
+}
+
+TEST_CASE("clip_grad_value clamps every entry, keeping NaN") {
+  auto p = with_gradients();
+  clip_grad_value(p, 3.5);
+  CHECK(p[0].grad() == A{3.0, -3.5});
+  CHECK(p[1].grad() == A{3.5});
+}
+
+TEST_CASE("a training step with clipping: the update uses the clipped gradient") {
+  auto p = with_gradients();
+  SGD<double> sgd(p, 0.5);
+  clip_grad_norm(p, 1.3);
+  sgd.step();
+  CHECK(p[1].value()(0) == doctest::Approx(-0.5 * 12.0 * 1.3 / (13.0 + 1e-6)));
+}
