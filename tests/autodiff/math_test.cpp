@@ -518,3 +518,26 @@ TEST_CASE("softplus, gelu, silu, mish, hardtanh: no NaN at x = +-1000 (values, f
   check_no_nan_at_extremes<double>();
   check_no_nan_at_extremes<float>();
 }
+
+TEST_CASE("math ops and the new activations keep the shape: empty arrays and 0-d scalars") {
+  const std::vector<std::function<V(const V&)>> fs = {
+      [](const V& x) { return sin(x); },         [](const V& x) { return atan2(x, x); },
+      [](const V& x) { return log1p(x); },       [](const V& x) { return erfc(x); },
+      [](const V& x) { return sign(x); },        [](const V& x) { return reciprocal(x); },
+      [](const V& x) { return softplus(x, 2.0); }, [](const V& x) { return gelu(x); },
+      [](const V& x) { return gelu(x, Gelu::tanh); }, [](const V& x) { return silu(x); },
+      [](const V& x) { return mish(x); },        [](const V& x) { return hardtanh(x); },
+  };
+  for (const auto& f : fs) {
+    V empty(Array<double>::from_shape({0, 3}), true);
+    const V y = f(empty);
+    CHECK(y.shape() == Shape{0, 3});
+    sum(y).backward();
+    CHECK(empty.grad().shape() == Shape{0, 3});
+    V s = V::scalar(0.25, true);
+    const V z = f(s);
+    CHECK(z.dimension() == 0);
+    z.backward();
+    CHECK(std::isfinite(s.grad()()));
+  }
+}
