@@ -2,13 +2,20 @@
 #include "activation.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
 #include "detail/kernels.hpp"
 #include "detail/vector_math.hpp"
+#include "compare.hpp"
 #include "elementwise.hpp"
+#include "math.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
 
@@ -155,6 +162,147 @@ Variable<T> log_softmax_backward(const Variable<T>& g, const Variable<T>& y, lon
   });
 }
 
+template <class T>
+Variable<T> softplus(const Variable<T>& x, Scalar<T> beta, Scalar<T> threshold) {
+  static const OpInfo op{"softplus", "dx = g sigmoid(beta x), or g where beta x > threshold"};
+  if (beta == T(0) || !std::isfinite(beta) || std::isnan(threshold))
+    throw std::invalid_argument("softplus: beta must be finite and nonzero and threshold not NaN (beta " +
+                                std::to_string(beta) + ", threshold " + std::to_string(threshold) + ")");
+  Array<T> y = Array<T>::from_shape(x.shape());
+  const T* px = x.value().data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) {
+    const T z = px[i] * beta;
+    // log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): e^-|z| <= 1 never overflows, and
+    // for z << 0 log1p keeps e^z's full precision
+    y.data()[i] = z > threshold ? px[i] : (std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)))) / beta;
+  }
+  return record<T>(op, std::move(y), {x}, [beta, threshold](Backward<T>& d) {
+    const Variable<T> x = d.input(0);
+    Mask above = Mask::from_shape(x.shape());
+    bool any_above = false;
+    for (std::size_t i = 0; i < above.size(); ++i)
+      any_above = (above.data()[i] = x.value().data()[i] * beta > threshold) || any_above;
+    const Variable<T> below = d.g * sigmoid(beta == T(1) ? x : x * beta);
+    d.add_grad(0, any_above ? autodiff::where(above, d.g, below) : below);
+  });
+}
+
+namespace {
+constexpr long double two_over_sqrt_pi = 1.12837916709551257389615890312154517L;
+constexpr long double one_over_sqrt_2pi = 0.398942280401432677939946059934381868L;
+constexpr long double sqrt_2_over_pi = 0.797884560802865355879892119868763737L;
+constexpr double gelu_tanh_c = 0.044715;
+
+// x Phi(x) = x erfc(-x / sqrt 2) / 2. erfc's argument carries the rounding of
+// x / sqrt 2, which its steep left tail multiplies by 2 z^2 (100 units at x = -10):
+// float is computed in double, and double adds the first-order correction for
+// z = zh + zl, erfc(z) = erfc(zh) - 2/sqrt(pi) e^(-zh^2) zl, with zl from an fma.
+template <class T>
+T gelu_exact_value(T x) {
+  if (std::isinf(x)) return x > 0 ? x : -T(0);
+  if constexpr (std::is_same_v<T, float>) {
+    const double xd = x;
+    return float(0.5 * xd * std::erfc(xd * -0.70710678118654752440));
+  } else {
+    constexpr double c_hi = 0.70710678118654752440, c_lo = -4.8336466567264565186e-17;  // 1/sqrt 2 = c_hi + c_lo
+    const double zh = -x * c_hi;
+    const double zl = std::fma(-x, c_hi, -zh) - x * c_lo;
+    const double e = std::erfc(zh) - double(two_over_sqrt_pi) * std::exp(-zh * zh) * zl;
+    return T(0.5) * x * e;
+  }
+}
+// x (1 + tanh u) / 2 = x sigmoid(2 u), u = sqrt(2/pi) (x + 0.044715 x^3): no
+// cancellation of 1 + tanh u for x << 0, and e^(-2u) overflows to inf, giving -0.
+template <class T>
+T gelu_tanh_value(T x) {
+  if (std::isinf(x)) return x > 0 ? x : -T(0);
+  const T two_u = T(2 * sqrt_2_over_pi) * x * (T(1) + T(gelu_tanh_c) * x * x);
+  return x / (T(1) + std::exp(-two_u));
+}
+}  // namespace
+
+template <class T>
+Variable<T> gelu(const Variable<T>& x, Gelu approximate) {
+  if (approximate == Gelu::tanh) {
+    static const OpInfo op{"gelu_tanh", "dx = g (s + x s (1 - s) w'), s = sigmoid(w), w = 2 sqrt(2/pi) (x + 0.044715 x^3)"};
+    Array<T> y = Array<T>::from_shape(x.shape());
+    std::transform(x.value().begin(), x.value().end(), y.begin(), [](T v) { return gelu_tanh_value(v); });
+    return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
+      const Variable<T> x = d.input(0), x2 = square(x);
+      const Variable<T> s = sigmoid(x * (x2 * T(gelu_tanh_c) + T(1)) * T(2 * sqrt_2_over_pi));
+      const Variable<T> dw = x2 * T(6 * gelu_tanh_c * sqrt_2_over_pi) + T(2 * sqrt_2_over_pi);  // w'
+      d.add_grad(0, d.g * (s + sigmoid_backward(x * dw, s)));  // s + x w' s (1 - s)
+    });
+  }
+  if (approximate != Gelu::exact)
+    throw std::invalid_argument("gelu: approximate must be Gelu::exact or Gelu::tanh (got " +
+                                std::to_string(static_cast<int>(approximate)) + ")");
+  static const OpInfo op{"gelu", "dx = g (Phi(x) + x e^(-x^2/2) / sqrt(2 pi))"};
+  Array<T> y = Array<T>::from_shape(x.shape());
+  std::transform(x.value().begin(), x.value().end(), y.begin(), [](T v) { return gelu_exact_value(v); });
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
+    const Variable<T> x = d.input(0);
+    const Variable<T> phi = erfc(x * T(-0.70710678118654752440L)) * T(0.5);
+    d.add_grad(0, d.g * (phi + x * exp(square(x) * T(-0.5)) * T(one_over_sqrt_2pi)));
+  });
+}
+
+template <class T>
+Variable<T> silu(const Variable<T>& x) {
+  static const OpInfo op{"silu", "dx = g s (1 + x (1 - s)), s = sigmoid(x)"};
+  const std::size_t n = x.size();
+  const T* px = x.value().data();
+  Array<T> y = Array<T>::from_shape(x.shape());
+  T* py = y.data();
+  for (std::size_t i = 0; i < n; ++i) py[i] = -px[i];
+  detail::exp_of(py, py, n);  // e^-x, vectorised
+  // x / (1 + e^-x): one rounding fewer than x sigmoid(x); -inf / inf would be NaN (the limit is -0)
+  for (std::size_t i = 0; i < n; ++i)
+    py[i] = px[i] == -std::numeric_limits<T>::infinity() ? -T(0) : px[i] / (T(1) + py[i]);
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
+    const Variable<T> x = d.input(0), s = sigmoid(x);
+    d.add_grad(0, d.g * (s + sigmoid_backward(x, s)));  // s + x s (1 - s)
+  });
+}
+
+template <class T>
+Variable<T> mish(const Variable<T>& x) {
+  static const OpInfo op{"mish", "dx = g (t + x sigmoid(x) (1 - t^2)), t = tanh(softplus(x))"};
+  const std::size_t n = x.size();
+  const T* px = x.value().data();
+  Array<T> y = Array<T>::from_shape(x.shape());
+  T* py = y.data();
+  detail::exp_of(px, py, n);  // e^x, vectorised
+  // tanh(log(1 + e)) = n / (n + 2) with n = e (e + 2): one exponential, and no
+  // cancellation for x << 0 (mish(-40) keeps its precision). Beyond x = 20 it is 1 to rounding.
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = px[i], e = py[i], m = e * (e + T(2));
+    py[i] = v > T(20) ? v : v == -std::numeric_limits<T>::infinity() ? -T(0) : v * m / (m + T(2));
+  }
+  return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
+    const Variable<T> x = d.input(0), t = tanh(softplus(x));
+    d.add_grad(0, d.g * (t + tanh_backward(x * sigmoid(x), t)));  // t + x sigmoid(x) (1 - t^2)
+  });
+}
+
+template <class T>
+Variable<T> hardtanh(const Variable<T>& x, Scalar<T> min_val, Scalar<T> max_val) {
+  static const OpInfo op{"hardtanh", "dx = g if min_val < x < max_val else 0"};
+  if (!(min_val <= max_val))  // also NaN
+    throw std::invalid_argument("hardtanh: min_val must not exceed max_val, nor either be NaN (min_val " +
+                                std::to_string(min_val) + ", max_val " + std::to_string(max_val) + ")");
+  const T lo = min_val, hi = max_val;
+  Array<T> y = Array<T>::from_shape(x.shape());
+  std::transform(x.value().begin(), x.value().end(), y.begin(),
+                 [lo, hi](T v) { return v != v ? v : std::min(std::max(v, lo), hi); });  // NaN stays NaN
+  return record<T>(op, std::move(y), {x}, [lo, hi](Backward<T>& d) {
+    const Array<T>& x = d.input(0).value();
+    Mask inside = Mask::from_shape(x.shape());
+    for (std::size_t i = 0; i < inside.size(); ++i) inside.data()[i] = x.data()[i] > lo && x.data()[i] < hi;
+    d.add_grad(0, autodiff::where(inside, d.g, T(0)));
+  });
+}
+
 #define WENGERT_INSTANTIATE(T)                                  \
   template Variable<T> sigmoid(const Variable<T>&);             \
   template Variable<T> tanh(const Variable<T>&);                \
@@ -167,7 +315,12 @@ Variable<T> log_softmax_backward(const Variable<T>& g, const Variable<T>& y, lon
   template Variable<T> elu(const Variable<T>&, T);              \
   template Variable<T> heaviside(const Variable<T>&);           \
   template Variable<T> softmax(const Variable<T>&, long);       \
-  template Variable<T> log_softmax(const Variable<T>&, long);
+  template Variable<T> log_softmax(const Variable<T>&, long);   \
+  template Variable<T> softplus(const Variable<T>&, Scalar<T>, Scalar<T>); \
+  template Variable<T> gelu(const Variable<T>&, Gelu);          \
+  template Variable<T> silu(const Variable<T>&);                \
+  template Variable<T> mish(const Variable<T>&);                \
+  template Variable<T> hardtanh(const Variable<T>&, Scalar<T>, Scalar<T>);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

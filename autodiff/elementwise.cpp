@@ -256,6 +256,12 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scala
                    [mask = std::move(mask)](Backward<T>& d) { d.add_grad(0, autodiff::where(mask, d.g, T(0))); });
 }
 
+template <class T>
+Variable<T> where(const xt::xarray<bool>& condition, Scalar<T> a, const Variable<T>& b) {
+  // condition ? a : b is (not condition) ? b : a
+  return autodiff::where(xt::xarray<bool>(!condition), b, a);
+}
+
 #define WENGERT_INSTANTIATE(T)                                                                    \
   template Variable<T> add(const Variable<T>&, const Variable<T>&);                               \
   template Variable<T> sub(const Variable<T>&, const Variable<T>&);                               \
@@ -277,7 +283,8 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scala
   template Variable<T> maximum(const Variable<T>&, const Variable<T>&);                           \
   template Variable<T> minimum(const Variable<T>&, const Variable<T>&);                           \
   template Variable<T> where(const xt::xarray<bool>&, const Variable<T>&, const Variable<T>&);     \
-  template Variable<T> where(const xt::xarray<bool>&, const Variable<T>&, Scalar<T>);
+  template Variable<T> where(const xt::xarray<bool>&, const Variable<T>&, Scalar<T>);          \
+  template Variable<T> where(const xt::xarray<bool>&, Scalar<T>, const Variable<T>&);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

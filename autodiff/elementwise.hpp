@@ -48,6 +48,8 @@ template <class T> Variable<T> minimum(const Variable<T>& a, const Variable<T>& 
 template <class T> Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const Variable<T>& b);
 // condition ? a : b with a constant b (relu's gradient is where(x > 0, g, 0)).
 template <class T> Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scalar<T> b);
+// condition ? a : b with a constant a.
+template <class T> Variable<T> where(const xt::xarray<bool>& condition, Scalar<T> a, const Variable<T>& b);
 
 // Operators
 template <class T> Variable<T> operator+(const Variable<T>& a, const Variable<T>& b) { return add(a, b); }

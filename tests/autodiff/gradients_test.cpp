@@ -59,7 +59,39 @@ const std::vector<OpCase> op_cases = {
     {"products of sums (second derivative in both)", {{3, 4}, {4}},
      [](const Inputs& x) { return (x[0] * x[1]) * (x[0] + x[1]) / (x[1] * x[1] + 1.0); }},
     // elementwise math (issue #12): autodiff/math.hpp
+    {"sin", {{3, 4}}, [](const Inputs& x) { return sin(x[0] * 2.0); }},
+    {"cos", {{3, 4}}, [](const Inputs& x) { return cos(x[0] * 2.0); }},
+    {"tan", {{3, 4}}, [](const Inputs& x) { return tan(x[0]); }, Domain::unit},
+    {"asin", {{3, 4}}, [](const Inputs& x) { return asin(x[0]); }, Domain::unit},
+    {"acos", {{3, 4}}, [](const Inputs& x) { return acos(x[0]); }, Domain::unit},
+    {"atan", {{3, 4}}, [](const Inputs& x) { return atan(x[0]); }},
+    {"atan2", {{3, 4}, {3, 4}}, [](const Inputs& x) { return atan2(x[0], x[1]); }, Domain::nonzero},
+    {"atan2 broadcast (3, 1) and (4,)", {{3, 1}, {4}}, [](const Inputs& x) { return atan2(x[0], x[1]); }, Domain::nonzero},
+    {"atan2 broadcast y over x's rows", {{4}, {2, 3, 4}}, [](const Inputs& x) { return atan2(x[0], x[1]); }, Domain::nonzero},
+    {"atan2 scalar x", {{3, 4}}, [](const Inputs& x) { return atan2(x[0], -0.7); }, Domain::nonzero},
+    {"atan2 scalar y", {{3, 4}}, [](const Inputs& x) { return atan2(1.3, x[0]); }, Domain::nonzero},
+    {"sinh", {{3, 4}}, [](const Inputs& x) { return sinh(x[0]); }},
+    {"cosh", {{3, 4}}, [](const Inputs& x) { return cosh(x[0]); }},
+    {"asinh", {{3, 4}}, [](const Inputs& x) { return asinh(x[0] * 3.0); }},
+    {"acosh", {{3, 4}}, [](const Inputs& x) { return acosh(x[0] + 0.7); }, Domain::positive},
+    {"atanh", {{3, 4}}, [](const Inputs& x) { return atanh(x[0]); }, Domain::unit},
+    {"log1p", {{3, 4}}, [](const Inputs& x) { return log1p(x[0]); }, Domain::unit},
+    {"expm1", {{3, 4}}, [](const Inputs& x) { return expm1(x[0]); }},
+    {"log2", {{3, 4}}, [](const Inputs& x) { return log2(x[0]); }, Domain::positive},
+    {"log10", {{3, 4}}, [](const Inputs& x) { return log10(x[0]); }, Domain::positive},
+    {"erf", {{3, 4}}, [](const Inputs& x) { return erf(x[0]); }},
+    {"erfc", {{3, 4}}, [](const Inputs& x) { return erfc(x[0]); }},
+    // sign passes nothing back: the gradient is sign(x) 3 x^2, from the cube alone
+    {"sign (times x^3)", {{3, 4}}, [](const Inputs& x) { return sign(x[0]) * x[0] * x[0] * x[0]; }, Domain::nonzero},
+    {"reciprocal", {{3, 4}}, [](const Inputs& x) { return reciprocal(x[0]); }, Domain::nonzero},
     // comparisons and masks (issue #12): autodiff/compare.hpp
+    // (no input lies within 1e-6 of another or of 0.3: the masks do not change under the differences)
+    {"where(x > y, x, y) with broadcasting", {{3, 4}, {4}}, [](const Inputs& x) { return autodiff::where(x[0] > x[1], x[0], x[1]); }},
+    {"where(x >= 0.3, x^2, scalar)", {{3, 4}}, [](const Inputs& x) { return autodiff::where(x[0] >= 0.3, square(x[0]), 0.5); }},
+    {"where(0.3 < x && x < 1, ...) with a constant branch first", {{3, 4}},
+     [](const Inputs& x) { return autodiff::where(logical_or(0.3 < x[0] && x[0] < 1.0, x[0] <= -1.0), -0.25, sin(x[0])); }},
+    {"where(x != y, ...) and logical_xor", {{3, 1}, {1, 4}},
+     [](const Inputs& x) { return autodiff::where(logical_xor(x[0] != x[1], x[0] < x[1]), x[0] * x[1], x[1] - x[0]); }},
 
     // activations
     {"sigmoid", {{3, 4}}, [](const Inputs& x) { return sigmoid(x[0]); }},
@@ -77,6 +109,18 @@ const std::vector<OpCase> op_cases = {
     {"log_softmax_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 1); }},
     {"log_softmax_backward axis 0", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 0); }},
     // (more activations, issue #12)
+    {"softplus", {{3, 4}}, [](const Inputs& x) { return softplus(x[0] * 3.0); }},
+    {"softplus beta 2", {{3, 4}}, [](const Inputs& x) { return softplus(x[0], 2.0); }},
+    // beta x in +-[0.1, 1]: the positive values lie above the threshold 0.05 (x itself), the negative below
+    {"softplus beta 0.5 across the threshold", {{3, 4}}, [](const Inputs& x) { return softplus(x[0], 0.5, 0.05); }, Domain::nonzero},
+    {"softplus beta -1.5", {{3, 4}}, [](const Inputs& x) { return softplus(x[0], -1.5); }},
+    {"gelu exact", {{3, 4}}, [](const Inputs& x) { return gelu(x[0] * 1.5); }},
+    {"gelu tanh", {{3, 4}}, [](const Inputs& x) { return gelu(x[0] * 1.5, Gelu::tanh); }},
+    {"silu", {{3, 4}}, [](const Inputs& x) { return silu(x[0] * 2.0); }},
+    {"mish", {{3, 4}}, [](const Inputs& x) { return mish(x[0] * 2.0); }},
+    // |x| in [0.2, 2] and bounds -0.1, 0.15 and +-1: no input near a bound, some inside, some outside
+    {"hardtanh", {{3, 4}}, [](const Inputs& x) { return hardtanh(x[0]) * x[0]; }, Domain::nonzero},
+    {"hardtanh (-0.1, 0.15) scaled", {{3, 4}}, [](const Inputs& x) { return hardtanh(x[0] * 0.1, -0.1, 0.15); }, Domain::nonzero},
 
     // reductions
     {"sum all", {{3, 4}}, [](const Inputs& x) { return sum(x[0]); }},
