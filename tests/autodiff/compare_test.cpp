@@ -15,7 +15,7 @@ using V = Variable<double>;
 namespace {
 // A column (n, 1) of the given values (a nested braced list of one is ambiguous for xtensor).
 template <class T>
-xt::xarray<T> column(std::initializer_list<T> values) {
+xt::xarray<T> column_of(std::initializer_list<T> values) {
   xt::xarray<T> c = xt::xarray<T>::from_shape({values.size(), 1});
   std::copy(values.begin(), values.end(), c.begin());
   return c;
@@ -67,7 +67,7 @@ TEST_CASE("comparisons with a scalar on either side") {
 }
 
 TEST_CASE("comparisons of two Variables broadcast as NumPy") {
-  const V col(Array<double>(column({1.0, 2.0, 3.0})));  // (3, 1)
+  const V col = column({1.0, 2.0, 3.0});  // (3, 1)
   const V row(Array<double>{0.5, 2.0, 3.5, 2.0});  // (4,)
   const Mask m = col > row;
   REQUIRE(m.shape() == Shape{3, 4});
@@ -111,10 +111,10 @@ TEST_CASE("logical and, or, xor, not on masks, with broadcasting") {
   CHECK(logical_or(a, b) == Mask{true, true, true, false});
   CHECK(logical_xor(a, b) == Mask{false, true, true, false});
   CHECK(logical_not(a) == Mask{false, false, true, true});
-  const Mask col = column({true, false});  // (2, 1)
+  const Mask col = column_of({true, false});  // (2, 1)
   CHECK(logical_and(col, a) == Mask{{true, true, false, false}, {false, false, false, false}});
   CHECK(logical_or(a, col) == Mask{{true, true, true, true}, {true, true, false, false}});
-  CHECK(logical_xor(col, Mask(column({true}))) == column({false, true}));
+  CHECK(logical_xor(col, Mask(column_of({true}))) == column_of({false, true}));
   CHECK(logical_not(Mask::from_shape({0, 2})).shape() == Shape{0, 2});
   // they agree with xtensor's operators, which also work on masks
   CHECK(Mask(a && b) == logical_and(a, b));

@@ -31,6 +31,9 @@
 //   and sum(g) is often 0 up to rounding (the gradient of another log_softmax);
 // - every value is finite and at most kValueBound in magnitude, and has at most
 //   kMaxElements elements (which also keeps the run short).
+// - the elementwise functions of unary_functions() (sin, log1p, softplus, ...):
+//   every element inside the row's (lo, hi) and more than kKinkMargin from its
+//   kinks, after the row's preparation (positive, 0.9 tanh(x), or away from 0);
 // And so that a gradient is rarely 0 everywhere: heaviside(x) comes as
 // x heaviside(x); relu needs a positive input element; clip leaves some element
 // inside its bounds; softmax and log_softmax take no axis of length 1; a - a and
@@ -96,6 +99,8 @@ enum class Op {
   // shape
   reshape, flatten, broadcast_to, slice, slice_rows, slice_backward, index_rows, index_rows_backward, pick,
   pick_backward, concatenate,
+  // the unary functions of the table below (node.fn says which)
+  function,
   count
 };
 
@@ -107,9 +112,52 @@ const char* name_of(Op op) {
       "sigmoid_backward", "tanh_backward", "relu_backward", "log_softmax_backward", "sum", "sum_axis", "mean",
       "mean_axis", "max", "max_axis", "logsumexp", "sum_to", "matmul", "affine", "transpose", "reshape", "flatten",
       "broadcast_to", "slice", "slice_rows", "slice_backward", "index_rows", "index_rows_backward", "pick",
-      "pick_backward", "concatenate"};
+      "pick_backward", "concatenate", "function"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(Op::count));
   return names[std::size_t(op)];
+}
+
+// Elementwise functions that differ only in what they compute and where they
+// may be evaluated: one row each. The operand is made to fit first (prepare),
+// then every element must lie in (lo, hi) and keep kKinkMargin from each kink.
+enum class Prepare { none, positive, unit, nonzero };
+struct UnaryFunction {
+  const char* name;
+  const char* after;  // printed after the operand: "sin(x)" has ")", "softplus(x, 2.0)" has ", 2.0)"
+  V (*apply)(const V&);
+  Prepare prepare = Prepare::none;
+  double lo = -kValueBound, hi = kValueBound;
+  std::vector<double> kinks = {};
+};
+
+const std::vector<UnaryFunction>& unary_functions() {
+  static const std::vector<UnaryFunction> table = {
+      {"sin", ")", [](const V& x) { return sin(x); }},
+      {"cos", ")", [](const V& x) { return cos(x); }},
+      {"tan", ")", [](const V& x) { return tan(x); }, Prepare::none, -1.3, 1.3},
+      {"asin", ")", [](const V& x) { return asin(x); }, Prepare::unit, -0.95, 0.95},
+      {"acos", ")", [](const V& x) { return acos(x); }, Prepare::unit, -0.95, 0.95},
+      {"atan", ")", [](const V& x) { return atan(x); }},
+      {"sinh", ")", [](const V& x) { return sinh(x); }, Prepare::none, -4, 4},
+      {"cosh", ")", [](const V& x) { return cosh(x); }, Prepare::none, -4, 4},
+      {"asinh", ")", [](const V& x) { return asinh(x); }},
+      {"log1p", ")", [](const V& x) { return log1p(x); }, Prepare::positive},
+      {"expm1", ")", [](const V& x) { return expm1(x); }, Prepare::none, -4, 4},
+      {"log2", ")", [](const V& x) { return log2(x); }, Prepare::positive},
+      {"log10", ")", [](const V& x) { return log10(x); }, Prepare::positive},
+      {"erf", ")", [](const V& x) { return erf(x); }},
+      {"reciprocal", ")", [](const V& x) { return reciprocal(x); }, Prepare::nonzero},
+      {"softplus", ")", [](const V& x) { return softplus(x); }},
+      {"softplus", ", 2.0, 3.0)", [](const V& x) { return softplus(x, 2.0, 3.0); }, Prepare::none, -kValueBound,
+       kValueBound, {1.5}},  // beta x = threshold at x = 1.5
+      {"gelu", ")", [](const V& x) { return gelu(x); }},
+      {"gelu", ", Gelu::tanh)", [](const V& x) { return gelu(x, Gelu::tanh); }},
+      {"silu", ")", [](const V& x) { return silu(x); }},
+      {"mish", ")", [](const V& x) { return mish(x); }},
+      {"hardtanh", ", -0.5, 1.0)", [](const V& x) { return hardtanh(x, -0.5, 1.0); }, Prepare::none, -kValueBound,
+       kValueBound, {-0.5, 1.0}},
+  };
+  return table;
 }
 
 // One value of a graph: a leaf, or an op applied to earlier values.
@@ -123,10 +171,17 @@ struct GraphNode {
   std::vector<std::size_t> indices;   // index_rows's rows, pick's labels
   std::size_t begin = 0, end = 0, n = 0;  // slice [begin, end); slice_backward's length; the *_backward counts
   MatmulOptions transposes;
+  std::size_t fn = 0;                 // Op::function: the row of unary_functions()
   unsigned seed = 0;                  // a leaf's values, where's condition: test::random_array(shape, seed)
   Shape mask_shape;
   xt::xarray<bool> mask;              // random_array(mask_shape, seed) > 0, made once
 };
+
+// The op's name, or the function's call for Op::function ("softplus(x, 2.0, 3.0)"): what the run counts.
+std::string label_of(const GraphNode& node) {
+  if (node.op != Op::function) return name_of(node.op);
+  return std::string(unary_functions()[node.fn].name) + "(x" + unary_functions()[node.fn].after;
+}
 
 xt::xarray<bool> make_mask(const Shape& shape, unsigned seed) {
   return xt::xarray<bool>(test::random_array(shape, seed) > 0.0);
@@ -194,6 +249,7 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
       for (std::size_t i = 0; i < node.args.size(); ++i) parts.push_back(a(i));
       return concatenate(parts, node.axis);
     }
+    case Op::function: return unary_functions()[node.fn].apply(a(0));
     case Op::leaf:
     case Op::count: break;
   }
@@ -293,6 +349,7 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
       for (std::size_t i = 0; i < node.args.size(); ++i) parts += (i ? ", " : "") + a(i);
       return "concatenate<double>({" + parts + "}, " + ax + ")";
     }
+    case Op::function: return std::string(unary_functions()[node.fn].name) + "(" + a(0) + unary_functions()[node.fn].after;
     case Op::leaf:
     case Op::count: break;
   }
@@ -458,6 +515,11 @@ bool fit(const GraphNode& node, const std::vector<V>& v, const V& out) {
     case Op::pow:
     case Op::rdiv_scalar: return min_of(a(0)) >= kPositiveMin;
     case Op::div: return min_of(a(1)) >= kPositiveMin;
+    case Op::function: {
+      const UnaryFunction& f = unary_functions()[node.fn];
+      if (!(min_of(a(0)) > f.lo && max_of(a(0)) < f.hi)) return false;
+      return std::all_of(f.kinks.begin(), f.kinks.end(), [&](double kink) { return away_from(a(0), kink); });
+    }
     default: return true;
   }
 }
@@ -682,8 +744,11 @@ class Generator {
 
   Op draw_op() {
     // Reductions to a scalar are drawn less often: the ops after them have little to work on.
+    // Each row of unary_functions() is drawn as often as an op of its own.
+    const std::size_t ops = std::size_t(Op::function) - std::size_t(Op::add), functions = unary_functions().size();
     for (;;) {
-      const Op op = Op(random_.between(std::size_t(Op::add), std::size_t(Op::count) - 1));
+      if (random_.below(ops + functions) < functions) return Op::function;
+      const Op op = Op(random_.between(std::size_t(Op::add), std::size_t(Op::function) - 1));
       if ((op == Op::sum || op == Op::mean || op == Op::max) && !random_.chance(0.3)) continue;
       return op;
     }
@@ -927,6 +992,25 @@ class Generator {
         node.axis = random_.chance(0.3) ? long(axis) - long(r) : long(axis);
         break;
       }
+      case Op::function: {
+        node.fn = random_.below(unary_functions().size());
+        switch (unary_functions()[node.fn].prepare) {
+          case Prepare::none: break;
+          case Prepare::positive: node.args = {positive(a)}; break;
+          case Prepare::unit: {  // 0.9 tanh(a), inside (-1, 1)
+            GraphNode inside = unary(Op::mul_scalar, push(unary(Op::tanh, a)));
+            inside.c = 0.9;
+            node.args = {push(inside)};
+            break;
+          }
+          case Prepare::nonzero: {  // away from 0 on either side
+            const std::size_t p = positive(a);
+            node.args = {random_.chance(0.5) ? p : push(unary(Op::neg, p))};
+            break;
+          }
+        }
+        break;
+      }
       case Op::leaf:
       case Op::count: throw Reject{};
     }
@@ -1003,7 +1087,7 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
     const bool check_second = number % kSecondOrderEvery == 0;
     try {
       graph = generator.make();
-      for (std::size_t i = graph.leaves; i < graph.nodes.size(); ++i) ++uses[name_of(graph.nodes[i].op)];
+      for (std::size_t i = graph.leaves; i < graph.nodes.size(); ++i) ++uses[label_of(graph.nodes[i])];
       with_broadcasting += graph.broadcasts;
       fanning_out += graph.fans_out;
       if (number == print) MESSAGE(graph.program(check_second));
@@ -1066,9 +1150,16 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
 
   // The run covered what it claims: every op, second order, broadcasting, non-scalar outputs.
   if (graphs >= 1000) {
-    for (std::size_t op = std::size_t(Op::add); op < std::size_t(Op::count); ++op) {
+    for (std::size_t op = std::size_t(Op::add); op < std::size_t(Op::function); ++op) {
       INFO("op ", name_of(Op(op)));
       CHECK(uses[name_of(Op(op))] >= 5);
+    }
+    for (std::size_t fn = 0; fn < unary_functions().size(); ++fn) {
+      GraphNode node;
+      node.op = Op::function;
+      node.fn = fn;
+      INFO("function ", label_of(node));
+      CHECK(uses[label_of(node)] >= 5);
     }
     CHECK(second_order >= graphs / kSecondOrderEvery);
     CHECK(with_broadcasting > graphs / 2);
