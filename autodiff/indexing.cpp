@@ -55,6 +55,25 @@ std::size_t checked_index(const std::string& where, std::int64_t i, std::size_t 
   return static_cast<std::size_t>(i < 0 ? i + length : i);
 }
 
+// in[k] in [-n, n) made non-negative into out[k]; returns the position of the
+// first entry out of range, or count if there is none. Branch-free (it
+// vectorises): i + n computed unsigned is in [0, 2n) exactly for the valid i.
+std::size_t normalize_indices(const std::int64_t* __restrict in, std::size_t count, std::size_t n,
+                              std::size_t* __restrict out) {
+  const std::uint64_t un = n, twice = 2 * un;
+  std::uint64_t bad = 0;  // (an integer, not a bool: the loop vectorises)
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::int64_t i = in[k];
+    const std::uint64_t shifted = static_cast<std::uint64_t>(i) + un;
+    bad |= shifted >= twice;
+    out[k] = i < 0 ? shifted : static_cast<std::uint64_t>(i);
+  }
+  if (!bad) return count;
+  std::size_t k = 0;
+  while (static_cast<std::uint64_t>(in[k]) + un < twice) ++k;
+  return k;
+}
+
 // ---- index_select ------------------------------------------------------------
 
 // Checked, non-negative indices, shared by an op and the backward ops made from it.
@@ -62,8 +81,8 @@ using Indices = std::shared_ptr<const std::vector<std::size_t>>;
 
 Indices checked_indices(const char* fn, const IndexList& indices, std::size_t axis, const Shape& shape) {
   auto checked = std::make_shared<std::vector<std::size_t>>(indices.size());
-  for (std::size_t k = 0; k < indices.size(); ++k)
-    (*checked)[k] = checked_index(fn, indices[k], axis, shape, ", at indices[" + std::to_string(k) + "]");
+  const std::size_t k = normalize_indices(indices.data(), indices.size(), shape[axis], checked->data());
+  if (k < indices.size()) checked_index(fn, indices[k], axis, shape, ", at indices[" + std::to_string(k) + "]");
   return checked;
 }
 
@@ -136,7 +155,8 @@ Variable<T> index_select_backward_impl(const Variable<T>& g, std::size_t ax, con
 // A checked index array: its shape and its entries made non-negative, row-major.
 struct GatherIndex {
   Shape shape;
-  std::vector<std::size_t> at;
+  std::size_t count = 0;
+  std::unique_ptr<std::size_t[]> at;
 };
 using GatherIndexPtr = std::shared_ptr<const GatherIndex>;
 
@@ -166,17 +186,14 @@ GatherIndexPtr checked_gather_index(const char* fn, const IndexArray& index, std
   }
   auto checked = std::make_shared<GatherIndex>();
   checked->shape = index_shape;
-  checked->at.resize(index.size());
-  const std::int64_t* in = index.data();
-  for (std::size_t k = 0; k < index.size(); ++k) {
-    if (in[k] < -static_cast<std::int64_t>(x[ax]) || in[k] >= static_cast<std::int64_t>(x[ax])) {
-      // name the position of the bad entry in index
-      std::vector<std::int64_t> position(r);
-      for (std::size_t d = r, rest = k; d-- > 0; rest /= index_shape[d])
-        position[d] = static_cast<std::int64_t>(rest % index_shape[d]);
-      checked_index(fn, in[k], ax, x, ", at index[" + list_to_string(position) + "]");
-    }
-    checked->at[k] = static_cast<std::size_t>(in[k] < 0 ? in[k] + static_cast<std::int64_t>(x[ax]) : in[k]);
+  checked->count = index.size();
+  checked->at = std::make_unique_for_overwrite<std::size_t[]>(index.size());  // no zero fill: all written
+  const std::size_t k = normalize_indices(index.data(), index.size(), x[ax], checked->at.get());
+  if (k < index.size()) {
+    std::vector<std::int64_t> position(r);  // of the bad entry in index
+    for (std::size_t d = r, rest = k; d-- > 0; rest /= index_shape[d])
+      position[d] = static_cast<std::int64_t>(rest % index_shape[d]);
+    checked_index(fn, index.data()[k], ax, x, ", at index[" + list_to_string(position) + "]");  // throws
   }
   return checked;
 }
@@ -194,14 +211,14 @@ std::vector<std::size_t> strides_of(const Shape& shape) {
 // An odometer over all axes but the last, and a plain loop along the last.
 template <class F>
 void for_each_position(const GatherIndex& index, std::size_t ax, const Shape& small, const Shape& big, F f) {
-  const std::size_t count = index.at.size();
+  const std::size_t count = index.count;
   if (count == 0) return;
   const std::size_t r = index.shape.size(), last = r - 1, len = index.shape[last];
   const std::vector<std::size_t> ss = strides_of(small), bs = strides_of(big);
   const std::size_t axis_stride = bs[ax];
   std::vector<std::size_t> p(r, 0);
   std::size_t s_base = 0, b_base = 0;  // offsets of p's axes before the last (b without the axis)
-  const std::size_t* at = index.at.data();
+  const std::size_t* at = index.at.get();
   for (std::size_t row = 0, rows = count / len; row < rows; ++row, at += len) {
     if (ax == last)
       for (std::size_t k = 0; k < len; ++k) f(s_base + k, b_base + at[k]);
@@ -263,14 +280,26 @@ struct Position {
   Shape sub_shape;
 };
 
-Position checked_position(const std::string& where, const std::vector<std::int64_t>& index, const Shape& shape) {
-  if (index.size() > shape.size())
-    throw ShapeError(where + ": " + std::to_string(index.size()) + " indices for shape " + to_string(shape) +
-                     " of rank " + std::to_string(shape.size()));
-  const std::vector<std::size_t> strides = strides_of(shape);
-  std::size_t offset = 0;
-  for (std::size_t d = 0; d < index.size(); ++d) offset += checked_index(where, index[d], d, shape) * strides[d];
-  return {offset, Shape(shape.begin() + static_cast<std::ptrdiff_t>(index.size()), shape.end())};
+// fn names the call in messages: "at: x(0, 5): index 5 out of range ...".
+Position checked_position(const char* fn, const std::vector<std::int64_t>& index, const Shape& shape) {
+  auto where = [&] { return std::string(fn) + ": x(" + list_to_string(index) + ")"; };  // only for errors
+  const std::size_t k = index.size(), r = shape.size();
+  if (k > r)
+    throw ShapeError(where() + ": " + std::to_string(k) + " indices for shape " + to_string(shape) + " of rank " +
+                     std::to_string(r));
+  // offset = sum of index[d] * stride[d], strides from the last axis in
+  std::size_t offset = 0, stride = 1;
+  for (std::size_t d = r; d-- > 0;) {
+    if (d < k) {
+      const auto length = static_cast<std::int64_t>(shape[d]);
+      std::int64_t i = index[d];
+      if (i < -length || i >= length) checked_index(where(), i, d, shape);  // throws
+      if (i < 0) i += length;
+      offset += static_cast<std::size_t>(i) * stride;
+    }
+    stride *= shape[d];
+  }
+  return {offset, Shape(shape.begin() + static_cast<std::ptrdiff_t>(k), shape.end())};
 }
 
 template <class T>
@@ -350,13 +379,13 @@ Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index) {
     x.node();  // an empty Variable throws here
     return x;  // x[()] is x itself, as NumPy
   }
-  const Position p = checked_position("at: x(" + list_to_string(index) + ")", index, x.shape());
+  const Position p = checked_position("at", index, x.shape());
   return at_impl(x, p.offset, p.sub_shape);
 }
 
 template <class T>
 Variable<T> at_backward(const Variable<T>& g, const std::vector<std::int64_t>& index, const Shape& shape) {
-  const Position p = checked_position("at_backward: x(" + list_to_string(index) + ")", index, shape);
+  const Position p = checked_position("at_backward", index, shape);
   if (!detail::same_shape(g.shape(), p.sub_shape))
     throw ShapeError("at_backward: a gradient of shape " + to_string(g.shape()) + " for x(" + list_to_string(index) +
                      ") of shape " + to_string(p.sub_shape) + " (x of shape " + to_string(shape) + ")");
