@@ -37,9 +37,9 @@ template <class T>
 Variable<T> scatter_add(const Variable<T>& x, long axis, const IndexArray& index, const Variable<T>& src);
 
 // Element access, recorded: at(x, {i, j}) = x[i, j] as NumPy, also written x(i, j)
-// (declared in variable.hpp). Fewer indices than x's rank give the sub-array
-// x[i, j] of the remaining axes; no indices give x itself.
-// template <class T> Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index);
+// (also declared in variable.hpp, for Variable's operator()). Fewer indices than
+// x's rank give the sub-array x[i, j] of the remaining axes; no indices give x itself.
+template <class T> Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index);
 
 // Backward ops: the vector-Jacobian products of the ops above as ops of their
 // own (each the other's adjoint, so every order of derivative is defined).

@@ -158,7 +158,7 @@ const std::vector<Misuse> catalogue = {
     {"gather with an index of another rank", Kind::shape, {"gather", "index", "(2,)", "rank 1", "(3, 4)", "rank 2"},
      [] { gather(leaf(m34), 0, IndexArray{0, 1}); }},
     {"gather with an index longer than x off the axis", Kind::shape, {"gather", "(2, 5)", "(3, 4)", "axis 1"},
-     [] { gather(leaf(m34), 0, IndexArray(IndexArray::shape_type{2, 5}, 0)); }},
+     [] { gather(leaf(m34), 0, IndexArray{{0, 1, 2, 0, 1}, {2, 1, 0, 2, 1}}); }},
     {"gather over axis -3 of a matrix", Kind::shape, {"gather", "axis -3", "rank 2"},
      [] { gather(leaf(m34), -3, IndexArray{{0, 1}}); }},
     {"gather_backward with g smaller than index", Kind::shape, {"gather_backward", "(2, 2)", "longer than g", "(2, 1)"},
