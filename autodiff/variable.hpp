@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
@@ -59,6 +60,10 @@ template <class T>
 using BackwardFn = std::function<void(Backward<T>& d)>;
 template <class T>
 using GradHook = std::function<void(const Array<T>& grad)>;
+// Element access recorded on the tape, x[index] as NumPy (autodiff/indexing.hpp;
+// defined in indexing.cpp). Variable's operator() calls it.
+template <class T>
+Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index);
 
 // Rarely used parts of a node, kept out of line so a node stays small.
 template <class T>
@@ -236,6 +241,15 @@ class Variable {
 
   // A new leaf with the same value that requires no gradient.
   Variable detach() const;
+
+  // x(i, j): the element x[i, j] (with fewer indices than the rank, the sub-array
+  // x[i, j] of the remaining axes) as NumPy, recorded on the tape; negative
+  // indices count from the end. An index out of range is a ShapeError.
+  template <class... I>
+    requires((std::is_integral_v<I> && !std::is_same_v<I, bool>) && ...)
+  Variable operator()(I... index) const {
+    return at(*this, std::vector<std::int64_t>{static_cast<std::int64_t>(index)...});
+  }
 
   // Reverse sweep from this value: seeds dC/dC = 1 (the value must hold one
   // element) or the given seed, and accumulates into every leaf that requires

@@ -169,6 +169,42 @@ const std::vector<OpCase> op_cases = {
     // (more shape ops, issue #12)
 
     // indexing (issue #12): autodiff/indexing.hpp
+    {"index_select axis 1 (repeats, negative)", {{3, 4}},
+     [](const Inputs& x) { return index_select(x[0], 1, {2, 0, -2, 2}); }},
+    {"index_select axis 0 of a 3-D array", {{4, 2, 3}}, [](const Inputs& x) { return index_select(x[0], 0, {3, 1, 3}); }},
+    {"index_select middle axis -2", {{2, 4, 3}},
+     [](const Inputs& x) { return index_select(x[0], -2, {1, 1, 0, 3, -1}); }},
+    {"index_select_backward (repeats)", {{2, 3, 2}},
+     [](const Inputs& x) { return index_select_backward(x[0], 1, {4, 0, 4}, 5); }},
+    {"index_select_backward last axis", {{3, 3}},
+     [](const Inputs& x) { return index_select_backward(x[0], -1, {1, -1, 1}, 4); }},
+    {"gather axis 0 (repeats, negative)", {{3, 4}},
+     [](const Inputs& x) { return gather(x[0], 0, IndexArray{{2, 0, -1, 1}, {0, 0, 2, 1}}); }},
+    {"gather axis -1, index smaller than x", {{3, 4}},
+     [](const Inputs& x) { return gather(x[0], -1, IndexArray{{3, 0, 3}, {1, 1, -4}}); }},
+    {"gather 3-D middle axis", {{2, 3, 4}},
+     [](const Inputs& x) {
+       return gather(x[0], 1, IndexArray{{{2, 0, 1}, {2, 2, 0}}, {{1, 0, 0}, {0, 2, 1}}});
+     }},
+    {"gather_backward (repeats)", {{2, 3}},
+     [](const Inputs& x) { return gather_backward(x[0], 1, IndexArray{{3, 0, 3}, {1, 1, 2}}, {3, 4}); }},
+    {"gather_backward, g larger than index", {{3, 4}},
+     [](const Inputs& x) { return gather_backward(x[0], 0, IndexArray{{1, 0, 1}, {1, 2, 2}}, {3, 4}); }},
+    {"scatter_add axis 0 (duplicates)", {{3, 4}, {2, 4}},
+     [](const Inputs& x) { return scatter_add(x[0], 0, IndexArray{{2, 0, 2, 1}, {2, 2, 0, -3}}, x[1]); }},
+    {"scatter_add axis 1, src larger than index", {{3, 4}, {3, 5}},
+     [](const Inputs& x) { return scatter_add(x[0], 1, IndexArray{{3, 0, 3}, {1, 1, -1}}, x[1]); }},
+    {"scatter_add then square (second derivative in src)", {{2, 3}, {2, 2}},
+     [](const Inputs& x) { return square(scatter_add(x[0], -1, IndexArray{{2, 2}, {0, 1}}, x[1])); }},
+    {"element access x(1, -1)", {{3, 4}}, [](const Inputs& x) { return x[0](1, -1); }},
+    {"element access of a row x(-1)", {{3, 4}}, [](const Inputs& x) { return x[0](-1); }},
+    {"element access x(0, 1)^3 (second order)", {{3, 4}},
+     [](const Inputs& x) {
+       V e = x[0](0, 1);
+       return e * e * e;
+     }},
+    {"two elements of a 3-D array", {{2, 3, 4}}, [](const Inputs& x) { return x[0](0, 1, 2) * x[0](-1, 0); }},
+    {"at_backward", {{4}}, [](const Inputs& x) { return at_backward(x[0], {-2}, {3, 4}); }},
 
     // factories (issue #12): autodiff/factory.hpp
 
