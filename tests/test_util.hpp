@@ -19,6 +19,14 @@ inline autodiff::Array<double> random_array(const autodiff::Shape& shape, unsign
   return a;
 }
 
+// An int64 index array of `shape` from its values in C order (a braced literal with
+// one element per row, {{0}, {1}}, is ambiguous to xtensor).
+inline xt::xarray<std::int64_t> index_array(const autodiff::Shape& shape, const std::vector<std::int64_t>& values) {
+  auto a = xt::xarray<std::int64_t>::from_shape(shape);
+  std::copy(values.begin(), values.end(), a.begin());
+  return a;
+}
+
 // The message of the exception f throws, or "(no exception)".
 inline std::string message_of(const std::function<void()>& f) {
   try {

@@ -99,6 +99,8 @@ enum class Op {
   // shape
   reshape, flatten, broadcast_to, slice, slice_rows, slice_backward, index_rows, index_rows_backward, pick,
   pick_backward, concatenate,
+  // indexing
+  index_select, index_select_backward, gather, gather_backward, scatter_add, at, at_backward,
   // the unary functions of the table below (node.fn says which)
   function,
   count
@@ -112,7 +114,8 @@ const char* name_of(Op op) {
       "sigmoid_backward", "tanh_backward", "relu_backward", "log_softmax_backward", "sum", "sum_axis", "mean",
       "mean_axis", "max", "max_axis", "logsumexp", "sum_to", "matmul", "affine", "transpose", "reshape", "flatten",
       "broadcast_to", "slice", "slice_rows", "slice_backward", "index_rows", "index_rows_backward", "pick",
-      "pick_backward", "concatenate", "function"};
+      "pick_backward", "concatenate", "index_select", "index_select_backward", "gather", "gather_backward",
+      "scatter_add", "at", "at_backward", "function"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(Op::count));
   return names[std::size_t(op)];
 }
@@ -169,6 +172,8 @@ struct GraphNode {
   double c = 0, c2 = 0;               // a constant; clip's bounds; leaky_relu's and elu's alpha; pow's exponent
   Shape shape;                        // a leaf's shape; reshape, broadcast_to, sum_to's target
   std::vector<std::size_t> indices;   // index_rows's rows, pick's labels
+  IndexList list;                     // index_select's indices, at's position
+  IndexArray index;                   // gather's and scatter_add's index
   std::size_t begin = 0, end = 0, n = 0;  // slice [begin, end); slice_backward's length; the *_backward counts
   MatmulOptions transposes;
   std::size_t fn = 0;                 // Op::function: the row of unary_functions()
@@ -249,6 +254,13 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
       for (std::size_t i = 0; i < node.args.size(); ++i) parts.push_back(a(i));
       return concatenate(parts, node.axis);
     }
+    case Op::index_select: return index_select(a(0), node.axis, node.list);
+    case Op::index_select_backward: return index_select_backward(a(0), node.axis, node.list, node.n);
+    case Op::gather: return gather(a(0), node.axis, node.index);
+    case Op::gather_backward: return gather_backward(a(0), node.axis, node.index, node.shape);
+    case Op::scatter_add: return scatter_add(a(0), node.axis, node.index, a(1));
+    case Op::at: return at(a(0), node.list);
+    case Op::at_backward: return at_backward(a(0), node.list, node.shape);
     case Op::function: return unary_functions()[node.fn].apply(a(0));
     case Op::leaf:
     case Op::count: break;
@@ -271,6 +283,10 @@ std::string braces(const List& list) {
   std::string text = "{";
   for (std::size_t i = 0; i < list.size(); ++i) text += (i ? ", " : "") + std::to_string(list[i]);
   return text + "}";
+}
+
+std::string index_text(const IndexArray& index) {
+  return "test::index_array(" + braces(index.shape()) + ", " + braces(std::vector<std::int64_t>(index.begin(), index.end())) + ")";
 }
 
 std::string expression(const GraphNode& node, const std::vector<std::string>& names) {
@@ -349,6 +365,18 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
       for (std::size_t i = 0; i < node.args.size(); ++i) parts += (i ? ", " : "") + a(i);
       return "concatenate<double>({" + parts + "}, " + ax + ")";
     }
+    case Op::index_select: return "index_select(" + a(0) + ", " + ax + ", " + braces(node.list) + ")";
+    case Op::index_select_backward:
+      return "index_select_backward(" + a(0) + ", " + ax + ", " + braces(node.list) + ", " + std::to_string(node.n) + ")";
+    case Op::gather: return "gather(" + a(0) + ", " + ax + ", " + index_text(node.index) + ")";
+    case Op::gather_backward:
+      return "gather_backward(" + a(0) + ", " + ax + ", " + index_text(node.index) + ", " + braces(node.shape) + ")";
+    case Op::scatter_add: return "scatter_add(" + a(0) + ", " + ax + ", " + index_text(node.index) + ", " + a(1) + ")";
+    case Op::at: {  // x(i, j)
+      const std::string list = braces(node.list);
+      return a(0) + "(" + list.substr(1, list.size() - 2) + ")";
+    }
+    case Op::at_backward: return "at_backward(" + a(0) + ", " + braces(node.list) + ", " + braces(node.shape) + ")";
     case Op::function: return std::string(unary_functions()[node.fn].name) + "(" + a(0) + unary_functions()[node.fn].after;
     case Op::leaf:
     case Op::count: break;
@@ -692,6 +720,17 @@ class Generator {
     return result;
   }
 
+  static std::size_t axis_of(long axis, std::size_t r) { return std::size_t(axis < 0 ? axis + long(r) : axis); }
+  std::int64_t index_in(long n) {  // in [-n, n): NumPy's negative indices too
+    const long i = long(random_.below(std::size_t(n)));
+    return random_.chance(0.3) ? i - n : i;
+  }
+  IndexArray random_index(const Shape& shape, long n) {
+    IndexArray index = IndexArray::from_shape(shape);
+    for (auto& i : index) i = index_in(n);
+    return index;
+  }
+
   long random_axis(std::size_t r) {  // in [-r, r)
     const long axis = long(random_.below(r));
     return random_.chance(0.3) ? axis - long(r) : axis;
@@ -990,6 +1029,72 @@ class Generator {
         for (std::size_t k = random_.between(1, 2); k > 0; --k) node.args.push_back(random_.choice(fits));
         std::swap(node.args[0], node.args[random_.below(node.args.size())]);
         node.axis = random_.chance(0.3) ? long(axis) - long(r) : long(axis);
+        break;
+      }
+      case Op::index_select: {  // 1-4 indices along an axis, some negative, some repeated
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        const long n = long(s[axis_of(node.axis, r)]);
+        node.list.resize(random_.between(1, 4));
+        for (auto& i : node.list) i = index_in(n);
+        break;
+      }
+      case Op::index_select_backward: {  // g's slices added into `length` slots
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        node.n = random_.between(1, 4);
+        node.list.resize(s[axis_of(node.axis, r)]);
+        for (auto& i : node.list) i = index_in(long(node.n));
+        break;
+      }
+      case Op::gather: {  // an index no larger than x off the axis, any length along it
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        const std::size_t axis = axis_of(node.axis, r);
+        Shape index_shape = s;
+        for (std::size_t d = 0; d < r; ++d) index_shape[d] = d == axis ? random_.between(1, 4) : random_.between(1, s[d]);
+        node.index = random_index(index_shape, long(s[axis]));
+        break;
+      }
+      case Op::gather_backward: {  // g of the index's shape into zeros of a shape at least as large
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        const std::size_t axis = axis_of(node.axis, r);
+        node.shape = s;
+        for (std::size_t d = 0; d < r; ++d) node.shape[d] = d == axis ? random_.between(1, 4) : s[d] + random_.between(0, 1);
+        node.index = random_index(s, long(node.shape[axis]));
+        break;
+      }
+      case Op::scatter_add: {  // src of x's rank; index no larger than src, nor than x off the axis
+        if (r == 0) throw Reject{};
+        const auto sources = nodes_where([&](std::size_t j) { return rank(j) == r; });
+        const std::size_t src = random_.choice(sources);
+        node.args = {a, src};
+        node.axis = random_axis(r);
+        const std::size_t axis = axis_of(node.axis, r);
+        Shape index_shape = shape(src);
+        for (std::size_t d = 0; d < r; ++d) {
+          const std::size_t most = d == axis ? shape(src)[d] : std::min(shape(src)[d], s[d]);
+          if (most == 0) throw Reject{};
+          index_shape[d] = random_.between(1, most);
+        }
+        node.index = random_index(index_shape, long(s[axis]));
+        break;
+      }
+      case Op::at: {  // x(i) or x(i, j), negative indices too
+        if (r == 0) throw Reject{};
+        node.list.resize(random_.between(1, std::min<std::size_t>(r, 2)));
+        for (std::size_t d = 0; d < node.list.size(); ++d) node.list[d] = index_in(long(s[d]));
+        break;
+      }
+      case Op::at_backward: {  // g placed at [i] or [i, j] of a larger array of zeros
+        if (r > 2) throw Reject{};
+        const std::size_t k = random_.between(1, 2);
+        node.shape.clear();
+        for (std::size_t d = 0; d < k; ++d) node.shape.push_back(random_.between(1, 3));
+        for (std::size_t d : s) node.shape.push_back(d);
+        node.list.clear();
+        for (std::size_t d = 0; d < k; ++d) node.list.push_back(index_in(long(node.shape[d])));
         break;
       }
       case Op::function: {
