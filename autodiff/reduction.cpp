@@ -16,6 +16,7 @@
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
 #include <xtensor/xreducer.hpp>
 
 #include "detail/kernels.hpp"
@@ -27,6 +28,27 @@
 namespace autodiff {
 
 namespace detail {
+
+// combine over row[0], ..., row[n - 1] (n >= 1), with four partial results so
+// that the additions or comparisons do not wait for each other.
+template <class T, class Combine>
+T reduce_row(const T* row, std::size_t n, Combine combine) {
+  if (n < 8) {
+    T acc = row[0];
+    for (std::size_t k = 1; k < n; ++k) acc = combine(acc, row[k]);
+    return acc;
+  }
+  T a0 = row[0], a1 = row[1], a2 = row[2], a3 = row[3];
+  std::size_t k = 4;
+  for (; k + 4 <= n; k += 4) {
+    a0 = combine(a0, row[k]);
+    a1 = combine(a1, row[k + 1]);
+    a2 = combine(a2, row[k + 2]);
+    a3 = combine(a3, row[k + 3]);
+  }
+  for (; k < n; ++k) a0 = combine(a0, row[k]);
+  return combine(combine(a0, a1), combine(a2, a3));
+}
 
 // x viewed as (outer, n, inner) around axis, reduced over n with combine, in
 // plain loops over contiguous rows (xtensor 0.24's immediate keep_dims
@@ -43,6 +65,10 @@ Array<T> reduce_keepdims(const Array<T>& x, std::size_t axis, Combine combine, T
   Array<T> result = Array<T>::from_shape(kept);
   if (n == 0) {  // the reduction of nothing: 0 for a sum, -inf for a maximum (as NumPy's identities)
     result.fill(empty);
+    return result;
+  }
+  if (inner == 1) {  // the last axis: a loop per row (the loop below pays its setup per element)
+    for (std::size_t o = 0; o < outer; ++o) result.data()[o] = reduce_row(x.data() + o * n, n, combine);
     return result;
   }
   for (std::size_t o = 0; o < outer; ++o) {
@@ -205,6 +231,12 @@ Lanes lanes_of(const Shape& shape, std::size_t axis) {
   return l;
 }
 
+// The sum of all elements (of nothing: 0).
+template <class T>
+T total(const Array<T>& x) {
+  return x.size() == 0 ? T(0) : detail::reduce_row(x.data(), x.size(), std::plus<T>());
+}
+
 template <class T>
 Array<T> flat(const Array<T>& x) {
   Array<T> y = x;
@@ -230,6 +262,17 @@ template <class T>
 Array<T> tie_share(const Array<T>& x, const Array<T>& m, std::size_t axis) {
   const Lanes l = lanes_of(x.shape(), axis);
   Array<T> share = Array<T>::from_shape(x.shape());
+  if (l.inner == 1) {
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.data() + o * l.n;
+      T* s = share.data() + o * l.n;
+      const T mo = m.data()[o];
+      T count = 0;
+      for (std::size_t k = 0; k < l.n; ++k) count += s[k] = in[k] == mo ? T(1) : T(0);
+      for (std::size_t k = 0; k < l.n; ++k) s[k] /= count;
+    }
+    return share;
+  }
   std::vector<T> count(l.inner);
   for (std::size_t o = 0; o < l.outer; ++o) {
     const T* in = x.data() + o * l.n * l.inner;
@@ -311,6 +354,39 @@ Variable<T> broadcast_over_axes(const Variable<T>& g, const Shape& shape, const 
   return y;
 }
 
+// An array of the shape `kept` (length 1 on the reduced axes) repeated to `shape`.
+template <class T>
+Array<T> repeat_to(const Array<T>& kept, const Shape& shape) {
+  Array<T> full = Array<T>::from_shape(shape);
+  xt::noalias(full) = xt::broadcast(kept, shape);
+  return full;
+}
+
+// max or min over several axes: the kernel applied axis by axis (a NaN still wins).
+template <class T>
+Variable<T> extremum_axes(const OpInfo& op, Extremum<T> kernel, const Variable<T>& x, const Axes& axes,
+                          bool keepdims) {
+  const std::vector<std::size_t> ax = normalize_axes(op, axes, x.dimension());
+  for (std::size_t a : ax)
+    if (x.shape()[a] == 0)
+      throw ShapeError(std::string(op.name) + ": axis " + std::to_string(a) + " has length 0 (shape " +
+                       to_string(x.shape()) + ")");
+  if (ax.empty()) return x;
+  Array<T> y = x.value();
+  for (std::size_t a : ax) y = kernel(y, a);
+  if (!keepdims) y.reshape(dropped_axes_shape(x.shape(), ax));
+  return record<T>(op, std::move(y), {x}, [ax](Backward<T>& d) {
+    const Array<T>& x = d.input(0).value();
+    Array<T> m = d.output().value();
+    m.reshape(kept_axes_shape(x.shape(), ax));
+    Array<T> share = xt::cast<T>(xt::equal(x, repeat_to(m, x.shape())));  // constant: max'' = 0
+    Array<T> count = share;
+    for (std::size_t a : ax) count = detail::sum_keepdims(count, a);
+    share /= repeat_to(count, x.shape());
+    d.add_grad(0, broadcast_over_axes(d.g, x.shape(), ax) * Variable<T>(std::move(share)));
+  });
+}
+
 // Whether correction is finite, else an invalid_argument naming the op.
 void check_correction(const OpInfo& op, double correction) {
   if (!std::isfinite(correction))
@@ -325,16 +401,28 @@ Array<T> var_keepdims(const Array<T>& x, std::size_t axis, double correction) {
   Array<T> m = detail::sum_keepdims(x, axis);
   for (T& v : m) v /= T(l.n);
   Array<T> ss = xt::zeros<T>(m.shape());
-  for (std::size_t o = 0; o < l.outer; ++o) {
-    const T* in = x.data() + o * l.n * l.inner;
-    const T* mo = m.data() + o * l.inner;
-    T* out = ss.data() + o * l.inner;
-    for (std::size_t k = 0; k < l.n; ++k)
-      for (std::size_t i = 0; i < l.inner; ++i) {
-        const T dev = in[k * l.inner + i] - mo[i];
-        out[i] += dev * dev;
-      }
-  }
+  if (l.inner == 1)
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.data() + o * l.n;
+      const T mo = m.data()[o];
+      T acc[4] = {0, 0, 0, 0};  // four partial sums, as in reduce_row
+      std::size_t k = 0;
+      for (; k + 4 <= l.n; k += 4)
+        for (std::size_t j = 0; j < 4; ++j) acc[j] += (in[k + j] - mo) * (in[k + j] - mo);
+      for (; k < l.n; ++k) acc[0] += (in[k] - mo) * (in[k] - mo);
+      ss.data()[o] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    }
+  else
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.data() + o * l.n * l.inner;
+      const T* mo = m.data() + o * l.inner;
+      T* out = ss.data() + o * l.inner;
+      for (std::size_t k = 0; k < l.n; ++k)
+        for (std::size_t i = 0; i < l.inner; ++i) {
+          const T dev = in[k * l.inner + i] - mo[i];
+          out[i] += dev * dev;
+        }
+    }
   const T divisor = T(std::max(0.0, double(l.n) - correction));
   for (T& v : ss) v /= divisor;  // 0 / 0 = NaN for n = 0 or a single element, as NumPy
   return ss;
@@ -407,6 +495,18 @@ template <class T>
 Array<T> running_sum(const Array<T>& x, std::size_t axis, bool reverse) {
   const Lanes l = lanes_of(x.shape(), axis);
   Array<T> y = Array<T>::from_shape(x.shape());
+  if (l.inner == 1) {
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.data() + o * l.n;
+      T* out = y.data() + o * l.n;
+      T acc = 0;
+      if (reverse)
+        for (std::size_t k = l.n; k-- > 0;) out[k] = acc += in[k];
+      else
+        for (std::size_t k = 0; k < l.n; ++k) out[k] = acc += in[k];
+    }
+    return y;
+  }
   for (std::size_t o = 0; o < l.outer; ++o) {
     const T* in = x.data() + o * l.n * l.inner;
     T* out = y.data() + o * l.n * l.inner;
@@ -431,6 +531,21 @@ template <class T, class Better>
 xt::xarray<std::int64_t> arg_best(const Array<T>& x, std::size_t axis, Better better) {
   const Lanes l = lanes_of(x.shape(), axis);
   xt::xarray<std::int64_t> index = xt::zeros<std::int64_t>(keepdims_shape(x.shape(), axis));
+  if (l.inner == 1) {
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.data() + o * l.n;
+      std::size_t at = 0;
+      for (std::size_t k = 0; k < l.n; ++k) {
+        if (in[k] != in[k]) {  // the first NaN
+          at = k;
+          break;
+        }
+        if (better(in[k], in[at])) at = k;
+      }
+      index.data()[o] = std::int64_t(at);
+    }
+    return index;
+  }
   std::vector<T> best(l.inner);
   for (std::size_t o = 0; o < l.outer; ++o) {
     const T* in = x.data() + o * l.n * l.inner;
@@ -476,7 +591,7 @@ xt::xarray<std::int64_t> arg_axis(const OpInfo& op, const Variable<T>& x, long a
 template <class T>
 Variable<T> sum(const Variable<T>& x) {
   static const OpInfo op{"sum", "dx = g (broadcast)"};
-  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0))), {x},
+  return record<T>(op, Array<T>(total(x.value())), {x},
                    [](Backward<T>& d) { d.add_grad(0, broadcast_to(d.g, d.input(0).shape())); });
 }
 
@@ -517,7 +632,7 @@ Variable<T> mean(const Variable<T>& x) {
   static const OpInfo op{"mean", "dx = g / n (broadcast)"};
   if (x.size() == 0) throw ShapeError("mean: the input is empty");
   const T n = T(x.size());
-  return record<T>(op, Array<T>(std::accumulate(x.value().begin(), x.value().end(), T(0)) / n), {x},
+  return record<T>(op, Array<T>(total(x.value()) / n), {x},
                    [n](Backward<T>& d) { d.add_grad(0, broadcast_to(d.g / n, d.input(0).shape())); });
 }
 
@@ -569,6 +684,40 @@ Variable<T> min(const Variable<T>& x, long axis, bool keepdims) {
 }
 
 template <class T>
+Variable<T> max(const Variable<T>& x, const Axes& axes, bool keepdims) {
+  static const OpInfo op{"max_axes", "dx = g [x = max] / (number of maxima), over the axes"};
+  if (axes.size() == 1) return max(x, axes[0], keepdims);
+  return extremum_axes<T>(op, detail::max_keepdims<T>, x, axes, keepdims);
+}
+
+template <class T>
+Variable<T> min(const Variable<T>& x, const Axes& axes, bool keepdims) {
+  static const OpInfo op{"min_axes", "dx = g [x = min] / (number of minima), over the axes"};
+  if (axes.size() == 1) return min(x, axes[0], keepdims);
+  return extremum_axes<T>(op, min_keepdims<T>, x, axes, keepdims);
+}
+
+template <class T>
+Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims) {
+  static const OpInfo op{"logsumexp_axes", "dx = g e^(x - y), over the axes"};
+  const std::vector<std::size_t> ax = normalize_axes(op, axes, x.dimension());
+  if (ax.empty()) return x;  // log e^x
+  if (ax.size() == 1) return logsumexp(x, long(ax[0]), keepdims);
+  Array<T> m = x.value();
+  for (std::size_t a : ax) m = detail::max_keepdims(m, a);  // -inf over an empty axis
+  for (T& v : m) v = std::isfinite(v) ? v : T(0);
+  Array<T> e = detail::exp_of(Array<T>(x.value() - repeat_to(m, x.shape())));
+  for (std::size_t a : ax) e = detail::sum_keepdims(e, a);
+  Array<T> y = m + xt::log(e);
+  if (!keepdims) y.reshape(dropped_axes_shape(x.shape(), ax));
+  return record<T>(op, std::move(y), {x}, [ax](Backward<T>& d) {
+    const Variable<T> x = d.input(0);
+    d.add_grad(0, broadcast_over_axes(d.g, x.shape(), ax) *
+                      exp(x - broadcast_over_axes(d.output(), x.shape(), ax)));
+  });
+}
+
+template <class T>
 Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"logsumexp", "dx = g e^(x - y) (the softmax of x)"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
@@ -583,8 +732,7 @@ Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
 template <class T>
 Variable<T> prod(const Variable<T>& x) {
   static const OpInfo op{"prod", "dx = g prod_others(x)"};
-  T p = T(1);
-  for (T v : x.value()) p *= v;
+  const T p = x.size() == 0 ? T(1) : detail::reduce_row(x.value().data(), x.size(), std::multiplies<T>());
   return record<T>(op, Array<T>(p), {x}, [](Backward<T>& d) {
     const Variable<T> x = d.input(0);
     const Variable<T> others = reshape(prod_others(reshape(x, {x.size()}), 0), x.shape());
@@ -607,22 +755,32 @@ Variable<T> prod_others(const Variable<T>& x, long axis) {
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
   const Lanes l = lanes_of(x.shape(), ax);
   Array<T> y = Array<T>::from_shape(x.shape());
-  std::vector<T> acc(l.inner);
-  for (std::size_t o = 0; o < l.outer; ++o) {
-    const T* in = x.value().data() + o * l.n * l.inner;
-    T* out = y.data() + o * l.n * l.inner;
-    std::fill(acc.begin(), acc.end(), T(1));
-    for (std::size_t k = 0; k < l.n; ++k)  // out[k] = x[0] ... x[k - 1]
-      for (std::size_t i = 0; i < l.inner; ++i) {
-        out[k * l.inner + i] = acc[i];
-        acc[i] *= in[k * l.inner + i];
-      }
-    std::fill(acc.begin(), acc.end(), T(1));
-    for (std::size_t k = l.n; k-- > 0;)  // times x[k + 1] ... x[n - 1]
-      for (std::size_t i = 0; i < l.inner; ++i) {
-        out[k * l.inner + i] *= acc[i];
-        acc[i] *= in[k * l.inner + i];
-      }
+  if (l.inner == 1) {
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.value().data() + o * l.n;
+      T* out = y.data() + o * l.n;
+      T left = 1, right = 1;
+      for (std::size_t k = 0; k < l.n; ++k) out[k] = left, left *= in[k];
+      for (std::size_t k = l.n; k-- > 0;) out[k] *= right, right *= in[k];
+    }
+  } else {
+    std::vector<T> acc(l.inner);
+    for (std::size_t o = 0; o < l.outer; ++o) {
+      const T* in = x.value().data() + o * l.n * l.inner;
+      T* out = y.data() + o * l.n * l.inner;
+      std::fill(acc.begin(), acc.end(), T(1));
+      for (std::size_t k = 0; k < l.n; ++k)  // out[k] = x[0] ... x[k - 1]
+        for (std::size_t i = 0; i < l.inner; ++i) {
+          out[k * l.inner + i] = acc[i];
+          acc[i] *= in[k * l.inner + i];
+        }
+      std::fill(acc.begin(), acc.end(), T(1));
+      for (std::size_t k = l.n; k-- > 0;)  // times x[k + 1] ... x[n - 1]
+        for (std::size_t i = 0; i < l.inner; ++i) {
+          out[k * l.inner + i] *= acc[i];
+          acc[i] *= in[k * l.inner + i];
+        }
+    }
   }
   return record<T>(op, std::move(y), {x}, [ax](Backward<T>& d) {
     d.add_grad(0, prod_others_backward(d.g, d.input(0), long(ax)));
@@ -824,6 +982,9 @@ xt::xarray<std::int64_t> argmin(const Variable<T>& x, long axis, bool keepdims) 
   template Variable<T> min(const Variable<T>&);                                 \
   template Variable<T> min(const Variable<T>&, long, bool);                     \
   template Variable<T> logsumexp(const Variable<T>&, long, bool);               \
+  template Variable<T> logsumexp(const Variable<T>&, const Axes&, bool);        \
+  template Variable<T> max(const Variable<T>&, const Axes&, bool);              \
+  template Variable<T> min(const Variable<T>&, const Axes&, bool);              \
   template Variable<T> prod(const Variable<T>&);                                \
   template Variable<T> prod(const Variable<T>&, long, bool);                    \
   template Variable<T> prod_others(const Variable<T>&, long);                   \

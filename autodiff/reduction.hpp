@@ -33,8 +33,11 @@ template <class T> Variable<T> max(const Variable<T>& x);
 template <class T> Variable<T> max(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> min(const Variable<T>& x);
 template <class T> Variable<T> min(const Variable<T>& x, long axis, bool keepdims = false);
+template <class T> Variable<T> max(const Variable<T>& x, const Axes& axes, bool keepdims = false);
+template <class T> Variable<T> min(const Variable<T>& x, const Axes& axes, bool keepdims = false);
 // log sum e^x along axis, computed as m + log sum e^(x - m) with m the maximum.
 template <class T> Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims = false);
+template <class T> Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims = false);
 
 // The product (of nothing: 1). Its gradient is the product of the other
 // elements of the lane, computed with prefix and suffix products (never a

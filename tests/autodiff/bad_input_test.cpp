@@ -140,6 +140,11 @@ const std::vector<Misuse> catalogue = {
      [] { sum(leaf(m34), {0, 2}); }},
     {"mean over a repeated axis", Kind::shape, {"mean_axes", "axis 0", "repeated", "(0, 0)"},
      [] { mean(leaf(m34), {0, 0}); }},
+    {"max over axes one of which has length 0", Kind::shape, {"max_axes", "axis 1", "length 0", "(3, 0, 2)"},
+     [] { max(leaf(Array<double>::from_shape({3, 0, 2})), {0, 1}); }},
+    {"min over a repeated axis", Kind::shape, {"min_axes", "axis 1", "repeated"}, [] { min(leaf(m34), {1, 1}); }},
+    {"logsumexp over a repeated axis", Kind::shape, {"logsumexp_axes", "axis 0", "repeated", "(-2, 0)"},
+     [] { logsumexp(leaf(m34), {-2, 0}); }},
     {"mean over axes holding no elements", Kind::shape, {"mean_axes", "no elements", "(3, 0, 2)"},
      [] { mean(leaf(Array<double>::from_shape({3, 0, 2})), {1, 2}); }},
 

@@ -131,6 +131,10 @@ const std::vector<OpCase> op_cases = {
      [](const Inputs& x) { return sum(x[0], {1, 2}); }},
     {"mean axes {0, -1}", {{2, 3, 4}}, [](const Inputs& x) { return mean(x[0], {0, -1}); }},
     {"mean axes {1, 2} keepdims", {{2, 3, 4}}, [](const Inputs& x) { return mean(x[0], {2, 1}, true); }},
+    {"max axes {0, 2}", {{2, 3, 4}}, [](const Inputs& x) { return max(x[0], {0, 2}); }},
+    {"min axes {-1, 0} keepdims", {{2, 3, 4}}, [](const Inputs& x) { return min(x[0], {-1, 0}, true); }},
+    {"logsumexp axes {0, 2}", {{2, 3, 4}}, [](const Inputs& x) { return logsumexp(x[0], {0, 2}); }},
+    {"logsumexp axes {1, 2} keepdims", {{2, 3, 4}}, [](const Inputs& x) { return logsumexp(x[0], {1, 2}, true); }},
     {"var of a sum over axes (compositions)", {{2, 3, 4}},
      [](const Inputs& x) { return var(sum(x[0], {0, 2}, true) * norm(x[0], 2, 1, true), 1); }},
 

@@ -315,3 +315,41 @@ TEST_CASE("sum and mean over several axes") {
   mean(y, {0, 2}).backward(seed);
   CHECK(xt::allclose(y.grad(), x.grad() / 8.0));
 }
+
+TEST_CASE("max, min and logsumexp over several axes") {
+  const Array<double> b = test::random_array({2, 3, 4}, 71);
+  Array<double> hi = xt::zeros<double>({3}), lo = xt::zeros<double>({3}), lse = xt::zeros<double>({3});
+  for (std::size_t j = 0; j < 3; ++j) {
+    hi(j) = -inf_, lo(j) = inf_;
+    double s = 0;
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t k = 0; k < 4; ++k) {
+        hi(j) = std::max(hi(j), b(i, j, k));
+        lo(j) = std::min(lo(j), b(i, j, k));
+        s += std::exp(b(i, j, k));
+      }
+    lse(j) = std::log(s);
+  }
+  CHECK(max(V(b), {0, 2}).value() == hi);
+  CHECK(min(V(b), {2, 0}).value() == lo);
+  CHECK(xt::allclose(logsumexp(V(b), {0, -1}).value(), lse));
+  CHECK(max(V(b), {0, 2}, true).shape() == Shape{1, 3, 1});
+  CHECK(logsumexp(V(b), {0, 2}, true).shape() == Shape{1, 3, 1});
+  CHECK(max(V(b), {1}).value() == max(V(b), 1).value());
+  CHECK(max(V(b), Axes{}).value() == b);
+  CHECK(logsumexp(V(b), Axes{}).value() == b);
+  CHECK(max(V(b), {0, 1, 2}).item() == xt::amax(b)());
+  // logsumexp stays finite where e^x overflows, and gives -inf over nothing
+  CHECK(logsumexp(V(Array<double>{{1000.0, 1000.0}, {1000.0, 1000.0}}), {0, 1}).item() ==
+        doctest::Approx(1000.0 + std::log(4.0)));
+  CHECK(logsumexp(V(Array<double>::from_shape({2, 0, 3})), {0, 1}).value() == Array<double>{-inf_, -inf_, -inf_});
+  // ties over several axes share evenly; a NaN wins
+  const Array<double> ties = {{{1.0, 5.0}, {5.0, 0.0}}, {{5.0, 2.0}, {-1.0, 3.0}}};
+  CHECK(grad_of([](const V& x) { return max(x, {0, 1}); }, ties) ==
+        Array<double>{{{0.0, 1.0}, {0.5, 0.0}}, {{0.5, 0.0}, {0.0, 0.0}}});
+  CHECK(grad_of([](const V& x) { return min(x, {0, 2}); }, ties) ==
+        Array<double>{{{1.0, 0.0}, {0.0, 0.0}}, {{0.0, 0.0}, {1.0, 0.0}}});
+  const Array<double> with_nan = {{1.0, nan_}, {2.0, 3.0}};
+  CHECK(std::isnan(max(V(with_nan), {0, 1}).item()));
+  CHECK(std::isnan(min(V(with_nan), {1, 0}).item()));
+}
