@@ -353,3 +353,46 @@ TEST_CASE("max, min and logsumexp over several axes") {
   CHECK(std::isnan(max(V(with_nan), {0, 1}).item()));
   CHECK(std::isnan(min(V(with_nan), {1, 0}).item()));
 }
+
+TEST_CASE("the row loops of the last axis agree with hand loops (rows long and short, a NaN late in a row)") {
+  for (std::size_t n : {std::size_t(3), std::size_t(8), std::size_t(13)}) {
+    const Array<double> x = test::random_array({3, n}, unsigned(80 + n));
+    Array<double> s = xt::zeros<double>({3}), hi = s, lo = s, p = s, v = s, l2 = s, c = x;
+    xt::xarray<std::int64_t> amax = xt::zeros<std::int64_t>({3}), amin = amax;
+    for (std::size_t r = 0; r < 3; ++r) {
+      hi(r) = -inf_, lo(r) = inf_, p(r) = 1;
+      for (std::size_t k = 0; k < n; ++k) {
+        s(r) += x(r, k);
+        if (x(r, k) > hi(r)) hi(r) = x(r, k), amax(r) = std::int64_t(k);
+        if (x(r, k) < lo(r)) lo(r) = x(r, k), amin(r) = std::int64_t(k);
+        p(r) *= x(r, k);
+        l2(r) += x(r, k) * x(r, k);
+        if (k > 0) c(r, k) += c(r, k - 1);
+      }
+      for (std::size_t k = 0; k < n; ++k) v(r) += (x(r, k) - s(r) / double(n)) * (x(r, k) - s(r) / double(n));
+      v(r) /= double(n - 1);
+    }
+    INFO("row length ", n);
+    CHECK(xt::allclose(sum(V(x), -1).value(), s));
+    CHECK(sum(V(x)).item() == doctest::Approx(xt::sum(s)()));
+    CHECK(max(V(x), -1).value() == hi);
+    CHECK(min(V(x), -1).value() == lo);
+    CHECK(xt::allclose(prod(V(x), -1).value(), p));
+    CHECK(xt::allclose(var(V(x), -1).value(), v));
+    CHECK(xt::allclose(norm(V(x), 2, -1).value(), xt::sqrt(l2)));
+    CHECK(xt::allclose(cumsum(V(x), -1).value(), c));
+    CHECK(argmax(V(x), -1) == amax);
+    CHECK(argmin(V(x), -1) == amin);
+    // prod's gradient (prod_others along the last axis) against the products of the others
+    const Array<double> g = grad_of([](const V& y) { return prod(y, -1); }, x);
+    for (std::size_t r = 0; r < 3; ++r)
+      for (std::size_t k = 0; k < n; ++k) CHECK(g(r, k) == doctest::Approx(p(r) / x(r, k)));
+    Array<double> with_nan = x;
+    with_nan(1, n - 1) = nan_;
+    const Array<double> m = max(V(with_nan), -1).value();
+    CHECK(std::isnan(m(1)));
+    CHECK(m(0) == hi(0));
+    CHECK(std::isnan(min(V(with_nan), -1).value()(1)));
+    CHECK(argmax(V(with_nan), -1)(1) == std::int64_t(n - 1));
+  }
+}
