@@ -219,8 +219,10 @@ Variable<T> grad_broadcast(const Backward<T>& d, std::size_t axis) {
 }
 
 // An array seen as (outer, n, inner) around an axis: lane (o, i) is the n
-// elements at o * n * inner + k * inner + i. Every kernel below walks k
-// outside and i inside, so that memory is read contiguously for any axis.
+// elements at o * n * inner + k * inner + i. The kernels below walk k outside
+// and i inside, so that memory is read contiguously for any axis; along the
+// last axis (inner = 1) they loop over each row instead, as that form pays its
+// inner loop's setup for every element.
 struct Lanes {
   std::size_t outer, n, inner;
 };
@@ -293,7 +295,8 @@ using Extremum = Array<T> (*)(const Array<T>&, std::size_t);
 
 template <class T>
 Variable<T> extremum_all(const OpInfo& op, Extremum<T> kernel, const Variable<T>& x) {
-  if (x.size() == 0) throw ShapeError(std::string(op.name) + ": the input is empty");
+  if (x.size() == 0)
+    throw ShapeError(std::string(op.name) + ": the input is empty (shape " + to_string(x.shape()) + ")");
   return record<T>(op, Array<T>(kernel(flat(x.value()), 0)(0)), {x}, [](Backward<T>& d) {
     const Array<T>& x = d.input(0).value();
     Array<T> share = tie_share(flat(x), Array<T>(d.output().value()), 0);  // constant: max'' = 0
@@ -305,7 +308,9 @@ Variable<T> extremum_all(const OpInfo& op, Extremum<T> kernel, const Variable<T>
 template <class T>
 Variable<T> extremum_axis(const OpInfo& op, Extremum<T> kernel, const Variable<T>& x, long axis, bool keepdims) {
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  if (x.shape()[ax] == 0) throw ShapeError(std::string(op.name) + ": the axis has length 0");
+  if (x.shape()[ax] == 0)
+    throw ShapeError(std::string(op.name) + ": axis " + std::to_string(ax) + " has length 0 (shape " +
+                     to_string(x.shape()) + ")");
   return record<T>(op, finish_reduction(kernel(x.value(), ax), ax, keepdims), {x}, [ax](Backward<T>& d) {
     const Array<T>& x = d.input(0).value();
     Variable<T> share(tie_share(x, d.output().value(), ax));  // m's layout is the same with or without the kept axis

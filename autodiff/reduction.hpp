@@ -28,7 +28,8 @@ template <class T> Variable<T> mean(const Variable<T>& x);
 template <class T> Variable<T> mean(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> mean(const Variable<T>& x, const Axes& axes, bool keepdims = false);
 // Ties share the gradient evenly (as PyTorch's amax/amin); a NaN wins (the
-// result is NaN, and so is the gradient of its lane).
+// result is NaN, and so is the gradient of its lane). The max or min of nothing
+// is a ShapeError (NumPy raises too).
 template <class T> Variable<T> max(const Variable<T>& x);
 template <class T> Variable<T> max(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> min(const Variable<T>& x);
@@ -50,7 +51,9 @@ template <class T> Variable<T> prod(const Variable<T>& x, long axis, bool keepdi
 // default) is the sample variance, 0 the population one (PyTorch's
 // `correction`, NumPy's `ddof`). With n <= correction the result is inf, or NaN
 // where all deviations are 0 (n = 1), as both give (without their warning); so
-// is an empty input or axis (NaN). The correction must be finite.
+// is an empty input or axis (NaN). The gradient 2 (x - mean) / (n - correction)
+// is then inf or NaN too, as PyTorch's. The correction must be finite. Pass the
+// options as {.correction = 0}: a bare {} in their place is the axis 0.
 struct VarOptions {
   double correction = 1;
 };
@@ -87,8 +90,9 @@ template <class T> xt::xarray<std::int64_t> argmax(const Variable<T>& x, long ax
 template <class T> xt::xarray<std::int64_t> argmin(const Variable<T>& x);
 template <class T> xt::xarray<std::int64_t> argmin(const Variable<T>& x, long axis, bool keepdims = false);
 
-// Backward ops: vector-Jacobian products of the ops above as ops of their own
-// (each pair the other's adjoint, so every order of derivative is defined).
+// Backward ops: vector-Jacobian products of the ops above as ops of their own,
+// so that their derivatives are defined too. cumsum and cumsum_backward are each
+// other's VJP (every order exact); prod_others' VJP is prod_others_backward.
 // Reverse running sum along axis: y[k] = g[k] + ... + g[n - 1] (cumsum's VJP; its own is cumsum).
 template <class T> Variable<T> cumsum_backward(const Variable<T>& g, long axis);
 // Each element replaced by the product of the other elements of its lane along
