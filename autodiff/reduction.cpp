@@ -869,8 +869,8 @@ Variable<T> var(const Variable<T>& x, long axis, bool keepdims, VarOptions optio
 }
 
 template <class T>
-Variable<T> std(const Variable<T>& x, VarOptions options) {
-  static const OpInfo op{"std", "dx = g (x - mean) / ((n - correction) std), 0 where std = 0"};
+Variable<T> stddev(const Variable<T>& x, VarOptions options) {
+  static const OpInfo op{"stddev", "dx = g (x - mean) / ((n - correction) std), 0 where std = 0"};
   check_correction(op, options.correction);
   const double c = options.correction;
   Array<T> v(var_keepdims(flat(x.value()), 0, c)(0));
@@ -885,8 +885,8 @@ Variable<T> std(const Variable<T>& x, VarOptions options) {
 }
 
 template <class T>
-Variable<T> std(const Variable<T>& x, long axis, bool keepdims, VarOptions options) {
-  static const OpInfo op{"std_axis", "dx = g (x - mean) / ((n - correction) std), 0 where std = 0, along axis"};
+Variable<T> stddev(const Variable<T>& x, long axis, bool keepdims, VarOptions options) {
+  static const OpInfo op{"stddev_axis", "dx = g (x - mean) / ((n - correction) std), 0 where std = 0, along axis"};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
   check_correction(op, options.correction);
   const double c = options.correction;
@@ -996,8 +996,8 @@ xt::xarray<std::int64_t> argmin(const Variable<T>& x, long axis, bool keepdims) 
   template Variable<T> prod_others_backward(const Variable<T>&, const Variable<T>&, long); \
   template Variable<T> var(const Variable<T>&, VarOptions);                     \
   template Variable<T> var(const Variable<T>&, long, bool, VarOptions);         \
-  template Variable<T> std(const Variable<T>&, VarOptions);                     \
-  template Variable<T> std(const Variable<T>&, long, bool, VarOptions);         \
+  template Variable<T> stddev(const Variable<T>&, VarOptions);                     \
+  template Variable<T> stddev(const Variable<T>&, long, bool, VarOptions);         \
   template Variable<T> norm(const Variable<T>&, double);                        \
   template Variable<T> norm(const Variable<T>&, double, long, bool);            \
   template Variable<T> cumsum(const Variable<T>&, long);                        \

@@ -59,12 +59,12 @@ struct VarOptions {
 };
 template <class T> Variable<T> var(const Variable<T>& x, VarOptions options = {});
 template <class T> Variable<T> var(const Variable<T>& x, long axis, bool keepdims = false, VarOptions options = {});
-// sqrt(var). Where std = 0 (a lane of equal values) its gradient is 0, the
-// subgradient norm() uses too (PyTorch gives NaN there); where std is NaN, NaN.
-// Call it as autodiff::std: with `using namespace autodiff`, a bare std(x) is
-// ambiguous with namespace std.
-template <class T> Variable<T> std(const Variable<T>& x, VarOptions options = {});
-template <class T> Variable<T> std(const Variable<T>& x, long axis, bool keepdims = false, VarOptions options = {});
+// The standard deviation sqrt(var) (numpy.std, torch.std: named stddev here, since
+// a function called std would clash with namespace std in users' code). Where it
+// is 0 (a lane of equal values) its gradient is 0, the subgradient norm() uses
+// too (PyTorch gives NaN there); where it is NaN, NaN.
+template <class T> Variable<T> stddev(const Variable<T>& x, VarOptions options = {});
+template <class T> Variable<T> stddev(const Variable<T>& x, long axis, bool keepdims = false, VarOptions options = {});
 
 // The p-norm (sum |x|^p)^(1/p) for p >= 1 or p = inf (max |x|), over all
 // elements (the Frobenius norm of a matrix for p = 2) or along an axis; the

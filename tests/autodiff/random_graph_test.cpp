@@ -31,6 +31,12 @@
 //   and sum(g) is often 0 up to rounding (the gradient of another log_softmax);
 // - every value is finite and at most kValueBound in magnitude, and has at most
 //   kMaxElements elements (which also keeps the run short).
+// - prod_others(x) and prod_others_backward(h, x): every element of x more than
+//   kKinkMargin from 0 (prod's third derivative is exact only without zeros; prod
+//   itself takes zeros: its first and second derivatives are exact with them);
+// - stddev, and norm for p > 1: the result above kKinkMargin (no kink at 0); norm
+//   for p = 1 and p = inf: as abs and max (no element at 0, a clear largest |x|);
+// - min as max;
 // - the elementwise functions of unary_functions() (sin, log1p, softplus, ...):
 //   every element inside the row's (lo, hi) and more than kKinkMargin from its
 //   kinks, after the row's preparation (positive, 0.9 tanh(x), or away from 0);
@@ -99,6 +105,9 @@ enum class Op {
   // shape
   reshape, flatten, broadcast_to, slice, slice_rows, slice_backward, index_rows, index_rows_backward, pick,
   pick_backward, concatenate,
+  // more reductions
+  min, min_axis, sum_axes, mean_axes, logsumexp_axes, prod, prod_axis, prod_others, prod_others_backward, var, var_axis,
+  stddev, stddev_axis, norm, norm_axis, cumsum, cumsum_backward,
   // indexing
   index_select, index_select_backward, gather, gather_backward, scatter_add, at, at_backward,
   // the unary functions of the table below (node.fn says which)
@@ -114,7 +123,9 @@ const char* name_of(Op op) {
       "sigmoid_backward", "tanh_backward", "relu_backward", "log_softmax_backward", "sum", "sum_axis", "mean",
       "mean_axis", "max", "max_axis", "logsumexp", "sum_to", "matmul", "affine", "transpose", "reshape", "flatten",
       "broadcast_to", "slice", "slice_rows", "slice_backward", "index_rows", "index_rows_backward", "pick",
-      "pick_backward", "concatenate", "index_select", "index_select_backward", "gather", "gather_backward",
+      "pick_backward", "concatenate", "min", "min_axis", "sum_axes", "mean_axes", "logsumexp_axes", "prod", "prod_axis",
+      "prod_others", "prod_others_backward", "var", "var_axis", "stddev", "stddev_axis", "norm", "norm_axis", "cumsum",
+      "cumsum_backward", "index_select", "index_select_backward", "gather", "gather_backward",
       "scatter_add", "at", "at_backward", "function"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(Op::count));
   return names[std::size_t(op)];
@@ -172,6 +183,7 @@ struct GraphNode {
   double c = 0, c2 = 0;               // a constant; clip's bounds; leaky_relu's and elu's alpha; pow's exponent
   Shape shape;                        // a leaf's shape; reshape, broadcast_to, sum_to's target
   std::vector<std::size_t> indices;   // index_rows's rows, pick's labels
+  Axes axes;                          // the reductions over several axes
   IndexList list;                     // index_select's indices, at's position
   IndexArray index;                   // gather's and scatter_add's index
   std::size_t begin = 0, end = 0, n = 0;  // slice [begin, end); slice_backward's length; the *_backward counts
@@ -254,6 +266,23 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
       for (std::size_t i = 0; i < node.args.size(); ++i) parts.push_back(a(i));
       return concatenate(parts, node.axis);
     }
+    case Op::min: return min(a(0));
+    case Op::min_axis: return min(a(0), node.axis, node.keepdims);
+    case Op::sum_axes: return sum(a(0), node.axes, node.keepdims);
+    case Op::mean_axes: return mean(a(0), node.axes, node.keepdims);
+    case Op::logsumexp_axes: return logsumexp(a(0), node.axes, node.keepdims);
+    case Op::prod: return prod(a(0));
+    case Op::prod_axis: return prod(a(0), node.axis, node.keepdims);
+    case Op::prod_others: return prod_others(a(0), node.axis);
+    case Op::prod_others_backward: return prod_others_backward(a(0), a(1), node.axis);
+    case Op::var: return var(a(0), {.correction = node.c2});
+    case Op::var_axis: return var(a(0), node.axis, node.keepdims, {.correction = node.c2});
+    case Op::stddev: return stddev(a(0), {.correction = node.c2});
+    case Op::stddev_axis: return stddev(a(0), node.axis, node.keepdims, {.correction = node.c2});
+    case Op::norm: return norm(a(0), node.c);
+    case Op::norm_axis: return norm(a(0), node.c, node.axis, node.keepdims);
+    case Op::cumsum: return cumsum(a(0), node.axis);
+    case Op::cumsum_backward: return cumsum_backward(a(0), node.axis);
     case Op::index_select: return index_select(a(0), node.axis, node.list);
     case Op::index_select_backward: return index_select_backward(a(0), node.axis, node.list, node.n);
     case Op::gather: return gather(a(0), node.axis, node.index);
@@ -271,6 +300,7 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
 // ---- printing a graph as C++ ------------------------------------------------
 
 std::string number(double x) {
+  if (std::isinf(x)) return x > 0 ? "INFINITY" : "-INFINITY";
   char buffer[32];
   const auto result = std::to_chars(buffer, buffer + sizeof(buffer), x);  // the shortest exact form
   std::string text(buffer, result.ptr);
@@ -365,6 +395,24 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
       for (std::size_t i = 0; i < node.args.size(); ++i) parts += (i ? ", " : "") + a(i);
       return "concatenate<double>({" + parts + "}, " + ax + ")";
     }
+    case Op::min: return "min(" + a(0) + ")";
+    case Op::min_axis: return "min(" + a(0) + ", " + ax + ", " + kd + ")";
+    case Op::sum_axes: return "sum(" + a(0) + ", Axes" + braces(node.axes) + ", " + kd + ")";
+    case Op::mean_axes: return "mean(" + a(0) + ", Axes" + braces(node.axes) + ", " + kd + ")";
+    case Op::logsumexp_axes: return "logsumexp(" + a(0) + ", Axes" + braces(node.axes) + ", " + kd + ")";
+    case Op::prod: return "prod(" + a(0) + ")";
+    case Op::prod_axis: return "prod(" + a(0) + ", " + ax + ", " + kd + ")";
+    case Op::prod_others: return "prod_others(" + a(0) + ", " + ax + ")";
+    case Op::prod_others_backward: return "prod_others_backward(" + a(0) + ", " + a(1) + ", " + ax + ")";
+    case Op::var: return "var(" + a(0) + ", {.correction = " + number(node.c2) + "})";
+    case Op::var_axis: return "var(" + a(0) + ", " + ax + ", " + kd + ", {.correction = " + number(node.c2) + "})";
+    case Op::stddev: return "stddev(" + a(0) + ", {.correction = " + number(node.c2) + "})";
+    case Op::stddev_axis:
+      return "stddev(" + a(0) + ", " + ax + ", " + kd + ", {.correction = " + number(node.c2) + "})";
+    case Op::norm: return "norm(" + a(0) + ", " + number(node.c) + ")";
+    case Op::norm_axis: return "norm(" + a(0) + ", " + number(node.c) + ", " + ax + ", " + kd + ")";
+    case Op::cumsum: return "cumsum(" + a(0) + ", " + ax + ")";
+    case Op::cumsum_backward: return "cumsum_backward(" + a(0) + ", " + ax + ")";
     case Op::index_select: return "index_select(" + a(0) + ", " + ax + ", " + braces(node.list) + ")";
     case Op::index_select_backward:
       return "index_select_backward(" + a(0) + ", " + ax + ", " + braces(node.list) + ", " + std::to_string(node.n) + ")";
@@ -543,6 +591,34 @@ bool fit(const GraphNode& node, const std::vector<V>& v, const V& out) {
     case Op::pow:
     case Op::rdiv_scalar: return min_of(a(0)) >= kPositiveMin;
     case Op::div: return min_of(a(1)) >= kPositiveMin;
+    case Op::min: {
+      Array<double> flat = -a(0);
+      flat.reshape({flat.size()});
+      return clear_maximum(flat, 0);
+    }
+    case Op::min_axis:
+      return clear_maximum(Array<double>(-a(0)), std::size_t(node.axis < 0 ? node.axis + long(a(0).dimension()) : node.axis));
+    case Op::prod_others:  // its second derivative (prod's third) divides by x
+      return away_from(a(0), 0.0);
+    case Op::prod_others_backward:  // (h, x): its x-gradient (prod's third derivative) divides by x
+      return away_from(a(1), 0.0);
+    case Op::stddev:
+    case Op::stddev_axis:  // away from std = 0, where its gradient has a kink
+      return min_of(out.value()) > kKinkMargin;
+    case Op::norm:
+    case Op::norm_axis:
+      if (node.c == 1) return away_from(a(0), 0.0);  // |x|
+      if (std::isinf(node.c)) {  // max |x|: a clear largest magnitude, away from 0
+        const Array<double> magnitude = xt::abs(a(0));
+        if (!away_from(magnitude, 0.0)) return false;
+        if (node.op == Op::norm) {
+          Array<double> flat = magnitude;
+          flat.reshape({flat.size()});
+          return clear_maximum(flat, 0);
+        }
+        return clear_maximum(magnitude, std::size_t(node.axis < 0 ? node.axis + long(a(0).dimension()) : node.axis));
+      }
+      return min_of(out.value()) > kKinkMargin;  // p-norms are smooth away from 0
     case Op::function: {
       const UnaryFunction& f = unary_functions()[node.fn];
       if (!(min_of(a(0)) > f.lo && max_of(a(0)) < f.hi)) return false;
@@ -788,7 +864,10 @@ class Generator {
     for (;;) {
       if (random_.below(ops + functions) < functions) return Op::function;
       const Op op = Op(random_.between(std::size_t(Op::add), std::size_t(Op::function) - 1));
-      if ((op == Op::sum || op == Op::mean || op == Op::max) && !random_.chance(0.3)) continue;
+      if ((op == Op::sum || op == Op::mean || op == Op::max || op == Op::min || op == Op::prod || op == Op::var ||
+           op == Op::stddev || op == Op::norm) &&
+          !random_.chance(0.3))
+        continue;
       return op;
     }
   }
@@ -1031,6 +1110,57 @@ class Generator {
         node.axis = random_.chance(0.3) ? long(axis) - long(r) : long(axis);
         break;
       }
+      case Op::min:
+      case Op::prod: break;
+      case Op::min_axis:
+      case Op::prod_axis:
+      case Op::cumsum:
+      case Op::cumsum_backward:
+      case Op::prod_others:
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        node.keepdims = random_.chance(0.5);
+        break;
+      case Op::prod_others_backward: {  // (h, x) of one shape
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        node.args = {a, random_.choice(nodes_where([&](std::size_t j) { return shape(j) == s; }))};
+        break;
+      }
+      case Op::sum_axes:
+      case Op::mean_axes:
+      case Op::logsumexp_axes: {  // one to all axes, in any order, some negative
+        if (r == 0) throw Reject{};
+        std::vector<long> all(r);
+        for (std::size_t d = 0; d < r; ++d) all[d] = long(d);
+        for (std::size_t d = r; d > 1; --d) std::swap(all[d - 1], all[random_.below(d)]);
+        all.resize(random_.between(1, r));
+        for (long& d : all)
+          if (random_.chance(0.3)) d -= long(r);
+        node.axes = all;
+        node.keepdims = random_.chance(0.5);
+        break;
+      }
+      case Op::var:
+      case Op::stddev:
+      case Op::var_axis:
+      case Op::stddev_axis:
+        node.c2 = random_.choice<double>({0.0, 1.0, 1.0});
+        if (op == Op::var_axis || op == Op::stddev_axis) {
+          if (r == 0) throw Reject{};
+          node.axis = random_axis(r);
+          node.keepdims = random_.chance(0.5);
+        }
+        break;
+      case Op::norm:
+      case Op::norm_axis:
+        node.c = random_.choice<double>({1.0, 2.0, 2.0, 3.0, INFINITY});
+        if (op == Op::norm_axis) {
+          if (r == 0) throw Reject{};
+          node.axis = random_axis(r);
+          node.keepdims = random_.chance(0.5);
+        }
+        break;
       case Op::index_select: {  // 1-4 indices along an axis, some negative, some repeated
         if (r == 0) throw Reject{};
         node.axis = random_axis(r);

@@ -50,7 +50,7 @@ Array<double> hessian_of(const std::function<V(const V&)>& f, const Array<double
 
 // A column (n, 1): a literal {{a}, {b}} is ambiguous for xarray's constructors.
 template <class T = double>
-xt::xarray<T> column(std::initializer_list<T> values) {
+xt::xarray<T> column_of(std::initializer_list<T> values) {
   xt::xarray<T> c = xt::xarray<T>::from_shape({values.size(), 1});
   std::copy(values.begin(), values.end(), c.begin());
   return c;
@@ -63,7 +63,7 @@ TEST_CASE("min: values, keepdims, ties share the gradient, NaN wins") {
   CHECK(min(V(a)).item() == -1.0);
   CHECK(min(V(a), 1).value() == Array<double>{-1.0, 0.5});
   CHECK(min(V(a), 0).value() == Array<double>{0.5, -1.0, 0.5});
-  CHECK(min(V(a), -1, true).value() == column({-1.0, 0.5}));
+  CHECK(min(V(a), -1, true).value() == column_of({-1.0, 0.5}));
   CHECK(min(V(a), 0, true).shape() == Shape{1, 3});
   CHECK(grad_of([](const V& x) { return min(x); }, Array<double>{1.0, 3.0, 1.0}) == Array<double>{0.5, 0.0, 0.5});
   CHECK(grad_of([](const V& x) { return min(x, 1); }, a) == Array<double>{{0.0, 1.0, 0.0}, {0.5, 0.0, 0.5}});
@@ -75,7 +75,7 @@ TEST_CASE("min: values, keepdims, ties share the gradient, NaN wins") {
   CHECK(std::isnan(m(0)));
   CHECK(m(1) == -2.0);
   // max still does the same after sharing its code with min
-  CHECK(max(V(a), 1, true).value() == column({3.0, 4.0}));
+  CHECK(max(V(a), 1, true).value() == column_of({3.0, 4.0}));
   CHECK(grad_of([](const V& x) { return max(x, 0); }, Array<double>{{2.0, 1.0}, {2.0, 0.0}}) ==
         Array<double>{{0.5, 1.0}, {0.5, 0.0}});
   CHECK(min(Vf(xt::xarray<float>{2.f, -3.f, 1.f})).item() == -3.f);
@@ -139,11 +139,11 @@ TEST_CASE("var and std: values with PyTorch's correction, over all elements and 
   CHECK(var(V(a)).item() == doctest::Approx(16.0 / 15));
   CHECK(var(V(a), {.correction = 0}).item() == doctest::Approx(8.0 / 9));
   CHECK(xt::allclose(var(V(a), 1).value(), Array<double>{7.0 / 3, 0.0}));
-  CHECK(xt::allclose(var(V(a), -1, true, {.correction = 0}).value(), column({14.0 / 9, 0.0})));
+  CHECK(xt::allclose(var(V(a), -1, true, {.correction = 0}).value(), column_of({14.0 / 9, 0.0})));
   CHECK(xt::allclose(var(V(a), 0).value(), Array<double>{2.0, 0.5, 0.5}));
   CHECK(var(V(a), 0, true).shape() == Shape{1, 3});
-  CHECK(autodiff::std(V(a)).item() == doctest::Approx(std::sqrt(16.0 / 15)));
-  CHECK(xt::allclose(autodiff::std(V(a), 1, false, {.correction = 0}).value(),
+  CHECK(stddev(V(a)).item() == doctest::Approx(std::sqrt(16.0 / 15)));
+  CHECK(xt::allclose(stddev(V(a), 1, false, {.correction = 0}).value(),
                      Array<double>{std::sqrt(14.0 / 9), 0.0}));
   CHECK(var(V(Array<double>{1.0, 3.0}), {.correction = -1}).item() == doctest::Approx(2.0 / 3));  // NumPy's ddof = -1
   CHECK(var(Vf(xt::xarray<float>{1.f, 2.f, 4.f})).item() == doctest::Approx(7.0 / 3).epsilon(1e-6));
@@ -158,7 +158,7 @@ TEST_CASE("var and std: values with PyTorch's correction, over all elements and 
       hand(i, k) = ss / 4;
     }
   CHECK(xt::allclose(var(V(b), 1).value(), hand));
-  CHECK(xt::allclose(autodiff::std(V(b), -2).value(), xt::sqrt(hand)));
+  CHECK(xt::allclose(stddev(V(b), -2).value(), xt::sqrt(hand)));
 }
 
 TEST_CASE("var and std with n <= correction give inf or NaN (as NumPy and PyTorch); empty gives NaN") {
@@ -167,15 +167,15 @@ TEST_CASE("var and std with n <= correction give inf or NaN (as NumPy and PyTorc
   CHECK(std::isnan(var(V(Array<double>{2.0, 2.0}), {.correction = 2}).item()));
   CHECK(var(V(Array<double>{5.0}), {.correction = 0}).item() == 0.0);
   CHECK(std::isnan(var(V(Array<double>::from_shape({0}))).item()));
-  CHECK(std::isnan(autodiff::std(V(Array<double>::from_shape({0}))).item()));
+  CHECK(std::isnan(stddev(V(Array<double>::from_shape({0}))).item()));
   const Array<double> rows = var(V(Array<double>::from_shape({3, 0})), 1).value();
   CHECK(rows.shape() == Shape{3});
   CHECK(std::isnan(rows(0)));
   CHECK(var(V(Array<double>::from_shape({3, 0})), 0).shape() == Shape{0});
-  CHECK(std::isnan(autodiff::std(V(column({1.0, 2.0})), 1).value()(1)));
+  CHECK(std::isnan(stddev(V(column_of({1.0, 2.0})), 1).value()(1)));
   // the gradient of nothing is empty, not an error
   CHECK(grad_of([](const V& x) { return var(x); }, Array<double>::from_shape({0})).shape() == Shape{0});
-  CHECK(grad_of([](const V& x) { return sum(autodiff::std(x, 1)); }, Array<double>::from_shape({2, 0})).shape() ==
+  CHECK(grad_of([](const V& x) { return sum(stddev(x, 1)); }, Array<double>::from_shape({2, 0})).shape() ==
         Shape{2, 0});
 }
 
@@ -185,13 +185,13 @@ TEST_CASE("var's and std's gradients; std's is 0 where std = 0 and NaN where std
   CHECK(xt::allclose(grad_of([](const V& x) { return var(x, 1); }, a), dev));  // 2 (x - m) / (3 - 1)
   CHECK(xt::allclose(grad_of([](const V& x) { return var(x, 1, true, {.correction = 0}); }, a), 2.0 * dev / 3.0));
   Array<double> expected = dev / (2.0 * std::sqrt(7.0 / 3));
-  const Array<double> gs = grad_of([](const V& x) { return autodiff::std(x, 1); }, a);
+  const Array<double> gs = grad_of([](const V& x) { return stddev(x, 1); }, a);
   CHECK(xt::allclose(gs, expected));
   CHECK(xt::all(xt::equal(xt::view(gs, 1), 0.0)));  // the constant lane: 0, not NaN
-  CHECK(grad_of([](const V& x) { return autodiff::std(x); }, Array<double>{2.0, 2.0, 2.0}) ==
+  CHECK(grad_of([](const V& x) { return stddev(x); }, Array<double>{2.0, 2.0, 2.0}) ==
         Array<double>{0.0, 0.0, 0.0});
-  CHECK(xt::all(xt::isfinite(hessian_of([](const V& x) { return autodiff::std(x); }, Array<double>{2.0, 2.0}))));
-  CHECK(std::isnan(grad_of([](const V& x) { return autodiff::std(x); }, Array<double>{2.0})(0)));
+  CHECK(xt::all(xt::isfinite(hessian_of([](const V& x) { return stddev(x); }, Array<double>{2.0, 2.0}))));
+  CHECK(std::isnan(grad_of([](const V& x) { return stddev(x); }, Array<double>{2.0})(0)));
   // all elements: 2 (x - m) / (n - 1)
   CHECK(xt::allclose(grad_of([](const V& x) { return var(x); }, Array<double>{1.0, 2.0, 6.0}),
                      Array<double>{-2.0, -1.0, 3.0}));
@@ -205,7 +205,7 @@ TEST_CASE("norm: p = 1, 2, inf and general p, over all elements and along an axi
   CHECK(norm(V(a), 3).item() == doctest::Approx(std::cbrt(91.0)));
   CHECK(xt::allclose(norm(V(a), 2, 1).value(), Array<double>{5.0, 0.0}));
   CHECK(norm(V(a), 1, 0).value() == Array<double>{3.0, 4.0});
-  CHECK(norm(V(a), inf_, -1, true).value() == column({4.0, 0.0}));
+  CHECK(norm(V(a), inf_, -1, true).value() == column_of({4.0, 0.0}));
   CHECK(norm(V(a), 2, 0, true).shape() == Shape{1, 2});
   const Array<double> b = test::random_array({4, 5}, 31);
   CHECK(norm(V(b)).item() == doctest::Approx(std::sqrt(xt::sum(b * b)())));  // Frobenius
@@ -263,7 +263,7 @@ TEST_CASE("argmax and argmin: NumPy's indices, first on ties, first NaN wins") {
   CHECK(argmin(V(a), 1) == xt::xarray<std::int64_t>{0, 1});
   CHECK(argmax(V(a), 0) == xt::xarray<std::int64_t>{1, 0, 1});
   CHECK(argmin(V(a), -2) == xt::xarray<std::int64_t>{0, 1, 0});
-  CHECK(argmax(V(a), 1, true) == column<std::int64_t>({1, 0}));
+  CHECK(argmax(V(a), 1, true) == column_of<std::int64_t>({1, 0}));
   CHECK(argmin(V(a), 0, true).shape() == Shape{1, 3});
   CHECK(argmax(V(Array<double>{1.0, nan_, 3.0, nan_}))() == 1);
   CHECK(argmin(V(Array<double>{1.0, nan_, -3.0, nan_}))() == 1);
