@@ -129,6 +129,12 @@ Variable<T> slice_raw(const Variable<T>& x, std::size_t ax, std::size_t start, l
   if (step == 1) {  // one contiguous block per outer index
     for (std::size_t o = 0; o < v.outer; ++o)
       std::copy_n(in + (o * v.n + start) * v.inner, count * v.inner, y.data() + o * count * v.inner);
+  } else if (v.inner == 1) {  // single elements: a plain loop (a copy_n call per element costs ~10x)
+    T* out = y.data();
+    for (std::size_t o = 0; o < v.outer; ++o, out += count) {
+      const T* row = in + o * v.n + start;
+      for (std::size_t k = 0; k < count; ++k) out[k] = row[long(k) * step];
+    }
   } else {
     T* out = y.data();
     for (std::size_t o = 0; o < v.outer; ++o)
@@ -188,6 +194,11 @@ Variable<T> slice_backward(const Variable<T>& g, long axis, std::size_t start, s
   if (step == 1) {
     for (std::size_t o = 0; o < v.outer; ++o)
       std::copy_n(in + o * taken * v.inner, taken * v.inner, y.data() + (o * v.n + start) * v.inner);
+  } else if (v.inner == 1) {
+    for (std::size_t o = 0; o < v.outer; ++o, in += taken) {
+      T* row = y.data() + o * v.n + start;
+      for (std::size_t k = 0; k < taken; ++k) row[long(k) * step] = in[k];
+    }
   } else {
     for (std::size_t o = 0; o < v.outer; ++o)
       for (std::size_t k = 0; k < taken; ++k, in += v.inner) {
@@ -560,8 +571,11 @@ Variable<T> repeat_interleave(const Variable<T>& x, long repeats, long axis) {
   Array<T> y = Array<T>::from_shape(shape);
   const T* in = x.value().data();
   T* out = y.data();
-  for (std::size_t i = 0; i < v.outer * v.n; ++i, in += v.inner)
-    for (std::size_t k = 0; k < r; ++k, out += v.inner) std::copy_n(in, v.inner, out);
+  if (v.inner == 1)
+    for (std::size_t i = 0; i < v.outer * v.n; ++i, out += r) std::fill_n(out, r, in[i]);
+  else
+    for (std::size_t i = 0; i < v.outer * v.n; ++i, in += v.inner)
+      for (std::size_t k = 0; k < r; ++k, out += v.inner) std::copy_n(in, v.inner, out);
   return record<T>(op, std::move(y), {x}, [ax, r](Backward<T>& d) {
     // the axis split into (n, r): sum over r
     d.add_grad(0, sum(reshape(d.g, inserted(d.input(0).shape(), ax + 1, r)), long(ax) + 1));
@@ -631,8 +645,10 @@ Array<T> gather(const Array<T>& x, const AxisMaps& maps, T fill) {
   for (const auto& m : maps) shape.push_back(m.size());
   Array<T> y = Array<T>::from_shape(shape);
   if (y.size() == 0) return y;
-  const std::vector<Run> runs = runs_of(maps.back());
-  const std::size_t width = maps.back().size();
+  const std::vector<long>& last = maps.back();
+  const std::vector<Run> runs = runs_of(last);
+  const std::size_t width = last.size();
+  const bool short_runs = runs.size() * 4 > width;  // a flipped last axis: element by element
   for_each_row(x.shape(), maps, [&](std::size_t out_at, long offset) {
     T* out = y.data() + out_at;
     if (offset < 0) {  // an outer index in a constant border
@@ -640,6 +656,10 @@ Array<T> gather(const Array<T>& x, const AxisMaps& maps, T fill) {
       return;
     }
     const T* in = x.data() + offset;
+    if (short_runs) {
+      for (std::size_t j = 0; j < width; ++j) out[j] = last[j] < 0 ? fill : in[last[j]];
+      return;
+    }
     for (const Run& run : runs)
       if (run.from < 0)
         std::fill_n(out + run.at, run.length, fill);
@@ -655,11 +675,18 @@ Array<T> scatter_add(const Array<T>& g, const AxisMaps& maps, const Shape& sourc
   if (maps.empty()) return g;
   Array<T> y = xt::zeros<T>(source);
   if (g.size() == 0 || y.size() == 0) return y;
-  const std::vector<Run> runs = runs_of(maps.back());
+  const std::vector<long>& last = maps.back();
+  const std::vector<Run> runs = runs_of(last);
+  const bool short_runs = runs.size() * 4 > last.size();
   for_each_row(source, maps, [&](std::size_t g_at, long offset) {
     if (offset < 0) return;
     const T* in = g.data() + g_at;
     T* out = y.data() + offset;
+    if (short_runs) {
+      for (std::size_t j = 0; j < last.size(); ++j)
+        if (last[j] >= 0) out[last[j]] += in[j];
+      return;
+    }
     for (const Run& run : runs)
       if (run.from >= 0)
         for (std::size_t k = 0; k < run.length; ++k) out[run.from + long(k)] += in[run.at + k];

@@ -165,6 +165,11 @@ const std::vector<OpCase> op_cases = {
     {"pad reflect", {{3, 4}}, [](const Inputs& x) { return square(pad(x[0], {{2, 1}, {1, 3}}, PadMode::reflect)); }},
     {"pad reflect 1-D", {{5}}, [](const Inputs& x) { return pad(x[0], {{3, 4}}, PadMode::reflect); }},
     {"pad edge", {{2, 3}}, [](const Inputs& x) { return square(pad(x[0], {{1, 2}, {2, 0}}, PadMode::edge)); }},
+    // long rows: the interior is copied as one run (short rows go element by element)
+    {"pad constant, long rows", {{2, 12}},
+     [](const Inputs& x) { return square(pad(x[0], {{0, 1}, {1, 2}}, PadMode::constant, 0.25)); }},
+    {"pad reflect, long rows", {{3, 12}}, [](const Inputs& x) { return square(pad(x[0], {{1, 2}, {1, 1}}, PadMode::reflect)); }},
+    {"pad edge, long rows", {{2, 12}}, [](const Inputs& x) { return square(pad(x[0], {{1, 0}, {1, 1}}, PadMode::edge)); }},
     {"pad_backward reflect", {{6, 8}},
      [](const Inputs& x) { return pad_backward(x[0], {{2, 1}, {1, 3}}, PadMode::reflect); }},
     {"pad_backward edge", {{5, 5}}, [](const Inputs& x) { return pad_backward(x[0], {{1, 2}, {2, 0}}, PadMode::edge); }},

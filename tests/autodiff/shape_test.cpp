@@ -217,6 +217,18 @@ TEST_CASE("pad fills borders as np.pad's constant, reflect and edge modes") {
         Array<double>{{6, 5, 4, 5, 6, 5}, {3, 2, 1, 2, 3, 2}, {6, 5, 4, 5, 6, 5}, {3, 2, 1, 2, 3, 2}});
   CHECK(pad(V(Array<double>{{1, 2, 3}, {4, 5, 6}}), {{0, 1}, {1, 1}}, PadMode::edge).value() ==
         Array<double>{{1, 1, 2, 3, 3}, {4, 4, 5, 6, 6}, {4, 4, 5, 6, 6}});
+  // long rows (the interior copied as one run)
+  const V ten = arange(10);
+  CHECK(pad(ten, {{1, 1}}, PadMode::reflect).value() == Array<double>{1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8});
+  CHECK(pad(ten, {{2, 3}}, PadMode::edge).value() == Array<double>{0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9});
+  CHECK(pad(ten, {{2, 3}}, PadMode::constant, -1.0).value() ==
+        Array<double>{-1, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1});
+  CHECK(pad(V(iota({2, 10})), {{1, 0}, {0, 1}}, PadMode::reflect).value() ==
+        Array<double>{{10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 18},
+                      {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8},
+                      {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 18}});
+  CHECK(pad_backward(V(xt::ones<double>({12})), {{1, 1}}, PadMode::reflect).value() ==
+        Array<double>{1, 2, 1, 1, 1, 1, 1, 1, 2, 1});
   // one pair for every axis
   CHECK(pad(V(xt::ones<double>({2, 2})), {{1, 1}}).value() ==
         Array<double>{{0, 0, 0, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 0, 0, 0}});
