@@ -584,6 +584,8 @@ Variable<T> repeat_interleave(const Variable<T>& x, long repeats, long axis) {
 
 template <class T>
 Variable<T> repeat_interleave(const Variable<T>& x, long repeats) {
+  if (repeats < 0)  // before flatten records anything
+    throw std::invalid_argument("repeat_interleave: negative count " + std::to_string(repeats));
   return repeat_interleave(flatten(x), repeats, 0);
 }
 
