@@ -46,6 +46,17 @@ Variable<T> reshape_as(const OpInfo& op, const Variable<T>& x, const Shape& shap
   return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, reshape(d.g, d.input(0).shape())); });
 }
 
+// shape with a new axis of `length` at position axis (svector::insert draws a
+// false -Warray-bounds from g++ 12).
+Shape inserted(const Shape& shape, std::size_t axis, std::size_t length) {
+  Shape out;
+  for (std::size_t a = 0; a <= shape.size(); ++a) {
+    if (a == axis) out.push_back(length);
+    if (a < shape.size()) out.push_back(shape[a]);
+  }
+  return out;
+}
+
 // x viewed as (outer, n, inner) around an axis: the layout slices and concatenation copy in.
 struct AxisView {
   std::size_t outer, n, inner;
@@ -103,41 +114,100 @@ Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
   return record<T>(op, std::move(y), {x}, [](Backward<T>& d) { d.add_grad(0, sum_to(d.g, d.input(0).shape())); });
 }
 
+namespace {
+
+// x[start + k * step for k < count] along axis (indices already checked): the
+// op behind slice, and the gradient of slice_backward.
 template <class T>
-Variable<T> slice(const Variable<T>& x, long axis, std::size_t begin, std::size_t end) {
-  static const OpInfo op{"slice", "dx = g placed at [begin, end) along axis, 0 elsewhere"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  if (begin > end || end > x.shape()[ax])
-    throw ShapeError("slice: [" + std::to_string(begin) + ", " + std::to_string(end) + ") along axis " +
-                     std::to_string(ax) + " is out of range for shape " + to_string(x.shape()));
+Variable<T> slice_raw(const Variable<T>& x, std::size_t ax, std::size_t start, long step, std::size_t count) {
+  static const OpInfo op{"slice", "dx = slice_backward(g, axis, start, length, step): g placed at the taken indices"};
   const AxisView v = around(x.shape(), ax);
-  const std::size_t taken = end - begin;
   Shape shape = x.shape();
-  shape[ax] = taken;
+  shape[ax] = count;
   Array<T> y = Array<T>::from_shape(shape);
-  for (std::size_t o = 0; o < v.outer; ++o)
-    std::copy_n(x.value().data() + (o * v.n + begin) * v.inner, taken * v.inner, y.data() + o * taken * v.inner);
-  return record<T>(op, std::move(y), {x}, [ax, begin](Backward<T>& d) {
-    d.add_grad(0, slice_backward(d.g, long(ax), begin, d.input(0).shape()[ax]));
+  const T* in = x.value().data();
+  if (step == 1) {  // one contiguous block per outer index
+    for (std::size_t o = 0; o < v.outer; ++o)
+      std::copy_n(in + (o * v.n + start) * v.inner, count * v.inner, y.data() + o * count * v.inner);
+  } else if (v.inner == 1) {  // single elements: a plain loop (a copy_n call per element costs ~10x)
+    T* out = y.data();
+    for (std::size_t o = 0; o < v.outer; ++o, out += count) {
+      const T* row = in + o * v.n + start;
+      for (std::size_t k = 0; k < count; ++k) out[k] = row[long(k) * step];
+    }
+  } else {
+    T* out = y.data();
+    for (std::size_t o = 0; o < v.outer; ++o)
+      for (std::size_t k = 0; k < count; ++k, out += v.inner) {
+        const std::size_t i = std::size_t(long(start) + long(k) * step);
+        std::copy_n(in + (o * v.n + i) * v.inner, v.inner, out);
+      }
+  }
+  return record<T>(op, std::move(y), {x}, [ax, start, step](Backward<T>& d) {
+    d.add_grad(0, slice_backward(d.g, long(ax), start, d.input(0).shape()[ax], step));
   });
 }
 
+}  // namespace
+
 template <class T>
-Variable<T> slice_backward(const Variable<T>& g, long axis, std::size_t begin, std::size_t length) {
-  static const OpInfo op{"slice_backward", "dg = slice(gg, axis, begin, begin + length of g)"};
+Variable<T> slice(const Variable<T>& x, long axis, long start, long stop, long step) {
+  static const OpInfo op{"slice", ""};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (step == 0) throw std::invalid_argument("slice: step 0 (along axis " + std::to_string(ax) + ")");
+  // Python's slice.indices: count from the end, then clamp into the axis
+  // ([0, n] going forward, [-1, n - 1] going backward, -1 meaning before the front).
+  const long n = static_cast<long>(x.shape()[ax]);
+  const long lo = step > 0 ? 0 : -1, hi = step > 0 ? n : n - 1;
+  auto clamp = [&](long i) {
+    if (i < 0) i = i < -n ? lo : i + n;  // i + n without overflow for i near LONG_MIN
+    return std::clamp(i, lo, hi);
+  };
+  const long first = clamp(start), last = clamp(stop);
+  std::size_t count = 0;
+  if (step > 0 && last > first)
+    count = (std::size_t(last - first) - 1) / std::size_t(step) + 1;
+  else if (step < 0 && first > last)  // -step without overflow for LONG_MIN
+    count = (std::size_t(first - last) - 1) / (std::size_t(-(step + 1)) + 1) + 1;
+  return slice_raw(x, ax, count == 0 ? 0 : std::size_t(first), count == 0 ? 1 : step, count);
+}
+
+template <class T>
+Variable<T> slice_backward(const Variable<T>& g, long axis, std::size_t start, std::size_t length, long step) {
+  static const OpInfo op{"slice_backward", "dg = slice(gg, axis, start, start + step * (length of g), step)"};
   const std::size_t ax = normalize_axis(op, axis, g.dimension());
+  if (step == 0) throw std::invalid_argument("slice_backward: step 0 (along axis " + std::to_string(ax) + ")");
   const std::size_t taken = g.shape()[ax];
-  if (begin + taken > length)
-    throw ShapeError("slice_backward: a slice of " + std::to_string(taken) + " at " + std::to_string(begin) +
-                     " does not fit in length " + std::to_string(length));
+  // The last index written, start + (taken - 1) * step, must lie in [0, length).
+  const bool fits = taken == 0 ? start <= length
+                               : start < length && (step > 0 ? (length - 1 - start) / std::size_t(step) >= taken - 1
+                                                             : start / (std::size_t(-(step + 1)) + 1) >= taken - 1);
+  if (!fits)
+    throw ShapeError("slice_backward: " + std::to_string(taken) + " elements from " + std::to_string(start) +
+                     " in steps of " + std::to_string(step) + " do not fit in length " + std::to_string(length) +
+                     " (gradient of shape " + to_string(g.shape()) + ", axis " + std::to_string(ax) + ")");
   Shape shape = g.shape();
   shape[ax] = length;
   Array<T> y = xt::zeros<T>(shape);
   const AxisView v = around(shape, ax);
-  for (std::size_t o = 0; o < v.outer; ++o)
-    std::copy_n(g.value().data() + o * taken * v.inner, taken * v.inner, y.data() + (o * v.n + begin) * v.inner);
-  return record<T>(op, std::move(y), {g}, [ax, begin, taken](Backward<T>& d) {
-    d.add_grad(0, slice(d.g, long(ax), begin, begin + taken));
+  const T* in = g.value().data();
+  if (step == 1) {
+    for (std::size_t o = 0; o < v.outer; ++o)
+      std::copy_n(in + o * taken * v.inner, taken * v.inner, y.data() + (o * v.n + start) * v.inner);
+  } else if (v.inner == 1) {
+    for (std::size_t o = 0; o < v.outer; ++o, in += taken) {
+      T* row = y.data() + o * v.n + start;
+      for (std::size_t k = 0; k < taken; ++k) row[long(k) * step] = in[k];
+    }
+  } else {
+    for (std::size_t o = 0; o < v.outer; ++o)
+      for (std::size_t k = 0; k < taken; ++k, in += v.inner) {
+        const std::size_t i = std::size_t(long(start) + long(k) * step);
+        std::copy_n(in, v.inner, y.data() + (o * v.n + i) * v.inner);
+      }
+  }
+  return record<T>(op, std::move(y), {g}, [ax, start, step, taken](Backward<T>& d) {
+    d.add_grad(0, slice_raw(d.g, ax, start, step, taken));
   });
 }
 
@@ -146,7 +216,7 @@ Variable<T> slice_rows(const Variable<T>& x, std::size_t begin, std::size_t end)
   if (x.dimension() == 0 || begin > end || end > x.shape()[0])
     throw ShapeError("slice_rows: rows [" + std::to_string(begin) + ", " + std::to_string(end) +
                      ") out of range for shape " + to_string(x.shape()));
-  return slice(x, 0, begin, end);
+  return slice_raw(x, 0, begin, 1, end - begin);
 }
 
 template <class T>
@@ -253,24 +323,527 @@ Variable<T> concatenate(const std::vector<Variable<T>>& parts, long axis) {
     std::size_t start = 0;  // where part p begins along the axis
     for (std::size_t p = 0; p < d.inputs(); ++p) {
       const std::size_t length = d.input(p).shape()[ax];
-      if (d.needs_grad(p)) d.add_grad(p, slice(d.g, long(ax), start, start + length));
+      if (d.needs_grad(p)) d.add_grad(p, slice_raw(d.g, ax, start, 1, length));
       start += length;
     }
   });
+}
+
+template <class T>
+Variable<T> stack(const std::vector<Variable<T>>& parts, long axis) {
+  static const OpInfo op{"stack", "dx_i = reshape(slice(g, axis, i, i + 1), shape of x_i)"};
+  if (parts.empty()) throw ShapeError("stack: no inputs");
+  const Shape& first = parts[0].shape();
+  const long rank = static_cast<long>(first.size());
+  if (axis < -rank - 1 || axis > rank)
+    throw ShapeError("stack: axis " + std::to_string(axis) + " is out of range [" + std::to_string(-rank - 1) + ", " +
+                     std::to_string(rank) + "] for parts of shape " + to_string(first));
+  const std::size_t ax = static_cast<std::size_t>(axis < 0 ? axis + rank + 1 : axis);
+  for (const auto& part : parts)
+    if (!detail::same_shape(part.shape(), first))
+      throw ShapeError("stack: parts of shapes " + to_string(first) + " and " + to_string(part.shape()) +
+                       " (all must have one shape)");
+  const Shape shape = inserted(first, ax, parts.size());
+  // Row-major: each part fills one contiguous chunk per index of the axes before `ax`.
+  const std::size_t outer = product(first, 0, ax), chunk = product(first, ax);
+  Array<T> y = Array<T>::from_shape(shape);
+  T* target = y.data();
+  for (std::size_t o = 0; o < outer; ++o)
+    for (const auto& part : parts) {
+      std::copy_n(part.value().data() + o * chunk, chunk, target);
+      target += chunk;
+    }
+  return record<T>(op, std::move(y), parts, [ax](Backward<T>& d) {
+    for (std::size_t p = 0; p < d.inputs(); ++p)
+      if (d.needs_grad(p)) d.add_grad(p, reshape(slice_raw(d.g, ax, p, 1, 1), d.input(p).shape()));
+  });
+}
+
+namespace {
+
+// Consecutive slices of the given lengths (already checked to add up to the axis).
+template <class T>
+std::vector<Variable<T>> split_at(const Variable<T>& x, std::size_t ax, const std::vector<std::size_t>& sizes) {
+  std::vector<Variable<T>> parts;
+  parts.reserve(sizes.size());
+  std::size_t start = 0;
+  for (std::size_t size : sizes) {
+    parts.push_back(slice_raw(x, ax, start, 1, size));
+    start += size;
+  }
+  return parts;
+}
+
+// Equal sections of `size` (the last one shorter), at least one.
+template <class T>
+std::vector<Variable<T>> split_sections(const Variable<T>& x, std::size_t ax, std::size_t size) {
+  const std::size_t n = x.shape()[ax];
+  std::vector<std::size_t> sizes;
+  if (n == 0) sizes.push_back(0);
+  for (std::size_t start = 0; start < n; start += size) sizes.push_back(std::min(size, n - start));
+  return split_at(x, ax, sizes);
+}
+
+}  // namespace
+
+template <class T>
+std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<long>& sizes, long axis) {
+  static const OpInfo op{"split", ""};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  std::vector<std::size_t> lengths;
+  std::size_t total = 0;
+  for (long size : sizes) {
+    if (size < 0)
+      throw std::invalid_argument("split: negative section size " + std::to_string(size));
+    lengths.push_back(std::size_t(size));
+    total += std::size_t(size);
+  }
+  if (total != x.shape()[ax])
+    throw ShapeError("split: section sizes add up to " + std::to_string(total) + ", not the length " +
+                     std::to_string(x.shape()[ax]) + " of axis " + std::to_string(ax) + " (shape " +
+                     to_string(x.shape()) + ")");
+  return split_at(x, ax, lengths);
+}
+
+template <class T>
+std::vector<Variable<T>> split(const Variable<T>& x, long section_size, long axis) {
+  static const OpInfo op{"split", ""};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (section_size < 0 || (section_size == 0 && x.shape()[ax] != 0))
+    throw std::invalid_argument("split: section size " + std::to_string(section_size) + " for axis " +
+                                std::to_string(ax) + " of length " + std::to_string(x.shape()[ax]) +
+                                " (must be positive; 0 only for an empty axis)");
+  return split_sections(x, ax, std::size_t(section_size));
+}
+
+template <class T>
+std::vector<Variable<T>> chunk(const Variable<T>& x, long chunks, long axis) {
+  static const OpInfo op{"chunk", ""};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (chunks <= 0) throw std::invalid_argument("chunk: " + std::to_string(chunks) + " chunks (must be positive)");
+  const std::size_t n = x.shape()[ax];
+  if (n == 0) return split_at(x, ax, std::vector<std::size_t>(std::size_t(chunks), 0));
+  return split_sections(x, ax, (n - 1) / std::size_t(chunks) + 1);
+}
+
+template <class T>
+Variable<T> squeeze(const Variable<T>& x) {
+  static const OpInfo op{"squeeze", "dx = reshape(g, shape of x)"};
+  Shape shape;
+  for (std::size_t d : x.shape())
+    if (d != 1) shape.push_back(d);
+  return reshape_as(op, x, shape);
+}
+
+template <class T>
+Variable<T> squeeze(const Variable<T>& x, long axis) {
+  static const OpInfo op{"squeeze", "dx = reshape(g, shape of x)"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (x.shape()[ax] != 1)
+    throw ShapeError("squeeze: axis " + std::to_string(axis) + " has length " + std::to_string(x.shape()[ax]) +
+                     ", not 1 (shape " + to_string(x.shape()) + ")");
+  Shape shape = x.shape();
+  shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  return reshape_as(op, x, shape);
+}
+
+template <class T>
+Variable<T> unsqueeze(const Variable<T>& x, long axis) {
+  static const OpInfo op{"unsqueeze", "dx = reshape(g, shape of x)"};
+  const long rank = static_cast<long>(x.dimension());
+  if (axis < -rank - 1 || axis > rank)
+    throw ShapeError("unsqueeze: axis " + std::to_string(axis) + " is out of range [" + std::to_string(-rank - 1) +
+                     ", " + std::to_string(rank) + "] for shape " + to_string(x.shape()));
+  return reshape_as(op, x, inserted(x.shape(), std::size_t(axis < 0 ? axis + rank + 1 : axis), 1));
+}
+
+template <class T>
+Variable<T> expand(const Variable<T>& x, const std::vector<long>& sizes) {
+  static const OpInfo op{"expand", ""};
+  const std::size_t rank = x.dimension();
+  auto fail = [&](const std::string& what) {
+    std::string wanted = "(";
+    for (std::size_t i = 0; i < sizes.size(); ++i) wanted += (i ? ", " : "") + std::to_string(sizes[i]);
+    throw ShapeError("expand: shape " + to_string(x.shape()) + " to " + wanted + (sizes.size() == 1 ? ",)" : ")") +
+                     ": " + what);
+  };
+  if (sizes.size() < rank) fail("fewer axes than the tensor has");
+  const std::size_t lead = sizes.size() - rank;
+  Shape shape(sizes.size());
+  for (std::size_t a = 0; a < sizes.size(); ++a) {
+    const long s = sizes[a];
+    if (s == -1 && a < lead) fail("-1 on the new leading axis " + std::to_string(a));
+    if (s < -1) fail("length " + std::to_string(s) + " on axis " + std::to_string(a));
+    if (a < lead) {
+      shape[a] = std::size_t(s);
+      continue;
+    }
+    const std::size_t own = x.shape()[a - lead];
+    shape[a] = s == -1 ? own : std::size_t(s);
+    if (own != 1 && shape[a] != own)
+      fail("axis " + std::to_string(a) + " of length " + std::to_string(own) + " is not 1 and cannot become " +
+           std::to_string(s));
+  }
+  checked_size(op, shape);
+  return broadcast_to(x, shape);
+}
+
+namespace {
+
+// x's shape with leading 1s and reps with leading 1s, to one rank (np.tile's rule).
+struct TilePlan {
+  Shape in, reps;
+};
+
+template <class T>
+Variable<T> tile_as(const OpInfo& op, const Variable<T>& x, const std::vector<long>& reps) {
+  const std::size_t rank = std::max(reps.size(), x.dimension());
+  TilePlan plan{Shape(rank, 1), Shape(rank, 1)};
+  for (std::size_t a = 0; a < x.dimension(); ++a) plan.in[rank - x.dimension() + a] = x.shape()[a];
+  for (std::size_t a = 0; a < reps.size(); ++a) {
+    if (reps[a] < 0)
+      throw std::invalid_argument(std::string(op.name) + ": negative count " + std::to_string(reps[a]) + " for axis " +
+                                  std::to_string(a));
+    plan.reps[rank - reps.size() + a] = std::size_t(reps[a]);
+  }
+  Shape shape(rank);
+  for (std::size_t a = 0; a < rank; ++a)
+    if (__builtin_mul_overflow(plan.in[a], plan.reps[a], &shape[a]))
+      throw ShapeError(std::string(op.name) + ": the result has more than 2^64 elements");
+  checked_size(op, shape);
+  // Axis by axis from the last: each block of the axes tiled so far is copied
+  // reps[a] times in a row (plain copies of contiguous blocks).
+  Array<T> y = x.value();
+  Shape now = plan.in;
+  for (std::size_t a = rank; a-- > 0;) {
+    if (plan.reps[a] == 1) continue;
+    const std::size_t outer = product(now, 0, a), block = product(now, a);
+    now[a] *= plan.reps[a];
+    Array<T> next = Array<T>::from_shape(now);
+    T* out = next.data();
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t k = 0; k < plan.reps[a]; ++k, out += block) std::copy_n(y.data() + o * block, block, out);
+    y = std::move(next);
+  }
+  y.reshape(shape);
+  return record<T>(op, std::move(y), {x}, [plan](Backward<T>& d) {
+    // g as (reps0, d0, reps1, d1, ...), summed over the copies.
+    Shape copies, kept;
+    for (std::size_t a = 0; a < plan.in.size(); ++a) {
+      copies.push_back(plan.reps[a]);
+      copies.push_back(plan.in[a]);
+      kept.push_back(1);
+      kept.push_back(plan.in[a]);
+    }
+    d.add_grad(0, reshape(sum_to(reshape(d.g, copies), kept), d.input(0).shape()));
+  });
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> tile(const Variable<T>& x, const std::vector<long>& reps) {
+  static const OpInfo op{"tile", "dx = sum of g over the copies"};
+  return tile_as(op, x, reps);
+}
+
+template <class T>
+Variable<T> repeat(const Variable<T>& x, const std::vector<long>& repeats) {
+  static const OpInfo op{"repeat", "dx = sum of g over the copies"};
+  if (repeats.size() < x.dimension())
+    throw ShapeError("repeat: " + std::to_string(repeats.size()) + " counts for shape " + to_string(x.shape()) +
+                     " (needs at least one per axis)");
+  return tile_as(op, x, repeats);
+}
+
+template <class T>
+Variable<T> repeat_interleave(const Variable<T>& x, long repeats, long axis) {
+  static const OpInfo op{"repeat_interleave", "dx = g summed over each element's copies"};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  if (repeats < 0)
+    throw std::invalid_argument("repeat_interleave: negative count " + std::to_string(repeats));
+  const std::size_t r = std::size_t(repeats);
+  const AxisView v = around(x.shape(), ax);
+  Shape shape = x.shape();
+  if (__builtin_mul_overflow(v.n, r, &shape[ax]))
+    throw ShapeError("repeat_interleave: the result has more than 2^64 elements");
+  checked_size(op, shape);
+  Array<T> y = Array<T>::from_shape(shape);
+  const T* in = x.value().data();
+  T* out = y.data();
+  if (v.inner == 1)
+    for (std::size_t i = 0; i < v.outer * v.n; ++i, out += r) std::fill_n(out, r, in[i]);
+  else
+    for (std::size_t i = 0; i < v.outer * v.n; ++i, in += v.inner)
+      for (std::size_t k = 0; k < r; ++k, out += v.inner) std::copy_n(in, v.inner, out);
+  return record<T>(op, std::move(y), {x}, [ax, r](Backward<T>& d) {
+    // the axis split into (n, r): sum over r
+    d.add_grad(0, sum(reshape(d.g, inserted(d.input(0).shape(), ax + 1, r)), long(ax) + 1));
+  });
+}
+
+template <class T>
+Variable<T> repeat_interleave(const Variable<T>& x, long repeats) {
+  if (repeats < 0)  // before flatten records anything
+    throw std::invalid_argument("repeat_interleave: negative count " + std::to_string(repeats));
+  return repeat_interleave(flatten(x), repeats, 0);
+}
+
+namespace {
+
+// Per-axis index maps: maps[a][j] is the index along axis a of the source that
+// element j along axis a of the result reads, or -1 for a constant. Pad and
+// flip gather by them; pad_backward scatters (adds) by them.
+using AxisMaps = std::vector<std::vector<long>>;
+
+// The last axis's map as runs: `length` elements from `at` read the source from
+// `from` on (from -1: constant), so the interior of a pad is one plain copy.
+struct Run {
+  std::size_t at, length;
+  long from;
+};
+std::vector<Run> runs_of(const std::vector<long>& map) {
+  std::vector<Run> runs;
+  for (std::size_t j = 0; j < map.size(); ++j) {
+    if (!runs.empty()) {
+      Run& last = runs.back();
+      if ((last.from < 0 && map[j] < 0) || (last.from >= 0 && map[j] == last.from + long(last.length))) {
+        ++last.length;
+        continue;
+      }
+    }
+    runs.push_back({j, 1, map[j] < 0 ? -1 : map[j]});
+  }
+  return runs;
+}
+
+// Calls row(out_row, source_row_offset or -1) for each row (the last axis) of
+// the result of `maps`, in order. Needs rank >= 1 and a non-empty result.
+template <class F>
+void for_each_row(const Shape& source, const AxisMaps& maps, F row) {
+  const std::size_t rank = maps.size(), width = maps[rank - 1].size();
+  std::vector<std::size_t> stride(rank, 1), at(rank, 0);
+  for (std::size_t a = rank - 1; a-- > 0;) stride[a] = stride[a + 1] * source[a + 1];
+  std::size_t rows = 1;
+  for (std::size_t a = 0; a + 1 < rank; ++a) rows *= maps[a].size();
+  for (std::size_t r = 0; r < rows; ++r) {
+    long offset = 0;
+    for (std::size_t a = 0; a + 1 < rank && offset >= 0; ++a) {
+      const long m = maps[a][at[a]];
+      offset = m < 0 ? -1 : offset + m * long(stride[a]);
+    }
+    row(r * width, offset);
+    for (std::size_t a = rank - 1; a-- > 0;) {  // the next row: an odometer over the outer axes
+      if (++at[a] < maps[a].size()) break;
+      at[a] = 0;
+    }
+  }
+}
+
+template <class T>
+Array<T> gather(const Array<T>& x, const AxisMaps& maps, T fill) {
+  if (maps.empty()) return x;  // a 0-D array
+  Shape shape;
+  for (const auto& m : maps) shape.push_back(m.size());
+  Array<T> y = Array<T>::from_shape(shape);
+  if (y.size() == 0) return y;
+  const std::vector<long>& last = maps.back();
+  const std::vector<Run> runs = runs_of(last);
+  const std::size_t width = last.size();
+  const bool short_runs = runs.size() * 4 > width;  // a flipped last axis: element by element
+  for_each_row(x.shape(), maps, [&](std::size_t out_at, long offset) {
+    T* out = y.data() + out_at;
+    if (offset < 0) {  // an outer index in a constant border
+      std::fill_n(out, width, fill);
+      return;
+    }
+    const T* in = x.data() + offset;
+    if (short_runs) {
+      for (std::size_t j = 0; j < width; ++j) out[j] = last[j] < 0 ? fill : in[last[j]];
+      return;
+    }
+    for (const Run& run : runs)
+      if (run.from < 0)
+        std::fill_n(out + run.at, run.length, fill);
+      else
+        std::copy_n(in + run.from, run.length, out + run.at);
+  });
+  return y;
+}
+
+// The adjoint of gather: zeros of `source` shape, each element of g added where gather read it.
+template <class T>
+Array<T> scatter_add(const Array<T>& g, const AxisMaps& maps, const Shape& source) {
+  if (maps.empty()) return g;
+  Array<T> y = xt::zeros<T>(source);
+  if (g.size() == 0 || y.size() == 0) return y;
+  const std::vector<long>& last = maps.back();
+  const std::vector<Run> runs = runs_of(last);
+  const bool short_runs = runs.size() * 4 > last.size();
+  for_each_row(source, maps, [&](std::size_t g_at, long offset) {
+    if (offset < 0) return;
+    const T* in = g.data() + g_at;
+    T* out = y.data() + offset;
+    if (short_runs) {
+      for (std::size_t j = 0; j < last.size(); ++j)
+        if (last[j] >= 0) out[last[j]] += in[j];
+      return;
+    }
+    for (const Run& run : runs)
+      if (run.from >= 0)
+        for (std::size_t k = 0; k < run.length; ++k) out[run.from + long(k)] += in[run.at + k];
+  });
+  return y;
+}
+
+// One {before, after} per axis, checked against the source shape; `name` is the op the user called.
+std::vector<std::pair<std::size_t, std::size_t>> pad_widths(const char* name, const Shape& source,
+                                                            const PadWidths& widths, PadMode mode) {
+  const std::size_t rank = source.size();
+  if (widths.size() != rank && widths.size() != 1 && !(rank == 0 && widths.empty()))
+    throw ShapeError(std::string(name) + ": " + std::to_string(widths.size()) + " (before, after) pairs for shape " +
+                     to_string(source) + " (give one per axis, or one for all)");
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t a = 0; a < rank; ++a) {
+    const auto [before, after] = widths.size() == 1 ? widths[0] : widths[a];
+    if (before < 0 || after < 0)
+      throw std::invalid_argument(std::string(name) + ": negative width (" + std::to_string(before) + ", " +
+                                  std::to_string(after) + ") for axis " + std::to_string(a));
+    const std::size_t n = source[a], b = std::size_t(before), e = std::size_t(after);
+    if (mode == PadMode::reflect && (b >= n || e >= n) && (b > 0 || e > 0))
+      throw ShapeError(std::string(name) + ": reflect widths (" + std::to_string(b) + ", " + std::to_string(e) +
+                       ") for axis " + std::to_string(a) + " of length " + std::to_string(n) +
+                       " (each must be less than the axis length; shape " + to_string(source) + ")");
+    if (mode == PadMode::edge && n == 0 && (b > 0 || e > 0))
+      throw ShapeError(std::string(name) + ": edge mode cannot extend axis " + std::to_string(a) +
+                       " of length 0 (shape " + to_string(source) + ")");
+    out.emplace_back(b, e);
+  }
+  return out;
+}
+
+AxisMaps pad_maps(const Shape& source, const std::vector<std::pair<std::size_t, std::size_t>>& widths, PadMode mode) {
+  AxisMaps maps(source.size());
+  for (std::size_t a = 0; a < source.size(); ++a) {
+    const long n = long(source[a]), b = long(widths[a].first);
+    auto& m = maps[a];
+    m.resize(source[a] + widths[a].first + widths[a].second);
+    for (std::size_t j = 0; j < m.size(); ++j) {
+      long i = long(j) - b;
+      if (i < 0 || i >= n) {
+        if (mode == PadMode::constant) i = -1;
+        else if (mode == PadMode::reflect) i = i < 0 ? -i : 2 * (n - 1) - i;
+        else i = std::clamp(i, 0L, n - 1);
+      }
+      m[j] = i;
+    }
+  }
+  return maps;
+}
+
+PadWidths widths_of(const std::vector<std::pair<std::size_t, std::size_t>>& widths) {
+  PadWidths out;
+  for (const auto& [b, e] : widths) out.emplace_back(long(b), long(e));
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> pad(const Variable<T>& x, const PadWidths& widths, PadMode mode, std::type_identity_t<T> value) {
+  static const OpInfo op{"pad", "dx = pad_backward(g, widths, mode): g folded back onto x"};
+  const auto w = pad_widths("pad", x.shape(), widths, mode);
+  Shape shape = x.shape();
+  for (std::size_t a = 0; a < shape.size(); ++a)
+    if (__builtin_add_overflow(shape[a], w[a].first, &shape[a]) ||
+        __builtin_add_overflow(shape[a], w[a].second, &shape[a]))
+      throw ShapeError("pad: the result has more than 2^64 elements");
+  checked_size(op, shape);
+  Array<T> y = gather(x.value(), pad_maps(x.shape(), w, mode), T(value));
+  return record<T>(op, std::move(y), {x}, [w, mode](Backward<T>& d) {
+    d.add_grad(0, pad_backward(d.g, widths_of(w), mode));
+  });
+}
+
+template <class T>
+Variable<T> pad_backward(const Variable<T>& g, const PadWidths& widths, PadMode mode) {
+  static const OpInfo op{"pad_backward", "dg = pad(gg, widths, mode, 0)"};
+  const std::size_t rank = g.dimension();
+  if (widths.size() != rank && widths.size() != 1 && !(rank == 0 && widths.empty()))
+    throw ShapeError("pad_backward: " + std::to_string(widths.size()) + " (before, after) pairs for a gradient of shape " +
+                     to_string(g.shape()) + " (give one per axis, or one for all)");
+  Shape source = g.shape();
+  for (std::size_t a = 0; a < rank; ++a) {
+    const auto [before, after] = widths.size() == 1 ? widths[0] : widths[a];
+    if (before < 0 || after < 0 || std::size_t(before) + std::size_t(after) > source[a])
+      throw ShapeError("pad_backward: widths (" + std::to_string(before) + ", " + std::to_string(after) +
+                       ") do not fit axis " + std::to_string(a) + " of the gradient of shape " + to_string(g.shape()));
+    source[a] -= std::size_t(before) + std::size_t(after);
+  }
+  const auto w = pad_widths("pad_backward", source, widths, mode);
+  Array<T> y = scatter_add(g.value(), pad_maps(source, w, mode), source);
+  return record<T>(op, std::move(y), {g}, [w, mode](Backward<T>& d) {
+    d.add_grad(0, pad(d.g, widths_of(w), mode, T(0)));
+  });
+}
+
+template <class T>
+Variable<T> flip(const Variable<T>& x, const std::vector<long>& axes) {
+  static const OpInfo op{"flip", "dx = flip(g, axes)"};
+  std::vector<bool> flipped(x.dimension(), false);
+  std::vector<long> normalized;
+  for (long axis : axes) {
+    const std::size_t ax = normalize_axis(op, axis, x.dimension());
+    if (flipped[ax])
+      throw ShapeError("flip: axis " + std::to_string(ax) + " given twice (shape " + to_string(x.shape()) + ")");
+    flipped[ax] = true;
+    normalized.push_back(long(ax));
+  }
+  AxisMaps maps(x.dimension());
+  for (std::size_t a = 0; a < x.dimension(); ++a) {
+    const long n = long(x.shape()[a]);
+    maps[a].resize(x.shape()[a]);
+    for (long j = 0; j < n; ++j) maps[a][std::size_t(j)] = flipped[a] ? n - 1 - j : j;
+  }
+  return record<T>(op, gather(x.value(), maps, T(0)), {x},
+                   [normalized](Backward<T>& d) { d.add_grad(0, flip(d.g, normalized)); });
+}
+
+template <class T>
+Variable<T> flip(const Variable<T>& x) {
+  std::vector<long> all(x.dimension());
+  std::iota(all.begin(), all.end(), 0L);
+  return flip(x, all);
 }
 
 #define WENGERT_INSTANTIATE(T)                                                                \
   template Variable<T> reshape(const Variable<T>&, const Shape&);                             \
   template Variable<T> flatten(const Variable<T>&, std::size_t);                              \
   template Variable<T> broadcast_to(const Variable<T>&, const Shape&);                        \
-  template Variable<T> slice(const Variable<T>&, long, std::size_t, std::size_t);             \
-  template Variable<T> slice_backward(const Variable<T>&, long, std::size_t, std::size_t);    \
+  template Variable<T> slice(const Variable<T>&, long, long, long, long);                     \
+  template Variable<T> slice_backward(const Variable<T>&, long, std::size_t, std::size_t, long); \
   template Variable<T> index_rows_backward(const Variable<T>&, const std::vector<std::size_t>&, std::size_t); \
   template Variable<T> pick_backward(const Variable<T>&, const std::vector<std::size_t>&, std::size_t);       \
   template Variable<T> slice_rows(const Variable<T>&, std::size_t, std::size_t);              \
   template Variable<T> index_rows(const Variable<T>&, const std::vector<std::size_t>&);       \
   template Variable<T> pick(const Variable<T>&, const std::vector<std::size_t>&);             \
-  template Variable<T> concatenate(const std::vector<Variable<T>>&, long);
+  template Variable<T> concatenate(const std::vector<Variable<T>>&, long);                    \
+  template Variable<T> stack(const std::vector<Variable<T>>&, long);                          \
+  template std::vector<Variable<T>> split(const Variable<T>&, const std::vector<long>&, long); \
+  template std::vector<Variable<T>> split(const Variable<T>&, long, long);                    \
+  template std::vector<Variable<T>> chunk(const Variable<T>&, long, long);                    \
+  template Variable<T> squeeze(const Variable<T>&);                                           \
+  template Variable<T> squeeze(const Variable<T>&, long);                                     \
+  template Variable<T> unsqueeze(const Variable<T>&, long);                                   \
+  template Variable<T> expand(const Variable<T>&, const std::vector<long>&);                  \
+  template Variable<T> tile(const Variable<T>&, const std::vector<long>&);                    \
+  template Variable<T> repeat(const Variable<T>&, const std::vector<long>&);                  \
+  template Variable<T> repeat_interleave(const Variable<T>&, long, long);                     \
+  template Variable<T> repeat_interleave(const Variable<T>&, long);                           \
+  template Variable<T> pad(const Variable<T>&, const PadWidths&, PadMode, T);                 \
+  template Variable<T> pad_backward(const Variable<T>&, const PadWidths&, PadMode);           \
+  template Variable<T> flip(const Variable<T>&, const std::vector<long>&);                    \
+  template Variable<T> flip(const Variable<T>&);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

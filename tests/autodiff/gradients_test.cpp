@@ -2,6 +2,7 @@
 // and second order, from one table: adding an op means adding a row.
 #include <doctest/doctest.h>
 
+#include <climits>
 #include <string>
 
 #include <autodiff/autodiff.hpp>
@@ -213,6 +214,59 @@ const std::vector<OpCase> op_cases = {
     {"concatenate five (inputs beyond the inline three)", {{1, 2}, {2, 2}, {1, 2}, {3, 2}, {1, 2}},
      [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2], x[3], x[4]}, 0); }},
     // (more shape ops, issue #12)
+    {"slice step 2 from a negative start", {{2, 7, 3}}, [](const Inputs& x) { return slice(x[0], 1, -6, 7, 2); }},
+    {"slice step -2 to the front", {{3, 5}}, [](const Inputs& x) { return slice(x[0], -1, -1, LONG_MIN, -2); }},
+    {"slice step -3 between bounds", {{8, 2}}, [](const Inputs& x) { return slice(x[0], 0, 6, 0, -3); }},
+    {"slice with a clamped stop", {{4, 3}}, [](const Inputs& x) { return slice(x[0], 0, 1, 100); }},
+    {"slice_backward step 2", {{2, 3, 2}}, [](const Inputs& x) { return slice_backward(x[0], 1, 1, 7, 2); }},
+    {"slice_backward step -2", {{3, 2}}, [](const Inputs& x) { return slice_backward(x[0], 0, 4, 6, -2); }},
+    {"stack axis 0", {{2, 3}, {2, 3}, {2, 3}}, [](const Inputs& x) { return stack<double>({x[0], x[1], x[2]}); }},
+    {"stack axis 1 (a part twice)", {{2, 3}, {2, 3}},
+     [](const Inputs& x) { return stack<double>({x[0], x[1] * x[0], x[0]}, 1); }},
+    {"stack axis -1 (new last axis)", {{2, 3}, {2, 3}}, [](const Inputs& x) { return stack<double>({x[0], x[1]}, -1); }},
+    {"split by sizes, parts reordered", {{2, 6}},
+     [](const Inputs& x) {
+       const auto p = split(x[0], {1, 3, 2}, 1);
+       return concatenate<double>({p[2] * 3.0, p[0], square(p[1])}, -1);
+     }},
+    {"split into sections of 2 (the last one shorter)", {{5, 3}},
+     [](const Inputs& x) {
+       const auto p = split(x[0], 2, 0);
+       return concatenate<double>({p[2], square(p[0]), p[1] * -2.0}, 0);
+     }},
+    {"chunk into 3 along the last axis", {{2, 7}},
+     [](const Inputs& x) {
+       const auto p = chunk(x[0], 3, -1);
+       return concatenate<double>({p[1] * p[0], p[2] * 4.0}, 1);
+     }},
+    {"squeeze all", {{3, 1, 4, 1}}, [](const Inputs& x) { return square(squeeze(x[0])); }},
+    {"squeeze axis -2", {{3, 1, 4}}, [](const Inputs& x) { return squeeze(x[0], -2); }},
+    {"unsqueeze axis -1", {{3, 4}}, [](const Inputs& x) { return unsqueeze(x[0], -1) * unsqueeze(x[0], 1); }},
+    {"expand with -1 and a new leading axis", {{3, 1}}, [](const Inputs& x) { return expand(x[0], {2, -1, 4}); }},
+    {"tile with more reps than axes", {{2, 3}}, [](const Inputs& x) { return tile(x[0], {2, 1, 3}); }},
+    {"tile with fewer reps than axes", {{2, 3}}, [](const Inputs& x) { return square(tile(x[0], {2})); }},
+    {"repeat", {{2, 3}}, [](const Inputs& x) { return repeat(x[0], {3, 2}) * repeat(x[0], {3, 2}); }},
+    {"repeat with a new leading axis", {{3, 2}}, [](const Inputs& x) { return repeat(x[0], {2, 1, 2}); }},
+    {"repeat_interleave axis 1", {{2, 3, 2}}, [](const Inputs& x) { return square(repeat_interleave(x[0], 3, 1)); }},
+    {"repeat_interleave flattened", {{2, 3}}, [](const Inputs& x) { return repeat_interleave(x[0], 2); }},
+    {"pad constant", {{2, 3}},
+     [](const Inputs& x) { return square(pad(x[0], {{1, 2}, {0, 3}}, PadMode::constant, 0.5)); }},
+    {"pad one pair for every axis", {{2, 3, 2}}, [](const Inputs& x) { return pad(x[0], {{1, 1}}); }},
+    {"pad reflect", {{3, 4}}, [](const Inputs& x) { return square(pad(x[0], {{2, 1}, {1, 3}}, PadMode::reflect)); }},
+    {"pad reflect 1-D", {{5}}, [](const Inputs& x) { return pad(x[0], {{3, 4}}, PadMode::reflect); }},
+    {"pad edge", {{2, 3}}, [](const Inputs& x) { return square(pad(x[0], {{1, 2}, {2, 0}}, PadMode::edge)); }},
+    // long rows: the interior is copied as one run (short rows go element by element)
+    {"pad constant, long rows", {{2, 12}},
+     [](const Inputs& x) { return square(pad(x[0], {{0, 1}, {1, 2}}, PadMode::constant, 0.25)); }},
+    {"pad reflect, long rows", {{3, 12}}, [](const Inputs& x) { return square(pad(x[0], {{1, 2}, {1, 1}}, PadMode::reflect)); }},
+    {"pad edge, long rows", {{2, 12}}, [](const Inputs& x) { return square(pad(x[0], {{1, 0}, {1, 1}}, PadMode::edge)); }},
+    {"pad_backward reflect", {{6, 8}},
+     [](const Inputs& x) { return pad_backward(x[0], {{2, 1}, {1, 3}}, PadMode::reflect); }},
+    {"pad_backward edge", {{5, 5}}, [](const Inputs& x) { return pad_backward(x[0], {{1, 2}, {2, 0}}, PadMode::edge); }},
+    {"pad_backward constant", {{5, 6}},
+     [](const Inputs& x) { return pad_backward(x[0], {{1, 2}, {0, 3}}, PadMode::constant); }},
+    {"flip axes 0 and -1", {{2, 3, 4}}, [](const Inputs& x) { return flip(x[0], {0, -1}) * x[0]; }},
+    {"flip every axis", {{3, 4}}, [](const Inputs& x) { return flip(x[0]); }},
 
     // indexing (issue #12): autodiff/indexing.hpp
     {"index_select axis 1 (repeats, negative)", {{3, 4}},
