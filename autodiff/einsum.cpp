@@ -90,17 +90,14 @@ Spec parse(const std::string& subscripts, const std::vector<Shape>& shapes) {
                 std::to_string(term.size()) + " labels \"" + term + "\"");
     for (std::size_t d = 0; d < term.size(); ++d) {
       const std::size_t c = std::size_t(term[d]);
-      if (term.find(term[d]) != d)
-        bad("label " + quoted(term[d]) + " repeats in operand " + std::to_string(i) + " (\"" + term +
-            "\"): diagonals and traces are not supported");
-      ++count[c];
+      ++count[c];  // a label repeated within an operand counts each time (einsum("ii") is the trace)
       if (seen_in[c] < 0) {
         seen_in[c] = long(i);
         spec.size[c] = shapes[i][d];
       } else if (spec.size[c] != shapes[i][d]) {
         bad_shape("label " + quoted(term[d]) + " has length " + std::to_string(spec.size[c]) + " in operand " +
-                  std::to_string(seen_in[c]) + " but " + std::to_string(shapes[i][d]) + " in operand " +
-                  std::to_string(i));
+                  std::to_string(seen_in[c]) + " but " + std::to_string(shapes[i][d]) +
+                  (seen_in[c] == long(i) ? " in the same operand" : " in operand " + std::to_string(i)));
       }
     }
   }
@@ -130,6 +127,48 @@ std::vector<std::size_t> positions(const Labels& from, const Labels& to) {
   std::vector<std::size_t> p;
   for (char c : to) p.push_back(from.find(c));
   return p;
+}
+
+// The labels of an operand with each repeat dropped ("iij" -> "ij").
+Labels distinct(const Labels& labels) {
+  Labels d;
+  for (char c : labels)
+    if (!has(d, c)) d += c;
+  return d;
+}
+
+// f(i, offset) for each element i (row-major) of an array of shape `shape` that
+// sits at `offset` in another one, whose steps along each axis are `steps`.
+template <class F>
+void walk(const Shape& shape, const std::vector<std::size_t>& steps, F f) {
+  std::size_t count = 1;
+  for (std::size_t n : shape) count *= n;
+  std::vector<std::size_t> index(shape.size(), 0);
+  std::size_t offset = 0;
+  for (std::size_t e = 0; e < count; ++e) {
+    f(e, offset);
+    for (std::size_t a = shape.size(); a-- > 0;) {
+      offset += steps[a];
+      if (++index[a] < shape[a]) break;
+      offset -= steps[a] * index[a];
+      index[a] = 0;
+    }
+  }
+}
+
+// The steps through an array with these (repeating) labels that move every axis
+// of a label at once: the diagonal that a label repeated within an operand picks.
+std::vector<std::size_t> diagonal_steps(const Labels& labels, const Shape& shape) {
+  std::vector<std::size_t> stride(labels.size());
+  for (std::size_t d = labels.size(), s = 1; d-- > 0;) stride[d] = s, s *= shape[d];
+  std::vector<std::size_t> steps;
+  for (char c : distinct(labels)) {
+    std::size_t step = 0;
+    for (std::size_t d = 0; d < labels.size(); ++d)
+      if (labels[d] == c) step += stride[d];
+    steps.push_back(step);
+  }
+  return steps;
 }
 
 // term permuted to the labels `to` (the same labels in another order).
@@ -201,8 +240,17 @@ Array<T> evaluate(const Spec& spec, const std::vector<Variable<T>>& operands) {
   }
   const auto term = [&](std::size_t j) {
     Term<T> t;
-    t.labels = spec.inputs[j];
-    t.borrowed = &operands[j].value();
+    const Labels& labels = spec.inputs[j];
+    t.labels = distinct(labels);
+    if (t.labels == labels) {
+      t.borrowed = &operands[j].value();
+    } else {  // a label repeated within the operand: its diagonal
+      const T* x = operands[j].value().data();
+      t.own = Array<T>::from_shape(spec.shape_of(t.labels));
+      T* y = t.own.data();
+      walk(t.own.shape(), diagonal_steps(labels, operands[j].shape()),
+           [x, y](std::size_t i, std::size_t at) { y[i] = x[at]; });
+    }
     return t;
   };
   Term<T> current = summed(term(0), needed_after[1], spec);
@@ -214,6 +262,22 @@ Array<T> evaluate(const Spec& spec, const std::vector<Variable<T>>& operands) {
   current = arranged(summed(std::move(current), needed_after[count], spec), spec.output);
   if (current.borrowed) return *current.borrowed;  // einsum("ij->ij", x): a copy
   return std::move(current.own);
+}
+
+// The adjoint of taking a diagonal: zeros of `shape` (whose axes carry `labels`,
+// some repeated) with g, labelled distinct(labels), on the diagonal. Its VJP takes
+// the diagonal again: einsum(labels -> distinct(labels)).
+template <class T>
+Variable<T> diagonal_backward(const Variable<T>& g, const Labels& labels, const Shape& shape) {
+  static const OpInfo op{"einsum_diagonal_backward", "dg = einsum(labels -> distinct labels, gg)"};
+  Array<T> y = Array<T>::from_shape(shape);
+  std::fill(y.begin(), y.end(), T(0));
+  const T* from = g.value().data();
+  T* to = y.data();
+  walk(g.shape(), diagonal_steps(labels, shape), [from, to](std::size_t i, std::size_t at) { to[at] = from[i]; });
+  return record<T>(op, std::move(y), {g}, [labels](Backward<T>& d) {
+    d.add_grad(0, einsum(labels + "->" + distinct(labels), d.g));
+  });
 }
 
 }  // namespace
@@ -230,7 +294,7 @@ Variable<T> einsum(const std::string& subscripts, const std::vector<Variable<T>>
       if (!d.needs_grad(i)) continue;
       // Operand i's labels that g or another operand carries; the rest were summed
       // away inside operand i, so its gradient is constant along them (broadcast).
-      const Labels& own = spec.inputs[i];
+      const Labels own = distinct(spec.inputs[i]);
       Labels reached;
       for (char c : own) {
         bool elsewhere = has(spec.output, c);
@@ -245,8 +309,9 @@ Variable<T> einsum(const std::string& subscripts, const std::vector<Variable<T>>
       if (reached != own) {
         Shape with_ones;
         for (char c : own) with_ones.push_back(has(reached, c) ? spec.size[std::size_t(c)] : 1);
-        gradient = broadcast_to(reshape(gradient, with_ones), d.input(i).shape());
+        gradient = broadcast_to(reshape(gradient, with_ones), spec.shape_of(own));
       }
+      if (own != spec.inputs[i]) gradient = diagonal_backward(gradient, spec.inputs[i], d.input(i).shape());
       d.add_grad(i, gradient);
     }
   });

@@ -42,14 +42,14 @@ template <class T> Variable<T> mv(const Variable<T>& m, const Variable<T>& v);
 
 // Einstein summation as numpy.einsum / torch.einsum: "ij,jk->ik" is a matrix
 // product, "bij,bjk->bik" a batched one, "ij->ji" a transpose, "ij->" the sum,
-// "i,j->ij" an outer product. Labels are ASCII letters; without "->" the
-// output is the labels that appear once, in ASCII order (upper case first), as
-// NumPy. A label summed away is summed first; operands are contracted left to
-// right, each pair by one batched gemm. Differences from NumPy/PyTorch: no
-// ellipsis, no label repeated within one operand (no diagonals or traces: an
-// std::invalid_argument), and a label's sizes must be equal in every operand
-// (no broadcasting of size 1). Bad subscripts are std::invalid_argument, shapes
-// that do not fit them a ShapeError.
+// "i,j->ij" an outer product, "ii->i" a diagonal, "ii" the trace. Labels are
+// ASCII letters; without "->" the output is the labels that appear once, in
+// ASCII order (upper case first), as NumPy. A label repeated within an operand
+// takes its diagonal; a label summed away is summed first; operands are
+// contracted left to right, each pair by one batched gemm. Differences from
+// NumPy/PyTorch: no ellipsis, and a label's lengths must be equal everywhere
+// (no broadcasting of length 1). Bad subscripts are std::invalid_argument,
+// shapes that do not fit them a ShapeError.
 template <class T> Variable<T> einsum(const std::string& subscripts, const std::vector<Variable<T>>& operands);
 // einsum("ij,jk->ik", a, b): the operands as arguments (constrained so that
 // einsum<double>("ij->ji", {a}) still means the vector overload).

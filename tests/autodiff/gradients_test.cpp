@@ -143,6 +143,12 @@ const std::vector<OpCase> op_cases = {
     {"einsum one operand: permutation", {{2, 3, 4}}, [](const Inputs& x) { return einsum("ijk->kij", x[0]); }},
     {"einsum one operand: sums", {{2, 3, 4}}, [](const Inputs& x) { return einsum("ijk->kj", x[0]); }},
     {"einsum one operand: total", {{3, 4}}, [](const Inputs& x) { return einsum("ij->", square(x[0])); }},
+    {"einsum diagonal", {{3, 3}}, [](const Inputs& x) { return einsum("ii->i", x[0]); }},
+    {"einsum trace (implicit output)", {{3, 3}}, [](const Inputs& x) { return einsum("ii", x[0] * x[0]); }},
+    {"einsum diagonals of a stack times a matrix", {{2, 3, 3}, {3, 4}},
+     [](const Inputs& x) { return einsum("bii,ij->bj", x[0], x[1]); }},
+    {"einsum label repeated apart, with another operand", {{3, 2, 3}, {3, 4}},
+     [](const Inputs& x) { return einsum("iji,ik->jk", x[0], x[1]); }},
 
     // shape
     {"reshape", {{3, 4}}, [](const Inputs& x) { return reshape(x[0], {2, 6}); }},

@@ -306,6 +306,13 @@ TEST_CASE_TEMPLATE("einsum equals the sum over every assignment of its labels", 
       {"ia,jb,kc,abc->ijk", {{2, 2}, {3, 2}, {2, 2}, {2, 2, 2}}},
       {"aB,->Ba", {{2, 3}, {}}},
       {"bhqd,bhkd->bhqk", {{2, 2, 3, 4}, {2, 2, 5, 4}}},  // attention scores
+      {"ii->i", {{4, 4}}},                                // diagonals and traces
+      {"ii->", {{4, 4}}},
+      {"iij->ji", {{3, 3, 2}}},
+      {"iji->ij", {{3, 2, 3}}},
+      {"bii,ij->bj", {{2, 3, 3}, {3, 4}}},
+      {"iji,ik->jk", {{3, 2, 3}, {3, 4}}},
+      {"ii,ii->i", {{3, 3}, {3, 3}}},
       {"ij,jk->ik", {{3, 0}, {0, 5}}},                    // an empty contraction: zeros
       {"ij,jk->ik", {{0, 2}, {2, 5}}},
   };
@@ -344,6 +351,12 @@ TEST_CASE("einsum without '->': the labels that appear once, in ASCII order (Num
   double squares = 0;
   for (double v : a.value()) squares += v * v;
   CHECK(std::abs(einsum("ij,ij", a, a).item() - squares) < 1e-12);
+  // a label twice in one operand: its diagonal; "ii" alone is the trace
+  const V sq(Array<double>{{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}, {7.0, 8.0, 9.0}});
+  CHECK(einsum("ii", sq).dimension() == 0);
+  CHECK(einsum("ii", sq).item() == 15.0);
+  CHECK(einsum("ii->i", sq).value() == Array<double>{1.0, 5.0, 9.0});
+  CHECK(einsum("ij,jj", a, V(test::random_array({4, 4}, 6))).shape() == Shape{3});  // j twice: summed, i once
   // spaces are ignored
   CHECK(close(einsum(" ij , jk -> ik ", a, b).value(), matmul(a, b).value()));
 }
@@ -361,6 +374,10 @@ TEST_CASE_TEMPLATE("einsum's gradients are those of the matmul it spells", T, fl
   Variable<T> x(random_of<T>({3, 4}, 10), true);
   einsum("ij->i", x).backward(Array<T>{T(1), T(2), T(3)});
   CHECK(x.grad() == Array<T>{{1, 1, 1, 1}, {2, 2, 2, 2}, {3, 3, 3, 3}});
+  // a diagonal: its gradient is g on the diagonal, zeros elsewhere
+  Variable<T> q(random_of<T>({3, 3}, 11), true);
+  einsum("ii->i", q).backward(Array<T>{T(1), T(2), T(3)});
+  CHECK(q.grad() == Array<T>{{1, 0, 0}, {0, 2, 0}, {0, 0, 3}});
 }
 
 TEST_CASE_TEMPLATE("permute and transpose equal loops over every index", T, float, double) {
