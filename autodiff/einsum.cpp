@@ -203,14 +203,19 @@ Term<T> summed(Term<T>&& term, const std::array<bool, 128>& needed, const Spec& 
 
 // The product of two terms over their shared labels: those in `keep` stay as batch
 // axes, the others are contracted. Each side is a stack of matrices, (batch, rows,
-// contracted) or its transpose, copied only when it is neither already.
+// contracted) or its transpose, copied only when it is neither already. When the
+// result is `wanted` with its two sides swapped, the operands are swapped instead
+// (c^T = b^T a^T, by flags), so that no permutation follows.
 template <class T>
-Term<T> contracted(Term<T>&& left, Term<T>&& right, const std::array<bool, 128>& keep, const Spec& spec) {
+Term<T> contracted(Term<T>&& left, Term<T>&& right, const std::array<bool, 128>& keep, const Spec& spec,
+                   const Labels& wanted = "") {
   Labels batch, inner, left_only, right_only;
   for (char c : left.labels)
     (has(right.labels, c) ? (keep[std::size_t(c)] ? batch : inner) : left_only) += c;
   for (char c : right.labels)
     if (!has(left.labels, c)) right_only += c;
+  if (!wanted.empty() && wanted != batch + left_only + right_only && wanted == batch + right_only + left_only)
+    return contracted(std::move(right), std::move(left), keep, spec);
   const std::size_t b = spec.size_of(batch), m = spec.size_of(left_only), k = spec.size_of(inner),
                     n = spec.size_of(right_only);
   const bool ta = left.labels != batch + left_only + inner && left.labels == batch + inner + left_only;
@@ -257,7 +262,8 @@ Array<T> evaluate(const Spec& spec, const std::vector<Variable<T>>& operands) {
   for (std::size_t j = 1; j < count; ++j) {
     std::array<bool, 128> needed = needed_after[j + 1];
     for (char c : current.labels) needed[std::size_t(c)] = true;
-    current = contracted(std::move(current), summed(term(j), needed, spec), needed_after[j + 1], spec);
+    current = contracted(std::move(current), summed(term(j), needed, spec), needed_after[j + 1], spec,
+                         j + 1 == count ? spec.output : Labels());
   }
   current = arranged(summed(std::move(current), needed_after[count], spec), spec.output);
   if (current.borrowed) return *current.borrowed;  // einsum("ij->ij", x): a copy
