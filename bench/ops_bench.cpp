@@ -27,6 +27,16 @@
 //                       out[i] = x[i] > 0 ? g[i] : 0 (the floor)
 //   BM_SgdUpdate        w -= lr g on a (784, 512) float weight: impl 0 = xtensor's
 //                       noalias(w) -= lr * g, 1 = the plain loop nn::SGD runs
+//   BM_BatchedMatmul    forward and backward of a product over 16 x 32 rows of 64
+//                       features times a (64, 64) weight, counter per_value (per output
+//                       value): impl 0 = the 2-D matmul of (512, 64) rows, 1 = a (16, 32, 64)
+//                       stack times the matrix (one gemm, db in one gemm too), 2 = a stack
+//                       times a (16, 64, 64) stack (16 gemms), 3 = einsum("bij,bjk->bik")
+//                       of the same stacks
+//   BM_Permute          axes moved on 2^17 floats, counter per_value: impl 0 = transpose
+//                       of a (256, 512) matrix, 1 = xt::transpose assigned to an array (what
+//                       transpose ran before), 2 = permute (16, 128, 64) by (2, 0, 1),
+//                       3 = permute (16, 128, 64) by (1, 0, 2) (rows copied whole)
 //
 // The counter per_op is time / (iterations * N), shown in seconds with an SI
 // prefix ("812n" = 812 ns per op). Arguments: {shape, kind}: shape 0 = (1,),
@@ -45,6 +55,7 @@
 #include <autodiff/autodiff.hpp>
 #include <autodiff/detail/vector_math.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xmanipulation.hpp>
 #include <xtensor/xnoalias.hpp>
 
 namespace {
@@ -284,6 +295,49 @@ void BM_SgdUpdate(benchmark::State& state) {
   set_per_value(state, w.size());
 }
 
+void BM_BatchedMatmul(benchmark::State& state) {
+  const std::size_t batch = 16, m = 32, k = 64, n = 64;
+  auto random = [](const Shape& shape, unsigned seed) {
+    std::mt19937 engine(seed);
+    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+    Array<float> a = Array<float>::from_shape(shape);
+    for (auto& v : a) v = uniform(engine);
+    return a;
+  };
+  const int impl = int(state.range(0));
+  const Shape x_shape = impl == 0 ? Shape{batch * m, k} : Shape{batch, m, k};
+  const Shape w_shape = impl >= 2 ? Shape{batch, k, n} : Shape{k, n};
+  V x(random(x_shape, 1), true), w(random(w_shape, 2), true);
+  for (auto _ : state) {
+    V y = impl == 3 ? autodiff::einsum("bij,bjk->bik", x, w) : autodiff::matmul(x, w);
+    autodiff::sum(y).backward();
+    benchmark::DoNotOptimize(w.grad().data());
+    x.zero_grad();
+    w.zero_grad();
+  }
+  set_per_value(state, batch * m * n);
+}
+
+void BM_Permute(benchmark::State& state) {
+  const int impl = int(state.range(0));
+  Array<float> x = xt::ones<float>(impl <= 1 ? Shape{256, 512} : Shape{16, 128, 64});
+  const autodiff::no_grad scope;
+  const V v(x);
+  for (auto _ : state) {
+    if (impl == 0) {
+      V y = autodiff::transpose(v);
+      benchmark::DoNotOptimize(y.value().data());
+    } else if (impl == 1) {
+      Array<float> y = xt::transpose(x);
+      benchmark::DoNotOptimize(y.data());
+    } else {
+      V y = autodiff::permute(v, impl == 2 ? std::vector<long>{2, 0, 1} : std::vector<long>{1, 0, 2});
+      benchmark::DoNotOptimize(y.value().data());
+    }
+  }
+  set_per_value(state, x.size());
+}
+
 void chain_args(benchmark::internal::Benchmark* b) {
   for (int shape = 0; shape < 2; ++shape)
     for (int kind = 0; kind < 4; ++kind) b->Args({shape, kind});
@@ -305,5 +359,7 @@ BENCHMARK(BM_Sigmoid<float>)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_Relu)->DenseRange(0, 1)->ArgName("impl");
 BENCHMARK(BM_ReluBackward)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_SgdUpdate)->DenseRange(0, 1)->ArgName("impl");
+BENCHMARK(BM_BatchedMatmul)->DenseRange(0, 3)->ArgName("impl");
+BENCHMARK(BM_Permute)->DenseRange(0, 3)->ArgName("impl");
 
 BENCHMARK_MAIN();
