@@ -108,6 +108,11 @@ enum class Op {
   // more reductions
   min, min_axis, sum_axes, mean_axes, logsumexp_axes, prod, prod_axis, prod_others, prod_others_backward, var, var_axis,
   stddev, stddev_axis, norm, norm_axis, cumsum, cumsum_backward,
+  // more shape ops
+  slice_step, stack, split, chunk, squeeze, squeeze_axis, unsqueeze, expand, tile, repeat_interleave, pad, pad_backward,
+  flip, flip_all,
+  // more products
+  matmul_batched, permute, transpose_axes, dot, outer, mv, einsum,
   // indexing
   index_select, index_select_backward, gather, gather_backward, scatter_add, at, at_backward,
   // the unary functions of the table below (node.fn says which)
@@ -125,7 +130,9 @@ const char* name_of(Op op) {
       "broadcast_to", "slice", "slice_rows", "slice_backward", "index_rows", "index_rows_backward", "pick",
       "pick_backward", "concatenate", "min", "min_axis", "sum_axes", "mean_axes", "logsumexp_axes", "prod", "prod_axis",
       "prod_others", "prod_others_backward", "var", "var_axis", "stddev", "stddev_axis", "norm", "norm_axis", "cumsum",
-      "cumsum_backward", "index_select", "index_select_backward", "gather", "gather_backward",
+      "cumsum_backward", "slice_step", "stack", "split", "chunk", "squeeze", "squeeze_axis", "unsqueeze", "expand", "tile",
+      "repeat_interleave", "pad", "pad_backward", "flip", "flip_all", "matmul_batched", "permute", "transpose_axes", "dot",
+      "outer", "mv", "einsum", "index_select", "index_select_backward", "gather", "gather_backward",
       "scatter_add", "at", "at_backward", "function"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(Op::count));
   return names[std::size_t(op)];
@@ -183,7 +190,11 @@ struct GraphNode {
   double c = 0, c2 = 0;               // a constant; clip's bounds; leaky_relu's and elu's alpha; pow's exponent
   Shape shape;                        // a leaf's shape; reshape, broadcast_to, sum_to's target
   std::vector<std::size_t> indices;   // index_rows's rows, pick's labels
-  Axes axes;                          // the reductions over several axes
+  Axes axes;                          // the reductions over several axes; flip, permute, tile, split, expand
+  long start = 0, stop = 0, step = 1;  // slice_step; split's and chunk's part (start) and chunk count (stop)
+  PadWidths widths;
+  PadMode mode = PadMode::constant;
+  std::string subscripts;             // einsum's
   IndexList list;                     // index_select's indices, at's position
   IndexArray index;                   // gather's and scatter_add's index
   std::size_t begin = 0, end = 0, n = 0;  // slice [begin, end); slice_backward's length; the *_backward counts
@@ -283,6 +294,35 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
     case Op::norm_axis: return norm(a(0), node.c, node.axis, node.keepdims);
     case Op::cumsum: return cumsum(a(0), node.axis);
     case Op::cumsum_backward: return cumsum_backward(a(0), node.axis);
+    case Op::slice_step: return slice(a(0), node.axis, node.start, node.stop, node.step);
+    case Op::stack: {
+      std::vector<V> parts;
+      for (std::size_t i = 0; i < node.args.size(); ++i) parts.push_back(a(i));
+      return stack(parts, node.axis);
+    }
+    case Op::split: return split(a(0), node.axes, node.axis).at(std::size_t(node.start));
+    case Op::chunk: return chunk(a(0), node.stop, node.axis).at(std::size_t(node.start));
+    case Op::squeeze: return squeeze(a(0));
+    case Op::squeeze_axis: return squeeze(a(0), node.axis);
+    case Op::unsqueeze: return unsqueeze(a(0), node.axis);
+    case Op::expand: return expand(a(0), node.axes);
+    case Op::tile: return tile(a(0), node.axes);
+    case Op::repeat_interleave: return repeat_interleave(a(0), node.start, node.axis);
+    case Op::pad: return pad(a(0), node.widths, node.mode, node.c);
+    case Op::pad_backward: return pad_backward(a(0), node.widths, node.mode);
+    case Op::flip: return flip(a(0), node.axes);
+    case Op::flip_all: return flip(a(0));
+    case Op::matmul_batched: return matmul(a(0), a(1), node.transposes);
+    case Op::permute: return permute(a(0), node.axes);
+    case Op::transpose_axes: return transpose(a(0), node.start, node.stop);
+    case Op::dot: return dot(a(0), a(1));
+    case Op::outer: return outer(a(0), a(1));
+    case Op::mv: return mv(a(0), a(1));
+    case Op::einsum: {
+      std::vector<V> operands;
+      for (std::size_t i = 0; i < node.args.size(); ++i) operands.push_back(a(i));
+      return einsum(node.subscripts, operands);
+    }
     case Op::index_select: return index_select(a(0), node.axis, node.list);
     case Op::index_select_backward: return index_select_backward(a(0), node.axis, node.list, node.n);
     case Op::gather: return gather(a(0), node.axis, node.index);
@@ -319,8 +359,29 @@ std::string index_text(const IndexArray& index) {
   return "test::index_array(" + braces(index.shape()) + ", " + braces(std::vector<std::int64_t>(index.begin(), index.end())) + ")";
 }
 
+std::string widths_text(const PadWidths& widths) {
+  std::string text = "PadWidths{";
+  for (std::size_t i = 0; i < widths.size(); ++i)
+    text += (i ? ", {" : "{") + std::to_string(widths[i].first) + ", " + std::to_string(widths[i].second) + "}";
+  return text + "}";
+}
+std::string mode_text(PadMode mode) {
+  return mode == PadMode::constant ? "PadMode::constant" : mode == PadMode::reflect ? "PadMode::reflect" : "PadMode::edge";
+}
+std::string transposes_text(const MatmulOptions& t) {
+  std::string flags;
+  if (t.transpose_a) flags = ".transpose_a = true";
+  if (t.transpose_b) flags += std::string(flags.empty() ? "" : ", ") + ".transpose_b = true";
+  return flags.empty() ? "" : ", {" + flags + "}";
+}
+
 std::string expression(const GraphNode& node, const std::vector<std::string>& names) {
   auto a = [&](std::size_t i) { return names[node.args[i]]; };
+  auto all_args = [&] {
+    std::string text;
+    for (std::size_t i = 0; i < node.args.size(); ++i) text += (i ? ", " : "") + a(i);
+    return text;
+  };
   const std::string ax = std::to_string(node.axis), kd = node.keepdims ? "true" : "false";
   const std::string mask = "xt::xarray<bool>(test::random_array(" + braces(node.mask_shape) + ", " +
                            std::to_string(node.seed) + ") > 0.0)";
@@ -366,12 +427,7 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
     case Op::max_axis: return "max(" + a(0) + ", " + ax + ", " + kd + ")";
     case Op::logsumexp: return "logsumexp(" + a(0) + ", " + ax + ", " + kd + ")";
     case Op::sum_to: return "sum_to(" + a(0) + ", " + braces(node.shape) + ")";
-    case Op::matmul: {
-      std::string flags;
-      if (node.transposes.transpose_a) flags = ".transpose_a = true";
-      if (node.transposes.transpose_b) flags += std::string(flags.empty() ? "" : ", ") + ".transpose_b = true";
-      return "matmul(" + a(0) + ", " + a(1) + (flags.empty() ? "" : ", {" + flags + "}") + ")";
-    }
+    case Op::matmul: return "matmul(" + a(0) + ", " + a(1) + transposes_text(node.transposes) + ")";
     case Op::affine: return "affine(" + a(0) + ", " + a(1) + ", " + a(2) + ")";
     case Op::transpose: return "transpose(" + a(0) + ")";
     case Op::reshape: return "reshape(" + a(0) + ", " + braces(node.shape) + ")";
@@ -413,6 +469,32 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
     case Op::norm_axis: return "norm(" + a(0) + ", " + number(node.c) + ", " + ax + ", " + kd + ")";
     case Op::cumsum: return "cumsum(" + a(0) + ", " + ax + ")";
     case Op::cumsum_backward: return "cumsum_backward(" + a(0) + ", " + ax + ")";
+    case Op::slice_step:
+      return "slice(" + a(0) + ", " + ax + ", " + std::to_string(node.start) + ", " + std::to_string(node.stop) + ", " +
+             std::to_string(node.step) + ")";
+    case Op::stack: return "stack<double>({" + all_args() + "}, " + ax + ")";
+    case Op::split:
+      return "split(" + a(0) + ", std::vector<long>" + braces(node.axes) + ", " + ax + ")[" + std::to_string(node.start) + "]";
+    case Op::chunk:
+      return "chunk(" + a(0) + ", " + std::to_string(node.stop) + ", " + ax + ")[" + std::to_string(node.start) + "]";
+    case Op::squeeze: return "squeeze(" + a(0) + ")";
+    case Op::squeeze_axis: return "squeeze(" + a(0) + ", " + ax + ")";
+    case Op::unsqueeze: return "unsqueeze(" + a(0) + ", " + ax + ")";
+    case Op::expand: return "expand(" + a(0) + ", " + braces(node.axes) + ")";
+    case Op::tile: return "tile(" + a(0) + ", " + braces(node.axes) + ")";
+    case Op::repeat_interleave: return "repeat_interleave(" + a(0) + ", " + std::to_string(node.start) + ", " + ax + ")";
+    case Op::pad: return "pad(" + a(0) + ", " + widths_text(node.widths) + ", " + mode_text(node.mode) + ", " + number(node.c) + ")";
+    case Op::pad_backward: return "pad_backward(" + a(0) + ", " + widths_text(node.widths) + ", " + mode_text(node.mode) + ")";
+    case Op::flip: return "flip(" + a(0) + ", " + braces(node.axes) + ")";
+    case Op::flip_all: return "flip(" + a(0) + ")";
+    case Op::matmul_batched: return "matmul(" + a(0) + ", " + a(1) + transposes_text(node.transposes) + ")";
+    case Op::permute: return "permute(" + a(0) + ", " + braces(node.axes) + ")";
+    case Op::transpose_axes:
+      return "transpose(" + a(0) + ", " + std::to_string(node.start) + ", " + std::to_string(node.stop) + ")";
+    case Op::dot: return "dot(" + a(0) + ", " + a(1) + ")";
+    case Op::outer: return "outer(" + a(0) + ", " + a(1) + ")";
+    case Op::mv: return "mv(" + a(0) + ", " + a(1) + ")";
+    case Op::einsum: return "einsum(\"" + node.subscripts + "\", " + all_args() + ")";
     case Op::index_select: return "index_select(" + a(0) + ", " + ax + ", " + braces(node.list) + ")";
     case Op::index_select_backward:
       return "index_select_backward(" + a(0) + ", " + ax + ", " + braces(node.list) + ", " + std::to_string(node.n) + ")";
@@ -1161,6 +1243,181 @@ class Generator {
           node.keepdims = random_.chance(0.5);
         }
         break;
+      case Op::slice_step: {  // NumPy's start:stop:step, negative bounds and steps, clamped
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        const long n = long(s[axis_of(node.axis, r)]);
+        node.step = random_.choice<long>({-2, -1, 2, 3});
+        node.start = long(random_.below(std::size_t(2 * n + 3))) - n - 1;  // [-n - 1, n + 1]
+        node.stop = long(random_.below(std::size_t(2 * n + 3))) - n - 1;
+        break;
+      }
+      case Op::stack: {  // a and one or two values of its shape, along a new axis
+        const auto same = nodes_where([&](std::size_t j) { return shape(j) == s; });
+        node.args = {a};
+        for (std::size_t k = random_.between(1, 2); k > 0; --k) node.args.push_back(random_.choice(same));
+        std::swap(node.args[0], node.args[random_.below(node.args.size())]);
+        node.axis = long(random_.below(r + 1));
+        if (random_.chance(0.3)) node.axis -= long(r + 1);
+        break;
+      }
+      case Op::split:
+      case Op::chunk: {  // one of the parts
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        const std::size_t n = s[axis_of(node.axis, r)];
+        if (n < 2) throw Reject{};
+        if (op == Op::split) {
+          node.axes.clear();
+          for (std::size_t left = n; left > 0;) {
+            const std::size_t part = random_.between(1, left);
+            node.axes.push_back(long(part));
+            left -= part;
+          }
+          node.start = long(random_.below(node.axes.size()));
+        } else {
+          node.stop = long(random_.between(2, 3));
+          const std::size_t size = (n + std::size_t(node.stop) - 1) / std::size_t(node.stop);
+          node.start = long(random_.below((n + size - 1) / size));
+        }
+        break;
+      }
+      case Op::squeeze:
+        if (std::find(s.begin(), s.end(), 1) == s.end()) throw Reject{};
+        break;
+      case Op::squeeze_axis: {
+        std::vector<long> ones;
+        for (std::size_t d = 0; d < r; ++d)
+          if (s[d] == 1) ones.push_back(random_.chance(0.3) ? long(d) - long(r) : long(d));
+        if (ones.empty()) throw Reject{};
+        node.axis = random_.choice(ones);
+        break;
+      }
+      case Op::unsqueeze:
+        if (r >= 4) throw Reject{};
+        node.axis = long(random_.below(r + 1));
+        if (random_.chance(0.3)) node.axis -= long(r + 1);
+        break;
+      case Op::expand: {  // axes of 1 grown, others kept (-1 or their length), maybe a new leading axis
+        node.axes.clear();
+        if (r < 3 && random_.chance(0.4)) node.axes.push_back(long(random_.between(1, 3)));
+        for (std::size_t d : s)
+          node.axes.push_back(d == 1 && random_.chance(0.6) ? long(random_.between(2, 3)) : random_.chance(0.5) ? -1 : long(d));
+        break;
+      }
+      case Op::tile: {
+        node.axes.assign(random_.between(1, r + 1), 1);
+        for (long& rep : node.axes) rep = long(random_.between(1, 2));
+        break;
+      }
+      case Op::repeat_interleave:
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        node.start = long(random_.between(2, 3));
+        break;
+      case Op::pad:
+      case Op::pad_backward: {  // widths 0-2 per axis; reflect's below the (source) length
+        if (r == 0) throw Reject{};
+        node.mode = random_.choice<PadMode>({PadMode::constant, PadMode::reflect, PadMode::edge});
+        node.c = op == Op::pad && node.mode == PadMode::constant ? constant() : 0;
+        node.widths.clear();
+        for (std::size_t d = 0; d < r; ++d) {
+          long before = long(random_.between(0, 2)), after = long(random_.between(0, 2));
+          const long length = long(s[d]);
+          if (op == Op::pad_backward) {  // g has the padded shape: the source is what is left
+            while (length - before - after < 1) (before > after ? before : after)--;
+            const long source = length - before - after;
+            if (node.mode == PadMode::reflect) {
+              before = std::min(before, source - 1);
+              after = std::min(after, source - 1);
+            }
+          } else if (node.mode == PadMode::reflect) {
+            before = std::min(before, length - 1);
+            after = std::min(after, length - 1);
+          }
+          node.widths.push_back({before, after});
+        }
+        // one pair for every axis, where it fits them all
+        const auto fits_all = [&](const std::pair<long, long>& w) {
+          for (std::size_t d = 0; d < r; ++d) {
+            const long length = long(s[d]), source = op == Op::pad_backward ? length - w.first - w.second : length;
+            if (source < 1 || (node.mode == PadMode::reflect && (w.first >= source || w.second >= source))) return false;
+          }
+          return true;
+        };
+        if (random_.chance(0.2) && fits_all(node.widths[0])) node.widths.resize(1);
+        break;
+      }
+      case Op::flip:
+        if (r == 0) throw Reject{};
+        node.axes.clear();
+        for (std::size_t d = 0; d < r; ++d)
+          if (random_.chance(0.5)) node.axes.push_back(random_.chance(0.3) ? long(d) - long(r) : long(d));
+        break;
+      case Op::flip_all: break;
+      case Op::matmul_batched: {  // stacks with broadcast batch axes, or a vector on one side
+        struct Choice {
+          std::size_t b;
+          MatmulOptions t;
+        };
+        std::vector<Choice> choices;
+        for (std::size_t j = 0; j < graph_.nodes.size(); ++j) {
+          const Shape& sb = shape(j);
+          if (std::max(r, sb.size()) < 3 && std::min(r, sb.size()) != 1) continue;  // batched, or with a vector
+          if (r == 0 || sb.empty()) continue;
+          for (int f = 0; f < 4; ++f) {
+            const MatmulOptions t{.transpose_a = bool(f & 1), .transpose_b = bool(f & 2)};
+            if ((r == 1 && t.transpose_a) || (sb.size() == 1 && t.transpose_b)) continue;
+            const std::size_t k = r == 1 ? s[0] : s[t.transpose_a ? r - 2 : r - 1];
+            const std::size_t k2 = sb.size() == 1 ? sb[0] : sb[t.transpose_b ? sb.size() - 1 : sb.size() - 2];
+            const Shape batch_a = r > 2 ? Shape(s.begin(), s.end() - 2) : Shape{};
+            const Shape batch_b = sb.size() > 2 ? Shape(sb.begin(), sb.end() - 2) : Shape{};
+            if (k == k2 && broadcastable(batch_a, batch_b)) choices.push_back({j, t});
+          }
+        }
+        if (choices.empty()) throw Reject{};
+        const Choice& c = random_.choice(choices);
+        node.args = {a, c.b};
+        node.transposes = c.t;
+        break;
+      }
+      case Op::permute: {
+        if (r < 2) throw Reject{};
+        node.axes.resize(r);
+        for (std::size_t d = 0; d < r; ++d) node.axes[d] = long(d);
+        for (std::size_t d = r; d > 1; --d) std::swap(node.axes[d - 1], node.axes[random_.below(d)]);
+        for (long& d : node.axes)
+          if (random_.chance(0.3)) d -= long(r);
+        break;
+      }
+      case Op::transpose_axes:
+        if (r < 2) throw Reject{};
+        node.start = random_axis(r);
+        node.stop = random_axis(r);
+        if (axis_of(node.start, r) == axis_of(node.stop, r)) throw Reject{};
+        break;
+      case Op::dot:
+      case Op::outer: {
+        if (r != 1) throw Reject{};
+        const auto vectors = nodes_where([&](std::size_t j) { return rank(j) == 1 && (op == Op::outer || shape(j) == s); });
+        node.args = {a, random_.choice(vectors)};
+        break;
+      }
+      case Op::mv: {  // m (rows, n) and a vector of n: another value, or m's column sums
+        if (r != 2) throw Reject{};
+        const auto vectors = nodes_where([&](std::size_t j) { return shape(j) == Shape{s[1]}; });
+        std::size_t v;
+        if (vectors.empty() || random_.chance(0.3)) {
+          GraphNode column_sums = unary(Op::sum_axis, a);
+          column_sums.axis = 0;
+          v = push(column_sums);
+        } else {
+          v = random_.choice(vectors);
+        }
+        node.args = {a, v};
+        break;
+      }
+      case Op::einsum: make_einsum(node, a); break;
       case Op::index_select: {  // 1-4 indices along an axis, some negative, some repeated
         if (r == 0) throw Reject{};
         node.axis = random_axis(r);
@@ -1250,6 +1507,50 @@ class Generator {
       case Op::count: throw Reject{};
     }
     push(node);
+  }
+
+  // einsum of a and one or two other values: a's axes get distinct labels, the
+  // others reuse a label of the same length or take a new one; the output is a
+  // random selection of the labels in random order, or NumPy's implicit one.
+  void make_einsum(GraphNode& node, std::size_t a) {
+    if (rank(a) == 0 || rank(a) > 3) throw Reject{};
+    std::map<char, std::size_t> length;
+    std::string subscripts;
+    char next = 'a';
+    auto labels_of = [&](std::size_t j, bool first) {
+      std::string labels;
+      for (std::size_t d : shape(j)) {
+        std::vector<char> reusable;
+        for (const auto& [label, n] : length)
+          if (n == d && labels.find(label) == std::string::npos) reusable.push_back(label);
+        char label;
+        if (!first && !reusable.empty() && random_.chance(0.7)) {
+          label = random_.choice(reusable);
+        } else {
+          label = next++;
+          length[label] = d;
+        }
+        labels += label;
+      }
+      return labels;
+    };
+    node.args = {a};
+    subscripts = labels_of(a, true);
+    const std::size_t others = random_.between(1, 2);
+    for (std::size_t k = 0; k < others; ++k) {
+      const auto small = nodes_where([&](std::size_t j) { return rank(j) >= 1 && rank(j) <= 3; });
+      const std::size_t j = random_.choice(small);
+      node.args.push_back(j);
+      subscripts += "," + labels_of(j, false);
+    }
+    if (!random_.chance(0.3)) {  // an explicit output
+      std::string output;
+      for (const auto& [label, n] : length)
+        if (random_.chance(0.5)) output += label;
+      for (std::size_t i = output.size(); i > 1; --i) std::swap(output[i - 1], output[random_.below(i)]);
+      subscripts += "->" + output;
+    }
+    node.subscripts = subscripts;
   }
 
   // A shape of `size` elements, of rank 0 to 3 (or of the rank asked for).
@@ -1375,7 +1676,7 @@ TEST_CASE("random graphs: reverse-mode gradients match central finite difference
     } catch (const std::exception& e) {
       if (++failures <= kMaxListedFailures) {
         if (graph.nodes.empty()) graph = generator.partial();  // it threw while making the graph
-        FAIL_CHECK("random graph ", number, " (seed ", seed, "): exception in ", stage, ": ", e.what(), "\n",
+        FAIL_CHECK("random graph ", number, " (seed ", seed, "): exception in ", stage, ": ", std::string(e.what()), "\n",
                    graph.program(check_second));
       }
     }
