@@ -3,6 +3,7 @@
 
 #include "activation.hpp"
 #include "compare.hpp"
+#include "conv.hpp"
 #include "elementwise.hpp"
 #include "factory.hpp"
 #include "functional.hpp"

@@ -3,11 +3,14 @@
 
 #include <autodiff/autodiff.hpp>
 
+#include "conv.hpp"
 #include "data.hpp"
 #include "init.hpp"
 #include "io.hpp"
 #include "loss.hpp"
 #include "metrics.hpp"
 #include "module.hpp"
+#include "normalization.hpp"
 #include "optim.hpp"
+#include "recurrent.hpp"
 #include "train.hpp"

@@ -345,6 +345,8 @@ const std::vector<Misuse> catalogue = {
     {"at_backward with a gradient of the wrong shape", Kind::shape, {"at_backward", "x(1)", "(5,)", "(4,)", "(3, 4)"},
      [] { at_backward(leaf(v5), {1}, {3, 4}); }},
 
+    // ---- convolution and pooling (issue #13)
+
     // ---- factories (issue #12)
     {"arange with step 0", Kind::invalid_argument, {"arange", "step is 0"}, [] { arange(0.0, 1.0, 0.0); }},
     {"arange with a NaN bound", Kind::invalid_argument, {"arange", "stop", "NaN"}, [] { arange(0.0, std::nan("")); }},

@@ -353,7 +353,7 @@ const std::vector<OpCase> op_cases = {
     {"two elements of a 3-D array", {{2, 3, 4}}, [](const Inputs& x) { return x[0](0, 1, 2) * x[0](-1, 0); }},
     {"at_backward", {{4}}, [](const Inputs& x) { return at_backward(x[0], {-2}, {3, 4}); }},
 
-    // factories (issue #12): autodiff/factory.hpp
+    // convolution and pooling (issue #13): autodiff/conv.hpp
 
     // compositions: shared subexpressions and a value used twice
     {"shared subexpression", {{3, 4}},

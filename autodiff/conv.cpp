@@ -1,0 +1,7 @@
+#include "conv.hpp"
+
+#include "op.hpp"
+
+namespace autodiff {
+
+}  // namespace autodiff

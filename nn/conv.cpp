@@ -1,0 +1,5 @@
+#include "conv.hpp"
+
+namespace nn {
+
+}  // namespace nn

@@ -1,0 +1,5 @@
+#include "normalization.hpp"
+
+namespace nn {
+
+}  // namespace nn

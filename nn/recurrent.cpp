@@ -1,0 +1,5 @@
+#include "recurrent.hpp"
+
+namespace nn {
+
+}  // namespace nn

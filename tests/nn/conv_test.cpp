@@ -1,0 +1,5 @@
+#include <doctest/doctest.h>
+
+#include <nn/nn.hpp>
+
+#include "test_util.hpp"
