@@ -57,6 +57,11 @@ Variable<T> filled(const char* call, const Shape& shape, T value, const FactoryO
   return leaf(std::move(values), options);
 }
 
+std::size_t count_of(const char* call, const char* what, std::int64_t count) {
+  if (count < 0) throw std::invalid_argument(std::string(call) + ": " + what + " is " + std::to_string(count) + ", a count cannot be negative");
+  return std::size_t(count);
+}
+
 template <class T>
 void require_finite(const char* call, const char* what, T value) {
   if (!std::isfinite(value))
@@ -101,12 +106,17 @@ Variable<T> full(const Shape& shape, std::type_identity_t<T> value, FactoryOptio
 }
 
 template <class T>
-Variable<T> eye(std::size_t rows, std::optional<std::size_t> columns, FactoryOptions options) {
-  const std::size_t n = columns.value_or(rows);
-  Array<T> values = array_of<T>("eye", {rows, n});
+Variable<T> eye(std::int64_t rows, std::optional<std::int64_t> columns, FactoryOptions options) {
+  const std::size_t m = count_of("eye", "rows", rows), n = count_of("eye", "columns", columns.value_or(rows));
+  Array<T> values = array_of<T>("eye", {m, n});
   values.fill(T(0));
-  for (std::size_t i = 0; i < std::min(rows, n); ++i) values(i, i) = T(1);
+  for (std::size_t i = 0; i < std::min(m, n); ++i) values(i, i) = T(1);
   return leaf(std::move(values), options);
+}
+
+template <class T>
+Variable<T> eye(std::int64_t rows, FactoryOptions options) {
+  return eye<T>(rows, std::nullopt, options);
 }
 
 template <class T>
@@ -133,10 +143,11 @@ Variable<T> arange(std::type_identity_t<T> stop, FactoryOptions options) {
 }
 
 template <class T>
-Variable<T> linspace(std::type_identity_t<T> start, std::type_identity_t<T> stop, std::size_t count, bool endpoint,
+Variable<T> linspace(std::type_identity_t<T> start, std::type_identity_t<T> stop, std::int64_t steps, bool endpoint,
                      FactoryOptions options) {
   require_finite("linspace", "start", start);
   require_finite("linspace", "stop", stop);
+  const std::size_t count = count_of("linspace", "count", steps);
   Array<T> values = array_of<T>("linspace", {count});
   const std::size_t intervals = endpoint && count > 0 ? count - 1 : count;
   const double step = intervals > 0 ? (double(stop) - double(start)) / double(intervals) : 0.0;
@@ -175,14 +186,14 @@ Variable<T> randn(const Shape& shape, FactoryOptions options) {
 }
 
 template <class T>
-Variable<T> column(std::initializer_list<T> values, FactoryOptions options) {
+Variable<T> column(std::initializer_list<std::type_identity_t<T>> values, FactoryOptions options) {
   Array<T> array = Array<T>::from_shape({values.size(), 1});
   std::copy(values.begin(), values.end(), array.data());
   return leaf(std::move(array), options);
 }
 
 template <class T>
-Variable<T> row(std::initializer_list<T> values, FactoryOptions options) {
+Variable<T> row(std::initializer_list<std::type_identity_t<T>> values, FactoryOptions options) {
   Array<T> array = Array<T>::from_shape({1, values.size()});
   std::copy(values.begin(), values.end(), array.data());
   return leaf(std::move(array), options);
@@ -192,10 +203,11 @@ Variable<T> row(std::initializer_list<T> values, FactoryOptions options) {
   template Variable<T> zeros<T>(const Shape&, FactoryOptions);                                                \
   template Variable<T> ones<T>(const Shape&, FactoryOptions);                                                 \
   template Variable<T> full<T>(const Shape&, T, FactoryOptions);                                              \
-  template Variable<T> eye<T>(std::size_t, std::optional<std::size_t>, FactoryOptions);                       \
+  template Variable<T> eye<T>(std::int64_t, std::optional<std::int64_t>, FactoryOptions);                     \
+  template Variable<T> eye<T>(std::int64_t, FactoryOptions);                                                  \
   template Variable<T> arange<T>(T, T, T, FactoryOptions);                                                    \
   template Variable<T> arange<T>(T, FactoryOptions);                                                          \
-  template Variable<T> linspace<T>(T, T, std::size_t, bool, FactoryOptions);                                  \
+  template Variable<T> linspace<T>(T, T, std::int64_t, bool, FactoryOptions);                                 \
   template Variable<T> rand<T>(const Shape&, FactoryOptions);                                                 \
   template Variable<T> randn<T>(const Shape&, FactoryOptions);                                                \
   template Variable<T> column<T>(std::initializer_list<T>, FactoryOptions);                                   \

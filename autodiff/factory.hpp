@@ -27,8 +27,10 @@ template <class T = double> Variable<T> zeros(const Shape& shape, FactoryOptions
 template <class T = double> Variable<T> ones(const Shape& shape, FactoryOptions options = {});
 template <class T = double> Variable<T> full(const Shape& shape, std::type_identity_t<T> value, FactoryOptions options = {});
 // A (rows, columns) matrix with ones on the diagonal (columns = rows by default).
+// Counts are signed so that a negative one is an error, not a huge size.
 template <class T = double>
-Variable<T> eye(std::size_t rows, std::optional<std::size_t> columns = {}, FactoryOptions options = {});
+Variable<T> eye(std::int64_t rows, std::optional<std::int64_t> columns = {}, FactoryOptions options = {});
+template <class T = double> Variable<T> eye(std::int64_t rows, FactoryOptions options);
 // start, start + step, ... below stop (above it for step < 0): ceil((stop - start) / step)
 // values, as NumPy's arange; each value is start + i step (no accumulated rounding).
 template <class T = double> Variable<T> arange(std::type_identity_t<T> start, std::type_identity_t<T> stop, std::type_identity_t<T> step = T(1),
@@ -36,7 +38,7 @@ template <class T = double> Variable<T> arange(std::type_identity_t<T> start, st
 template <class T = double> Variable<T> arange(std::type_identity_t<T> stop, FactoryOptions options = {});
 // `count` evenly spaced values from start to stop (stop included unless !endpoint), as NumPy's linspace.
 template <class T = double>
-Variable<T> linspace(std::type_identity_t<T> start, std::type_identity_t<T> stop, std::size_t count, bool endpoint = true, FactoryOptions options = {});
+Variable<T> linspace(std::type_identity_t<T> start, std::type_identity_t<T> stop, std::int64_t count, bool endpoint = true, FactoryOptions options = {});
 // Uniform on [0, 1) and standard normal values. The draws are the same with every
 // compiler and standard library (a SplitMix64 stream and the Box-Muller transform).
 template <class T = double> Variable<T> rand(const Shape& shape, FactoryOptions options = {});
@@ -54,9 +56,10 @@ std::uint64_t seed_generation();
 // Literals: `column({0.7, -0.5})` has shape (2, 1) and `row({1.0, 2.0})` shape
 // (1, 2). (Array<double>{{0.7}, {-0.5}} does not compile: {0.7} is a double or a
 // one-element list to C++, and the call is ambiguous.)
-template <class T>
-Variable<T> column(std::initializer_list<T> values, FactoryOptions options = {});
-template <class T>
-Variable<T> row(std::initializer_list<T> values, FactoryOptions options = {});
+// double unless asked: column({1, 2}) is a column of doubles, column<float>({...}) of floats.
+template <class T = double>
+Variable<T> column(std::initializer_list<std::type_identity_t<T>> values, FactoryOptions options = {});
+template <class T = double>
+Variable<T> row(std::initializer_list<std::type_identity_t<T>> values, FactoryOptions options = {});
 
 }  // namespace autodiff

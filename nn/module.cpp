@@ -73,6 +73,14 @@ std::string Module<T>::summary() const {
 }
 
 template <class T>
+std::vector<Module<T>*> Module<T>::modules() {
+  std::vector<Module<T>*> all{this};
+  for (auto& [name, child] : children_)
+    for (Module<T>* m : child->modules()) all.push_back(m);
+  return all;
+}
+
+template <class T>
 void Module<T>::train(bool training) {
   training_ = training;
   for (auto& [name, child] : children_) child->train(training);

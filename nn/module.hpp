@@ -21,6 +21,9 @@ using autodiff::Variable;
 template <class T>
 using NamedParameter = std::pair<std::string, Variable<T>>;
 
+template <class T>
+class ModeScope;
+
 template <class T = float>
 class Module {
  public:
@@ -51,6 +54,8 @@ class Module {
   void train(bool training = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }
+  // This module and every submodule below it, depth first (PyTorch's modules()).
+  std::vector<Module*> modules();
 
  protected:
   // Names must be non-empty, without '.' or '/', and not already used by a parameter or a
@@ -65,23 +70,29 @@ class Module {
   std::vector<NamedParameter<T>> parameters_;
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
   bool training_ = true;
+  void set_own_mode(bool training) { training_ = training; }  // this module only (ModeScope's restore)
+  template <class>
+  friend class ModeScope;
 };
 
-// A mode (training or evaluation) for a scope; the mode before is restored at its end:
+// A mode (training or evaluation) for a scope; at its end every module below
+// gets back the mode it had (a submodule put in eval() stays in eval()):
 //   { nn::ModeScope<float> evaluation(model, false); ... }
 template <class T>
 class ModeScope {
  public:
-  ModeScope(Module<T>& model, bool training) : model_(model), was_training_(model.is_training()) {
+  ModeScope(Module<T>& model, bool training) {
+    for (Module<T>* m : model.modules()) modes_.emplace_back(m, m->is_training());
     model.train(training);
   }
-  ~ModeScope() { model_.train(was_training_); }
+  ~ModeScope() {
+    for (auto& [module, training] : modes_) module->set_own_mode(training);
+  }
   ModeScope(const ModeScope&) = delete;
   ModeScope& operator=(const ModeScope&) = delete;
 
  private:
-  Module<T>& model_;
-  bool was_training_;
+  std::vector<std::pair<Module<T>*, bool>> modes_;
 };
 
 // A dense layer in the lecture's matrix form: y = x W + b, with x of shape

@@ -265,6 +265,8 @@ double clip_grad_norm(const std::vector<Variable<T>>& parameters, double max_nor
 template <class T>
 void clip_grad_value(const std::vector<Variable<T>>& parameters, double clip_value) {
   detail::require(clip_value >= 0, "clip_grad_value", "clip_value", clip_value, "must be >= 0");
+  for (std::size_t i = 0; i < parameters.size(); ++i)  // all checked before any gradient is touched
+    detail::require_defined("clip_grad_value", "parameter " + std::to_string(i), parameters[i]);
   const T bound = T(clip_value);
   for (Array<T>* g : gradients_of("clip_grad_value", parameters))
     for (T& v : *g) v = v != v ? v : std::clamp(v, -bound, bound);

@@ -348,6 +348,9 @@ const std::vector<Misuse> catalogue = {
     // ---- convolution and pooling (issue #13)
 
     // ---- factories (issue #12)
+    {"linspace with a negative count", Kind::invalid_argument, {"linspace", "count is -1", "negative"},
+     [] { linspace(0.0, 1.0, -1); }},
+    {"eye with negative columns", Kind::invalid_argument, {"eye", "columns is -2", "negative"}, [] { eye(3, -2); }},
     {"arange with step 0", Kind::invalid_argument, {"arange", "step is 0"}, [] { arange(0.0, 1.0, 0.0); }},
     {"arange with a NaN bound", Kind::invalid_argument, {"arange", "stop", "NaN"}, [] { arange(0.0, std::nan("")); }},
     {"arange with too many values", Kind::invalid_argument, {"arange", "too many"}, [] { arange(0.0, 1e300, 1e-300); }},

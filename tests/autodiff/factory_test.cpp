@@ -33,6 +33,7 @@ TEST_CASE("zeros, ones, full and eye: values, shapes, dtype and requires_grad") 
   CHECK(i3.value() == Array<double>{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}});
   CHECK(i23.value() == Array<double>{{1, 0, 0}, {0, 1, 0}});
   CHECK(eye(3, 2).value() == Array<double>{{1, 0}, {0, 1}, {0, 0}});
+  CHECK(eye(2, {.requires_grad = true}).requires_grad());
 }
 
 TEST_CASE("a factory's leaf takes gradients like any parameter") {
@@ -99,10 +100,11 @@ TEST_CASE("column and row literals") {
   const V c = column({0.7, -0.5});
   CHECK(c.shape() == Shape{2, 1});
   CHECK(c.value()(1, 0) == -0.5);
-  const Variable<float> r = row({1.0f, 2.0f, 3.0f}, {.requires_grad = true});
+  const Variable<float> r = row<float>({1.0f, 2.0f, 3.0f}, {.requires_grad = true});
   CHECK(r.shape() == Shape{1, 3});
   CHECK(r.requires_grad());
-  CHECK(matmul(r, column({1.0f, 1.0f, 1.0f})).item() == 6.0f);
+  CHECK(matmul(r, column<float>({1, 1, 1})).item() == 6.0f);
+  CHECK(column({1, 2}).value()(1, 0) == 2.0);  // integer literals make a column of doubles
 }
 
 TEST_CASE("Variable::scalar is a 0-D leaf") {

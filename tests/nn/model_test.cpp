@@ -200,6 +200,17 @@ TEST_CASE("train() and eval() set the mode of a module and all its submodules") 
     CHECK_FALSE(model[1].is_training());
   }
   CHECK(model[1].is_training());
+  // a submodule the user put in evaluation mode stays there after a scope (and after predict)
+  model[1].eval();
+  {
+    ModeScope<double> training(model, true);
+    CHECK(model[1].is_training());
+  }
+  CHECK_FALSE(model[1].is_training());
+  CHECK(model.is_training());
+  predict(model, A{{1.0, 2.0, 3.0}});
+  CHECK_FALSE(model[1].is_training());
+  CHECK(model.modules().size() == 4);  // model, Linear, the inner Sequential, Dropout
 }
 
 TEST_CASE("Dropout: zeroes about p of the elements in training, scales the rest by 1/(1-p), identity in eval") {

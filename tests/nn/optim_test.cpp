@@ -372,3 +372,12 @@ TEST_CASE("a training step with clipping: the update uses the clipped gradient")
   sgd.step();
   CHECK(p[1].value()(0) == doctest::Approx(-0.5 * 12.0 * 1.3 / (13.0 + 1e-6)));
 }
+
+TEST_CASE("clip_grad_value checks every parameter before touching any gradient") {
+  auto p = with_gradients();
+  const auto version = p[0].node().grad->version;
+  const A before = p[0].grad();
+  CHECK_THROWS_AS(clip_grad_value<double>({p[0], V()}, 0.5), autodiff::GraphError);
+  CHECK(p[0].node().grad->version == version);
+  CHECK(p[0].grad() == before);
+}
