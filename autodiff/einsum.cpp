@@ -8,6 +8,7 @@
 #include <array>
 #include <stdexcept>
 
+#include "detail/kernels.hpp"
 #include "op.hpp"
 #include "shape.hpp"
 
@@ -137,30 +138,10 @@ Labels distinct(const Labels& labels) {
   return d;
 }
 
-// f(i, offset) for each element i (row-major) of an array of shape `shape` that
-// sits at `offset` in another one, whose steps along each axis are `steps`.
-template <class F>
-void walk(const Shape& shape, const std::vector<std::size_t>& steps, F f) {
-  std::size_t count = 1;
-  for (std::size_t n : shape) count *= n;
-  std::vector<std::size_t> index(shape.size(), 0);
-  std::size_t offset = 0;
-  for (std::size_t e = 0; e < count; ++e) {
-    f(e, offset);
-    for (std::size_t a = shape.size(); a-- > 0;) {
-      offset += steps[a];
-      if (++index[a] < shape[a]) break;
-      offset -= steps[a] * index[a];
-      index[a] = 0;
-    }
-  }
-}
-
 // The steps through an array with these (repeating) labels that move every axis
 // of a label at once: the diagonal that a label repeated within an operand picks.
 std::vector<std::size_t> diagonal_steps(const Labels& labels, const Shape& shape) {
-  std::vector<std::size_t> stride(labels.size());
-  for (std::size_t d = labels.size(), s = 1; d-- > 0;) stride[d] = s, s *= shape[d];
+  const std::vector<std::size_t> stride = detail::strides_of(shape);
   std::vector<std::size_t> steps;
   for (char c : distinct(labels)) {
     std::size_t step = 0;
@@ -253,8 +234,8 @@ Array<T> evaluate(const Spec& spec, const std::vector<Variable<T>>& operands) {
       const T* x = operands[j].value().data();
       t.own = Array<T>::from_shape(spec.shape_of(t.labels));
       T* y = t.own.data();
-      walk(t.own.shape(), diagonal_steps(labels, operands[j].shape()),
-           [x, y](std::size_t i, std::size_t at) { y[i] = x[at]; });
+      detail::for_each_offset(t.own.shape(), [x, y](std::size_t i, std::size_t at) { y[i] = x[at]; },
+                              diagonal_steps(labels, operands[j].shape()));
     }
     return t;
   };
@@ -280,7 +261,8 @@ Variable<T> diagonal_backward(const Variable<T>& g, const Labels& labels, const 
   std::fill(y.begin(), y.end(), T(0));
   const T* from = g.value().data();
   T* to = y.data();
-  walk(g.shape(), diagonal_steps(labels, shape), [from, to](std::size_t i, std::size_t at) { to[at] = from[i]; });
+  detail::for_each_offset(g.shape(), [from, to](std::size_t i, std::size_t at) { to[at] = from[i]; },
+                          diagonal_steps(labels, shape));
   return record<T>(op, std::move(y), {g}, [labels](Backward<T>& d) {
     d.add_grad(0, einsum(labels + "->" + distinct(labels), d.g));
   });

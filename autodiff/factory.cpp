@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "op.hpp"
+
 namespace autodiff {
 
 namespace {
@@ -35,13 +37,10 @@ std::string number(double x) {
   return std::isfinite(x) ? text : (std::isnan(x) ? "NaN" : (x > 0 ? "inf" : "-inf"));
 }
 
-// The array of `shape`, or an invalid_argument naming the call if it cannot have that many elements.
+// The array of `shape`, or a ShapeError naming the call if it cannot have that many elements.
 template <class T>
 Array<T> array_of(const char* call, const Shape& shape) {
-  std::size_t count = 1;
-  for (std::size_t d : shape)
-    if (__builtin_mul_overflow(count, d, &count))
-      throw std::invalid_argument(std::string(call) + ": shape " + to_string(shape) + " has more than 2^64 elements");
+  checked_size(call, shape);
   return Array<T>::from_shape(shape);
 }
 

@@ -11,26 +11,16 @@
 #include <numeric>
 #include <string>
 
+#include "detail/kernels.hpp"
 #include "op.hpp"
 
 namespace autodiff {
 
 namespace {
 
-// The product of shape[from], ..., shape[to - 1] (to the end by default).
-std::size_t product(const Shape& shape, std::size_t from = 0, std::size_t to = std::size_t(-1)) {
-  const auto first = shape.begin() + static_cast<std::ptrdiff_t>(std::min(from, shape.size()));
-  const auto last = shape.begin() + static_cast<std::ptrdiff_t>(std::min(to, shape.size()));
-  return std::accumulate(first, last, std::size_t(1), std::multiplies<>());
-}
-
-// x viewed as (outer, n, inner) around an axis: index_select copies runs of `inner` elements.
-struct AxisView {
-  std::size_t outer, n, inner;
-};
-AxisView around(const Shape& shape, std::size_t axis) {
-  return {product(shape, 0, axis), shape[axis], product(shape, axis + 1)};
-}
+// index_select copies runs of `inner` elements of x seen as (outer, n, inner) around the axis.
+using detail::AxisLanes;
+using detail::lanes_around;
 
 template <class T>
 Array<T> zero_array(const Shape& shape) {
@@ -39,11 +29,7 @@ Array<T> zero_array(const Shape& shape) {
   return y;
 }
 
-std::string list_to_string(const std::vector<std::int64_t>& index) {
-  std::string s;
-  for (std::size_t i = 0; i < index.size(); ++i) s += (i ? ", " : "") + std::to_string(index[i]);
-  return s;
-}
+std::string list_to_string(const std::vector<std::int64_t>& index) { return detail::joined(index); }
 
 // i in [-length, length) made non-negative, or a ShapeError naming the index, the axis and its length.
 std::size_t checked_index(const std::string& where, std::int64_t i, std::size_t axis, const Shape& shape,
@@ -95,7 +81,7 @@ Variable<T> index_select_backward_impl(const Variable<T>& g, std::size_t ax, con
 
 template <class T>
 Variable<T> index_select_impl(const Variable<T>& x, std::size_t ax, const Indices& indices) {
-  const AxisView v = around(x.shape(), ax);
+  const AxisLanes v = lanes_around(x.shape(), ax);
   const std::size_t m = indices->size();
   const std::size_t* at = indices->data();
   Shape shape = x.shape();
@@ -127,7 +113,7 @@ Variable<T> index_select_backward_impl(const Variable<T>& g, std::size_t ax, con
   Shape shape = g.shape();
   shape[ax] = length;
   Array<T> y = zero_array<T>(shape);
-  const AxisView v = around(shape, ax);
+  const AxisLanes v = lanes_around(shape, ax);
   const std::size_t m = indices->size();
   const std::size_t* at = indices->data();
   const T* in = g.value().data();
@@ -198,42 +184,28 @@ GatherIndexPtr checked_gather_index(const char* fn, const IndexArray& index, std
   return checked;
 }
 
-// Row-major strides of shape.
-std::vector<std::size_t> strides_of(const Shape& shape) {
-  std::vector<std::size_t> strides(shape.size(), 1);
-  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
-  return strides;
-}
-
 // Calls f(s, b) for every position p of index in row-major order: s is p's
 // offset in an array of shape `small` (index's extents or larger), b the offset
 // in an array of shape `big` of p with its axis coordinate replaced by index[p].
 // An odometer over all axes but the last, and a plain loop along the last.
 template <class F>
 void for_each_position(const GatherIndex& index, std::size_t ax, const Shape& small, const Shape& big, F f) {
-  const std::size_t count = index.count;
-  if (count == 0) return;
-  const std::size_t r = index.shape.size(), last = r - 1, len = index.shape[last];
-  const std::vector<std::size_t> ss = strides_of(small), bs = strides_of(big);
+  if (index.count == 0) return;
+  const std::size_t last = index.shape.size() - 1, len = index.shape[last];
+  const std::vector<std::size_t> ss = detail::strides_of(small), bs = detail::strides_of(big);
   const std::size_t axis_stride = bs[ax];
-  std::vector<std::size_t> p(r, 0);
-  std::size_t s_base = 0, b_base = 0;  // offsets of p's axes before the last (b without the axis)
-  const std::size_t* at = index.at.get();
-  for (std::size_t row = 0, rows = count / len; row < rows; ++row, at += len) {
+  // The offsets of a row's start in small and in big (without the axis coordinate, which index gives).
+  const Shape rows(index.shape.begin(), index.shape.end() - 1);
+  const std::vector<std::size_t> s_steps(ss.begin(), ss.end() - 1);
+  std::vector<std::size_t> b_steps(bs.begin(), bs.end() - 1);
+  if (ax != last) b_steps[ax] = 0;
+  detail::for_each_offset(rows, [&](std::size_t row, std::size_t s_base, std::size_t b_base) {
+    const std::size_t* at = index.at.get() + row * len;
     if (ax == last)
       for (std::size_t k = 0; k < len; ++k) f(s_base + k, b_base + at[k]);
     else
       for (std::size_t k = 0; k < len; ++k) f(s_base + k, b_base + k + at[k] * axis_stride);
-    for (std::size_t d = last; d-- > 0;) {
-      ++p[d];
-      s_base += ss[d];
-      if (d != ax) b_base += bs[d];
-      if (p[d] < index.shape[d]) break;
-      s_base -= p[d] * ss[d];
-      if (d != ax) b_base -= p[d] * bs[d];
-      p[d] = 0;
-    }
-  }
+  }, s_steps, b_steps);
 }
 
 const OpInfo gather_op{"gather", "dx = gather_backward(g, axis, index, shape of x)"};
@@ -339,6 +311,7 @@ Variable<T> index_select_backward(const Variable<T>& g, long axis, const IndexLi
                      to_string(g.shape()) + " along axis " + std::to_string(ax));
   Shape shape = g.shape();
   shape[ax] = length;
+  checked_size("index_select_backward", shape);
   return index_select_backward_impl(g, ax, checked_indices("index_select_backward", indices, ax, shape), length);
 }
 
@@ -353,6 +326,7 @@ Variable<T> gather(const Variable<T>& x, long axis, const IndexArray& index) {
 template <class T>
 Variable<T> gather_backward(const Variable<T>& g, long axis, const IndexArray& index, const Shape& shape) {
   const std::size_t ax = normalize_axis(gather_backward_op, axis, shape.size());
+  checked_size("gather_backward", shape);
   const Shape& g_shape = g.shape();
   return gather_backward_impl(g, ax, checked_gather_index("gather_backward", index, ax, shape, "the result", &g_shape, "g"),
                               shape);
@@ -385,12 +359,31 @@ Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index) {
 
 template <class T>
 Variable<T> at_backward(const Variable<T>& g, const std::vector<std::int64_t>& index, const Shape& shape) {
+  checked_size("at_backward", shape);
   const Position p = checked_position("at_backward", index, shape);
   if (!detail::same_shape(g.shape(), p.sub_shape))
     throw ShapeError("at_backward: a gradient of shape " + to_string(g.shape()) + " for x(" + list_to_string(index) +
                      ") of shape " + to_string(p.sub_shape) + " (x of shape " + to_string(shape) + ")");
   return at_backward_impl(g, p.offset, shape);
 }
+
+namespace detail {
+
+void throw_unsigned_index(const std::vector<std::string>& indices, const std::vector<bool>& too_large,
+                          const Shape& shape) {
+  std::string list;
+  for (std::size_t i = 0; i < indices.size(); ++i) list += (i ? ", " : "") + indices[i];
+  const std::size_t k = std::size_t(std::find(too_large.begin(), too_large.end(), true) - too_large.begin());
+  const std::string where = "at: x(" + list + "): index " + indices[k] + " ";
+  const std::string why = "; an unsigned index above 2^63 - 1, perhaps a negative one wrapped around";
+  if (k >= shape.size())
+    throw ShapeError(where + "for axis " + std::to_string(k) + " of shape " + to_string(shape) + " of rank " +
+                     std::to_string(shape.size()) + why);
+  throw ShapeError(where + "out of range for axis " + std::to_string(k) + " of length " + std::to_string(shape[k]) +
+                   " (shape " + to_string(shape) + why + ")");
+}
+
+}  // namespace detail
 
 #define WENGERT_INSTANTIATE(T)                                                                              \
   template Variable<T> index_select(const Variable<T>&, long, const IndexList&);                            \

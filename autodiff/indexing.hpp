@@ -11,6 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include "variable.hpp"
@@ -40,6 +43,29 @@ Variable<T> scatter_add(const Variable<T>& x, long axis, const IndexArray& index
 // (also declared in variable.hpp, for Variable's operator()). Fewer indices than
 // x's rank give the sub-array x[i, j] of the remaining axes; no indices give x itself.
 template <class T> Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index);
+// at(x, {i, j}) with indices of any one integer type (size_t loop counters too):
+// an unsigned index above 2^63 - 1 is a ShapeError (it would wrap to a negative one).
+template <class T, class I>
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
+Variable<T> at(const Variable<T>& x, std::initializer_list<I> index) {
+  std::vector<std::int64_t> list;
+  list.reserve(index.size());
+  bool too_large = false;
+  for (I i : index) {
+    if constexpr (std::is_unsigned_v<I>) too_large |= std::uintmax_t(i) > std::uintmax_t(INT64_MAX);
+    list.push_back(static_cast<std::int64_t>(i));
+  }
+  if (too_large) {
+    std::vector<std::string> text;
+    std::vector<bool> flags;
+    for (I i : index) {
+      text.push_back(std::to_string(i));
+      flags.push_back(std::uintmax_t(i) > std::uintmax_t(INT64_MAX));
+    }
+    detail::throw_unsigned_index(text, flags, x.shape());
+  }
+  return at(x, list);
+}
 
 // Backward ops: the vector-Jacobian products of the ops above as ops of their
 // own (each the other's adjoint, so every order of derivative is defined).

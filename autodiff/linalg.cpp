@@ -5,8 +5,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
+#include "detail/kernels.hpp"
 #include "elementwise.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
@@ -27,6 +29,21 @@ void gemm_raw(bool ta, bool tb, int m, int n, int k, double alpha, const double*
               b, ldb, beta, c, ldc);
 }
 
+// sum_i a_i b_i by BLAS (in pieces of at most INT_MAX, cblas's length type).
+template <class T>
+T dot_raw(const T* a, const T* b, std::size_t n) {
+  constexpr std::size_t piece = std::size_t(std::numeric_limits<int>::max());
+  T s = T(0);
+  for (std::size_t at = 0; at < n; at += piece) {
+    const int len = int(std::min(piece, n - at));
+    if constexpr (std::is_same_v<T, float>)
+      s += cblas_sdot(len, a + at, 1, b + at, 1);
+    else
+      s += cblas_ddot(len, a + at, 1, b + at, 1);
+  }
+  return s;
+}
+
 }  // namespace
 
 namespace detail {
@@ -39,8 +56,7 @@ Array<T> permuted(const Array<T>& x, const std::vector<std::size_t>& axes) {
   for (std::size_t i = 0; i < rank; ++i) out[i] = shape[axes[i]];
   Array<T> y = Array<T>::from_shape(out);
   if (y.size() == 0) return y;
-  std::vector<std::size_t> stride(rank);
-  for (std::size_t i = rank, s = 1; i-- > 0;) stride[i] = s, s *= shape[i];
+  const std::vector<std::size_t> stride = strides_of(shape);
   // The output's axes as (length, stride in x), without axes of length 1, and with
   // neighbours merged that stay neighbours in x: often one or two axes are left.
   std::vector<std::size_t> len, step;
@@ -68,12 +84,10 @@ Array<T> permuted(const Array<T>& x, const std::vector<std::size_t>& axes) {
   const std::size_t n1 = len[d - 1], s1 = step[d - 1];
   const std::size_t n0 = d >= 2 ? len[d - 2] : 1, s0 = d >= 2 ? step[d - 2] : 0;
   const std::size_t outer_axes = d >= 2 ? d - 2 : 0;
-  std::size_t count = 1;
-  for (std::size_t i = 0; i < outer_axes; ++i) count *= len[i];
-  std::vector<std::size_t> index(outer_axes, 0);
-  std::size_t from = 0;
+  const Shape outer(len.begin(), len.begin() + std::ptrdiff_t(outer_axes));
+  const std::vector<std::size_t> outer_steps(step.begin(), step.begin() + std::ptrdiff_t(outer_axes));
   constexpr std::size_t tile = 16;
-  for (std::size_t o = 0; o < count; ++o) {
+  for_each_offset(outer, [&](std::size_t, std::size_t from) {
     const T* src = in + from;
     if (rows) {
       for (std::size_t i = 0; i < n0; ++i) std::copy_n(src + i * s0, n1, to + i * n1);
@@ -86,13 +100,7 @@ Array<T> permuted(const Array<T>& x, const std::vector<std::size_t>& axes) {
         }
     }
     to += n0 * n1;
-    for (std::size_t i = outer_axes; i-- > 0;) {
-      from += step[i];
-      if (++index[i] < len[i]) break;
-      from -= step[i] * index[i];
-      index[i] = 0;
-    }
-  }
+  }, outer_steps);
   return y;
 }
 
@@ -130,11 +138,7 @@ void gemm(const Array<T>& a, bool ta, const Array<T>& b, bool tb, Array<T>& c, T
 
 std::string transposed(const Shape& shape, bool t) { return to_string(shape) + (t ? "^T" : ""); }
 
-std::size_t product(const Shape& shape, std::size_t from, std::size_t to) {
-  std::size_t n = 1;
-  for (std::size_t i = from; i < to; ++i) n *= shape[i];
-  return n;
-}
+using detail::product;
 
 // The VJP of op(a) op(b) (both the 2-D and the batched product): d op(a) = g op(b)^T and
 // d op(b) = op(a)^T g, each transposed back when the input was; every transpose is a
@@ -174,19 +178,8 @@ std::vector<std::size_t> batch_offsets(const Shape& operand, const Shape& batch,
     if (operand[i] != 1) strides[lead + i] = stride;
     stride *= operand[i];
   }
-  const std::size_t count = product(batch, 0, rank);
-  std::vector<std::size_t> offsets(count);
-  std::vector<std::size_t> index(rank, 0);
-  std::size_t offset = 0;
-  for (std::size_t e = 0; e < count; ++e) {
-    offsets[e] = offset;
-    for (std::size_t i = rank; i-- > 0;) {  // odometer over the batch axes
-      offset += strides[i];
-      if (++index[i] < batch[i]) break;
-      offset -= strides[i] * index[i];
-      index[i] = 0;
-    }
-  }
+  std::vector<std::size_t> offsets(product(batch));
+  detail::for_each_offset(batch, [&](std::size_t e, std::size_t offset) { offsets[e] = offset; }, strides);
   return offsets;
 }
 
@@ -251,9 +244,7 @@ Variable<T> matmul_nd(const Variable<T>& a, const Variable<T>& b, bool ta, bool 
 // Axes in [-rank, rank), each once, as a permutation of [0, rank); or a ShapeError naming op.
 std::vector<std::size_t> permutation(const OpInfo& op, const std::vector<long>& axes, const Shape& shape) {
   const auto fail = [&](const std::string& what) {
-    std::string list = "(";
-    for (std::size_t i = 0; i < axes.size(); ++i) list += (i ? ", " : "") + std::to_string(axes[i]);
-    throw ShapeError(std::string(op.name) + ": axes " + list + (axes.size() == 1 ? ",)" : ")") + " " + what +
+    throw ShapeError(std::string(op.name) + ": axes (" + detail::joined(axes) + (axes.size() == 1 ? ",)" : ")") + " " + what +
                      " (shape " + to_string(shape) + ")");
   };
   if (axes.size() != shape.size())
@@ -328,7 +319,7 @@ Variable<T> transpose(const Variable<T>& x) {
 
 template <class T>
 Variable<T> transpose(const Variable<T>& x, long axis0, long axis1) {
-  static const OpInfo op{"transpose_axes", "dx = transpose(g, axis0, axis1)"};
+  static const OpInfo op{"transpose", "dx = transpose(g, axis0, axis1)"};
   const long rank = long(x.dimension());
   for (long axis : {axis0, axis1})
     if (axis < -rank || axis >= rank)
@@ -356,10 +347,7 @@ Variable<T> dot(const Variable<T>& a, const Variable<T>& b) {
   if (a.dimension() != 1 || b.dimension() != 1 || a.size() != b.size())
     throw ShapeError("dot: needs two vectors of one length, got shapes " + to_string(a.shape()) + " and " +
                      to_string(b.shape()));
-  const T *pa = a.value().data(), *pb = b.value().data();
-  T s = T(0);
-  for (std::size_t i = 0, n = a.size(); i < n; ++i) s += pa[i] * pb[i];
-  return record<T>(op, Array<T>(s), {a, b}, [](Backward<T>& d) {
+  return record<T>(op, Array<T>(dot_raw(a.value().data(), b.value().data(), a.size())), {a, b}, [](Backward<T>& d) {
     if (d.needs_grad(0)) d.add_grad(0, d.g * d.input(1));  // g is 0-D: it scales the vector
     if (d.needs_grad(1)) d.add_grad(1, d.g * d.input(0));
   });

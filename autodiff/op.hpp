@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "tape.hpp"
@@ -47,5 +48,18 @@ inline bool same_shape(const Shape& a, const Shape& b) {
 
 // Axis in [-rank, rank) to [0, rank), or a ShapeError naming the op.
 std::size_t normalize_axis(const OpInfo& op, long axis, std::size_t rank);
+
+// The number of elements of shape, or a ShapeError naming `call` (the function
+// the user called) and the shape if it has more than 2^64 - 1 (xtensor's size
+// would wrap, and a buffer allocated for it would be too small).
+inline std::size_t checked_size(const std::string& call, const Shape& shape) {
+  for (std::size_t d : shape)
+    if (d == 0) return 0;
+  std::size_t n = 1;
+  for (std::size_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw ShapeError(call + ": shape " + to_string(shape) + " has more than 2^64 elements");
+  return n;
+}
 
 }  // namespace autodiff

@@ -9,6 +9,7 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "detail/kernels.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
 
@@ -16,25 +17,14 @@ namespace autodiff {
 
 namespace {
 
-// The product of shape[from], ..., shape[to - 1] (to the end by default).
-std::size_t product(const Shape& shape, std::size_t from = 0, std::size_t to = std::size_t(-1)) {
-  const auto first = shape.begin() + static_cast<std::ptrdiff_t>(std::min(from, shape.size()));
-  const auto last = shape.begin() + static_cast<std::ptrdiff_t>(std::min(to, shape.size()));
-  return std::accumulate(first, last, std::size_t(1), std::multiplies<>());
-}
+using detail::AxisLanes;
+using detail::lanes_around;
+using detail::product;
 
 // Elements of one row (everything after axis 0) of a row-major array.
 std::size_t row_size(const Shape& shape) { return product(shape, 1); }
 
-// The number of elements of shape, or a ShapeError if it does not fit in 64 bits.
-std::size_t checked_size(const OpInfo& op, const Shape& shape) {
-  std::size_t n = 1;
-  if (std::find(shape.begin(), shape.end(), std::size_t(0)) != shape.end()) return 0;
-  for (std::size_t d : shape)
-    if (__builtin_mul_overflow(n, d, &n))
-      throw ShapeError(std::string(op.name) + ": shape " + to_string(shape) + " has more than 2^64 elements");
-  return n;
-}
+std::size_t checked_size(const OpInfo& op, const Shape& shape) { return autodiff::checked_size(op.name, shape); }
 
 template <class T>
 Variable<T> reshape_as(const OpInfo& op, const Variable<T>& x, const Shape& shape) {
@@ -55,14 +45,6 @@ Shape inserted(const Shape& shape, std::size_t axis, std::size_t length) {
     if (a < shape.size()) out.push_back(shape[a]);
   }
   return out;
-}
-
-// x viewed as (outer, n, inner) around an axis: the layout slices and concatenation copy in.
-struct AxisView {
-  std::size_t outer, n, inner;
-};
-AxisView around(const Shape& shape, std::size_t axis) {
-  return {product(shape, 0, axis), shape[axis], product(shape, axis + 1)};
 }
 
 }  // namespace
@@ -105,7 +87,7 @@ Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
   } else if (broadcast_axes == lead) {  // only new leading axes: the whole of x, repeated
     for (std::size_t at = 0; at < y.size(); at += x.size()) std::copy_n(in, x.size(), y.data() + at);
   } else if (broadcast_axes == 1 && lead == 0) {  // one axis of length 1 repeated n times
-    const AxisView v = around(shape, axis);
+    const AxisLanes v = lanes_around(shape, axis);
     for (std::size_t o = 0; o < v.outer; ++o)
       for (std::size_t k = 0; k < v.n; ++k) std::copy_n(in + o * v.inner, v.inner, y.data() + (o * v.n + k) * v.inner);
   } else {
@@ -121,7 +103,7 @@ namespace {
 template <class T>
 Variable<T> slice_raw(const Variable<T>& x, std::size_t ax, std::size_t start, long step, std::size_t count) {
   static const OpInfo op{"slice", "dx = slice_backward(g, axis, start, length, step): g placed at the taken indices"};
-  const AxisView v = around(x.shape(), ax);
+  const AxisLanes v = lanes_around(x.shape(), ax);
   Shape shape = x.shape();
   shape[ax] = count;
   Array<T> y = Array<T>::from_shape(shape);
@@ -188,8 +170,9 @@ Variable<T> slice_backward(const Variable<T>& g, long axis, std::size_t start, s
                      " (gradient of shape " + to_string(g.shape()) + ", axis " + std::to_string(ax) + ")");
   Shape shape = g.shape();
   shape[ax] = length;
+  checked_size(op, shape);
   Array<T> y = xt::zeros<T>(shape);
-  const AxisView v = around(shape, ax);
+  const AxisLanes v = lanes_around(shape, ax);
   const T* in = g.value().data();
   if (step == 1) {
     for (std::size_t o = 0; o < v.outer; ++o)
@@ -243,14 +226,16 @@ Variable<T> index_rows_backward(const Variable<T>& g, const std::vector<std::siz
   if (g.dimension() == 0 || g.shape()[0] != rows.size())
     throw ShapeError("index_rows_backward: " + std::to_string(rows.size()) + " rows for a gradient of shape " +
                      to_string(g.shape()));
+  for (std::size_t r : rows)
+    if (r >= count)
+      throw ShapeError("index_rows_backward: row " + std::to_string(r) + " out of range for " +
+                       std::to_string(count) + " rows");
   const std::size_t width = row_size(g.shape());
   Shape shape = g.shape();
   shape[0] = count;
+  checked_size(op, shape);
   Array<T> y = xt::zeros<T>(shape);
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= count)
-      throw ShapeError("index_rows_backward: row " + std::to_string(rows[i]) + " out of range for " +
-                       std::to_string(count) + " rows");
     const T* from = g.value().data() + i * width;
     T* to = y.data() + rows[i] * width;
     for (std::size_t j = 0; j < width; ++j) to[j] += from[j];  // a repeated row adds up
@@ -283,11 +268,14 @@ Variable<T> pick_backward(const Variable<T>& g, const std::vector<std::size_t>& 
   if (g.dimension() != 1 || g.size() != labels.size())
     throw ShapeError("pick_backward: " + std::to_string(labels.size()) + " labels for a gradient of shape " +
                      to_string(g.shape()));
-  Array<T> y = xt::zeros<T>({labels.size(), classes});
-  for (std::size_t i = 0; i < labels.size(); ++i) {
+  for (std::size_t i = 0; i < labels.size(); ++i)
     if (labels[i] >= classes)
       throw ShapeError("pick_backward: label " + std::to_string(labels[i]) + " (row " + std::to_string(i) +
                        ") out of range for " + std::to_string(classes) + " classes");
+  const Shape shape{labels.size(), classes};
+  checked_size(op, shape);
+  Array<T> y = xt::zeros<T>(shape);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
     y.data()[i * classes + labels[i]] = g.value()(i);
   }
   return record<T>(op, std::move(y), {g}, [labels](Backward<T>& d) { d.add_grad(0, pick(d.g, labels)); });
@@ -330,6 +318,11 @@ Variable<T> concatenate(const std::vector<Variable<T>>& parts, long axis) {
 }
 
 template <class T>
+Variable<T> concatenate(std::initializer_list<Variable<T>> parts, long axis) {
+  return concatenate(std::vector<Variable<T>>(parts), axis);
+}
+
+template <class T>
 Variable<T> stack(const std::vector<Variable<T>>& parts, long axis) {
   static const OpInfo op{"stack", "dx_i = reshape(slice(g, axis, i, i + 1), shape of x_i)"};
   if (parts.empty()) throw ShapeError("stack: no inputs");
@@ -357,6 +350,11 @@ Variable<T> stack(const std::vector<Variable<T>>& parts, long axis) {
     for (std::size_t p = 0; p < d.inputs(); ++p)
       if (d.needs_grad(p)) d.add_grad(p, reshape(slice_raw(d.g, ax, p, 1, 1), d.input(p).shape()));
   });
+}
+
+template <class T>
+Variable<T> stack(std::initializer_list<Variable<T>> parts, long axis) {
+  return stack(std::vector<Variable<T>>(parts), axis);
 }
 
 namespace {
@@ -390,19 +388,28 @@ template <class T>
 std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<long>& sizes, long axis) {
   static const OpInfo op{"split", ""};
   const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  const std::size_t n = x.shape()[ax];
+  const auto wrong_total = [&](const std::string& total) {
+    return ShapeError("split: section sizes (" + detail::joined(sizes) + ") add up to " + total + " the length " +
+                      std::to_string(n) + " of axis " + std::to_string(ax) + " (shape " +
+                      to_string(x.shape()) + ")");
+  };
   std::vector<std::size_t> lengths;
   std::size_t total = 0;
+  for (long size : sizes)
+    if (size < 0) throw std::invalid_argument("split: negative section size " + std::to_string(size));
   for (long size : sizes) {
-    if (size < 0)
-      throw std::invalid_argument("split: negative section size " + std::to_string(size));
+    if (std::size_t(size) > n - total) throw wrong_total("more than");  // checked against what is left: no overflow
     lengths.push_back(std::size_t(size));
     total += std::size_t(size);
   }
-  if (total != x.shape()[ax])
-    throw ShapeError("split: section sizes add up to " + std::to_string(total) + ", not the length " +
-                     std::to_string(x.shape()[ax]) + " of axis " + std::to_string(ax) + " (shape " +
-                     to_string(x.shape()) + ")");
+  if (total != n) throw wrong_total(std::to_string(total) + ", not");
   return split_at(x, ax, lengths);
+}
+
+template <class T>
+std::vector<Variable<T>> split(const Variable<T>& x, std::initializer_list<long> sizes, long axis) {
+  return split(x, std::vector<long>(sizes), axis);
 }
 
 template <class T>
@@ -462,10 +469,8 @@ Variable<T> expand(const Variable<T>& x, const std::vector<long>& sizes) {
   static const OpInfo op{"expand", ""};
   const std::size_t rank = x.dimension();
   auto fail = [&](const std::string& what) {
-    std::string wanted = "(";
-    for (std::size_t i = 0; i < sizes.size(); ++i) wanted += (i ? ", " : "") + std::to_string(sizes[i]);
-    throw ShapeError("expand: shape " + to_string(x.shape()) + " to " + wanted + (sizes.size() == 1 ? ",)" : ")") +
-                     ": " + what);
+    throw ShapeError("expand: shape " + to_string(x.shape()) + " to (" + detail::joined(sizes) +
+                     (sizes.size() == 1 ? ",)" : ")") + ": " + what);
   };
   if (sizes.size() < rank) fail("fewer axes than the tensor has");
   const std::size_t lead = sizes.size() - rank;
@@ -548,6 +553,16 @@ Variable<T> tile(const Variable<T>& x, const std::vector<long>& reps) {
 }
 
 template <class T>
+Variable<T> tile(const Variable<T>& x, std::initializer_list<long> reps) {
+  return tile(x, std::vector<long>(reps));
+}
+
+template <class T>
+Variable<T> tile(const Variable<T>& x, long reps) {
+  return tile(x, std::vector<long>{reps});
+}
+
+template <class T>
 Variable<T> repeat(const Variable<T>& x, const std::vector<long>& repeats) {
   static const OpInfo op{"repeat", "dx = sum of g over the copies"};
   if (repeats.size() < x.dimension())
@@ -563,7 +578,7 @@ Variable<T> repeat_interleave(const Variable<T>& x, long repeats, long axis) {
   if (repeats < 0)
     throw std::invalid_argument("repeat_interleave: negative count " + std::to_string(repeats));
   const std::size_t r = std::size_t(repeats);
-  const AxisView v = around(x.shape(), ax);
+  const AxisLanes v = lanes_around(x.shape(), ax);
   Shape shape = x.shape();
   if (__builtin_mul_overflow(v.n, r, &shape[ax]))
     throw ShapeError("repeat_interleave: the result has more than 2^64 elements");
@@ -584,8 +599,12 @@ Variable<T> repeat_interleave(const Variable<T>& x, long repeats, long axis) {
 
 template <class T>
 Variable<T> repeat_interleave(const Variable<T>& x, long repeats) {
-  if (repeats < 0)  // before flatten records anything
+  // The checks of the axis form, before flatten records anything.
+  if (repeats < 0)
     throw std::invalid_argument("repeat_interleave: negative count " + std::to_string(repeats));
+  std::size_t n;
+  if (__builtin_mul_overflow(x.size(), std::size_t(repeats), &n))
+    throw ShapeError("repeat_interleave: the result has more than 2^64 elements");
   return repeat_interleave(flatten(x), repeats, 0);
 }
 
@@ -641,7 +660,7 @@ void for_each_row(const Shape& source, const AxisMaps& maps, F row) {
 }
 
 template <class T>
-Array<T> gather(const Array<T>& x, const AxisMaps& maps, T fill) {
+Array<T> gather_by_maps(const Array<T>& x, const AxisMaps& maps, T fill) {
   if (maps.empty()) return x;  // a 0-D array
   Shape shape;
   for (const auto& m : maps) shape.push_back(m.size());
@@ -671,9 +690,9 @@ Array<T> gather(const Array<T>& x, const AxisMaps& maps, T fill) {
   return y;
 }
 
-// The adjoint of gather: zeros of `source` shape, each element of g added where gather read it.
+// The adjoint of gather_by_maps: zeros of `source` shape, each element of g added where it read it.
 template <class T>
-Array<T> scatter_add(const Array<T>& g, const AxisMaps& maps, const Shape& source) {
+Array<T> scatter_add_by_maps(const Array<T>& g, const AxisMaps& maps, const Shape& source) {
   if (maps.empty()) return g;
   Array<T> y = xt::zeros<T>(source);
   if (g.size() == 0 || y.size() == 0) return y;
@@ -759,7 +778,7 @@ Variable<T> pad(const Variable<T>& x, const PadWidths& widths, PadMode mode, std
         __builtin_add_overflow(shape[a], w[a].second, &shape[a]))
       throw ShapeError("pad: the result has more than 2^64 elements");
   checked_size(op, shape);
-  Array<T> y = gather(x.value(), pad_maps(x.shape(), w, mode), T(value));
+  Array<T> y = gather_by_maps(x.value(), pad_maps(x.shape(), w, mode), T(value));
   return record<T>(op, std::move(y), {x}, [w, mode](Backward<T>& d) {
     d.add_grad(0, pad_backward(d.g, widths_of(w), mode));
   });
@@ -781,7 +800,7 @@ Variable<T> pad_backward(const Variable<T>& g, const PadWidths& widths, PadMode 
     source[a] -= std::size_t(before) + std::size_t(after);
   }
   const auto w = pad_widths("pad_backward", source, widths, mode);
-  Array<T> y = scatter_add(g.value(), pad_maps(source, w, mode), source);
+  Array<T> y = scatter_add_by_maps(g.value(), pad_maps(source, w, mode), source);
   return record<T>(op, std::move(y), {g}, [w, mode](Backward<T>& d) {
     d.add_grad(0, pad(d.g, widths_of(w), mode, T(0)));
   });
@@ -805,8 +824,18 @@ Variable<T> flip(const Variable<T>& x, const std::vector<long>& axes) {
     maps[a].resize(x.shape()[a]);
     for (long j = 0; j < n; ++j) maps[a][std::size_t(j)] = flipped[a] ? n - 1 - j : j;
   }
-  return record<T>(op, gather(x.value(), maps, T(0)), {x},
+  return record<T>(op, gather_by_maps(x.value(), maps, T(0)), {x},
                    [normalized](Backward<T>& d) { d.add_grad(0, flip(d.g, normalized)); });
+}
+
+template <class T>
+Variable<T> flip(const Variable<T>& x, std::initializer_list<long> axes) {
+  return flip(x, std::vector<long>(axes));
+}
+
+template <class T>
+Variable<T> flip(const Variable<T>& x, long axis) {
+  return flip(x, std::vector<long>{axis});
 }
 
 template <class T>
@@ -829,6 +858,13 @@ Variable<T> flip(const Variable<T>& x) {
   template Variable<T> pick(const Variable<T>&, const std::vector<std::size_t>&);             \
   template Variable<T> concatenate(const std::vector<Variable<T>>&, long);                    \
   template Variable<T> stack(const std::vector<Variable<T>>&, long);                          \
+  template Variable<T> concatenate(std::initializer_list<Variable<T>>, long);                 \
+  template Variable<T> stack(std::initializer_list<Variable<T>>, long);                       \
+  template std::vector<Variable<T>> split(const Variable<T>&, std::initializer_list<long>, long); \
+  template Variable<T> tile(const Variable<T>&, std::initializer_list<long>);                 \
+  template Variable<T> tile(const Variable<T>&, long);                                        \
+  template Variable<T> flip(const Variable<T>&, std::initializer_list<long>);                 \
+  template Variable<T> flip(const Variable<T>&, long);                                        \
   template std::vector<Variable<T>> split(const Variable<T>&, const std::vector<long>&, long); \
   template std::vector<Variable<T>> split(const Variable<T>&, long, long);                    \
   template std::vector<Variable<T>> chunk(const Variable<T>&, long, long);                    \

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -31,15 +32,22 @@ template <class T> Variable<T> index_rows(const Variable<T>& x, const std::vecto
 template <class T> Variable<T> pick(const Variable<T>& x, const std::vector<std::size_t>& labels);
 // Joined along axis; all other axes must agree.
 template <class T> Variable<T> concatenate(const std::vector<Variable<T>>& parts, long axis = 0);
+// concatenate({a, b}, axis): the braced list form (T deduced from the parts).
+template <class T> Variable<T> concatenate(std::initializer_list<Variable<T>> parts, long axis = 0);
 // Parts of one shape joined along a new axis (NumPy's stack): axis in
 // [-rank - 1, rank], a negative axis counting in the result's rank.
 template <class T> Variable<T> stack(const std::vector<Variable<T>>& parts, long axis = 0);
+// stack({a, b}, axis): the braced list form (T deduced from the parts).
+template <class T> Variable<T> stack(std::initializer_list<Variable<T>> parts, long axis = 0);
 
 // Consecutive slices along axis of the given lengths, which must add up to the
-// axis length (torch.split with a list). A braced list of one, split(x, {5}, 0),
-// picks the overload below (a section size), as an int does.
+// axis length (torch.split with a list). Any braced list is a list of sizes:
+// split(x, {5}) is one part of 5 (an error unless the axis has length 5), as in
+// PyTorch; split(x, 5) is the section-size overload below.
 template <class T>
 std::vector<Variable<T>> split(const Variable<T>& x, const std::vector<long>& sizes, long axis = 0);
+template <class T>
+std::vector<Variable<T>> split(const Variable<T>& x, std::initializer_list<long> sizes, long axis = 0);
 // Slices of section_size along axis, the last one shorter if the length is not
 // a multiple (torch.split with an int); at least one part; 0 only for an empty axis.
 template <class T> std::vector<Variable<T>> split(const Variable<T>& x, long section_size, long axis = 0);
@@ -61,6 +69,9 @@ template <class T> Variable<T> expand(const Variable<T>& x, const std::vector<lo
 // with leading 1s, a longer one gives x leading axes of length 1. Reps of 0 give
 // an empty result; negative reps are an error.
 template <class T> Variable<T> tile(const Variable<T>& x, const std::vector<long>& reps);
+template <class T> Variable<T> tile(const Variable<T>& x, std::initializer_list<long> reps);
+// tile(x, 2): one count, as np.tile(x, 2) (x's last axis repeated).
+template <class T> Variable<T> tile(const Variable<T>& x, long reps);
 // torch.Tensor.repeat: tile, but repeats must have at least x's rank.
 template <class T> Variable<T> repeat(const Variable<T>& x, const std::vector<long>& repeats);
 // Each element repeated `repeats` times in place along axis: [a, b] -> [a, a, b, b]
@@ -84,6 +95,9 @@ Variable<T> pad(const Variable<T>& x, const PadWidths& widths, PadMode mode = Pa
 
 // x reversed along the axes (np.flip); duplicate axes are an error.
 template <class T> Variable<T> flip(const Variable<T>& x, const std::vector<long>& axes);
+template <class T> Variable<T> flip(const Variable<T>& x, std::initializer_list<long> axes);
+// flip(x, 0): one axis, as np.flip(x, 0).
+template <class T> Variable<T> flip(const Variable<T>& x, long axis);
 // x reversed along every axis (np.flip with axis None).
 template <class T> Variable<T> flip(const Variable<T>& x);
 

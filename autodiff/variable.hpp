@@ -64,6 +64,12 @@ using GradHook = std::function<void(const Array<T>& grad)>;
 // defined in indexing.cpp). Variable's operator() calls it.
 template <class T>
 Variable<T> at(const Variable<T>& x, const std::vector<std::int64_t>& index);
+namespace detail {
+// The ShapeError of x(...) or at(x, {...}) with an unsigned index above 2^63 - 1
+// (too_large marks it): it would wrap to a negative index.
+[[noreturn]] void throw_unsigned_index(const std::vector<std::string>& indices, const std::vector<bool>& too_large,
+                                       const Shape& shape);
+}  // namespace detail
 
 // Rarely used parts of a node, kept out of line so a node stays small.
 template <class T>
@@ -248,6 +254,12 @@ class Variable {
   template <class... I>
     requires((std::is_integral_v<I> && !std::is_same_v<I, bool>) && ...)
   Variable operator()(I... index) const {
+    constexpr auto too_large = []<class J>(J i) {
+      if constexpr (std::is_unsigned_v<J>) return std::uintmax_t(i) > std::uintmax_t(INT64_MAX);
+      return false;
+    };
+    if ((too_large(index) || ...))
+      detail::throw_unsigned_index({std::to_string(index)...}, {too_large(index)...}, shape());
     return at(*this, std::vector<std::int64_t>{static_cast<std::int64_t>(index)...});
   }
 

@@ -1,11 +1,73 @@
 // Array kernels shared by several ops (not recorded on the tape).
 #pragma once
 
+#include <array>
+#include <utility>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "../variable.hpp"
 
 namespace autodiff::detail {
+
+// ---- index arithmetic shared by the shape, indexing and product ops ----------
+
+// The product of shape[from], ..., shape[to - 1] (to the end by default; 1 for none).
+inline std::size_t product(const Shape& shape, std::size_t from = 0, std::size_t to = std::size_t(-1)) {
+  std::size_t n = 1;
+  for (std::size_t d = from; d < to && d < shape.size(); ++d) n *= shape[d];
+  return n;
+}
+
+// A row-major array seen as (outer, n, inner) around an axis: element k of lane
+// (o, i) is at (o * n + k) * inner + i.
+struct AxisLanes {
+  std::size_t outer, n, inner;
+};
+inline AxisLanes lanes_around(const Shape& shape, std::size_t axis) {
+  return {product(shape, 0, axis), shape[axis], product(shape, axis + 1)};
+}
+
+// Row-major strides of shape (in elements).
+inline std::vector<std::size_t> strides_of(const Shape& shape) {
+  std::vector<std::size_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
+// f(e, offsets...) for each position e (row-major) of `shape`: an odometer in
+// which each offset moves by its own steps[a] along axis a (the offsets of one
+// position in other arrays: strides, 0 for a broadcast axis, diagonal steps).
+template <class F, class... Steps>
+void for_each_offset(const Shape& shape, F f, const Steps&... steps) {
+  const std::size_t count = product(shape), rank = shape.size();
+  std::vector<std::size_t> index(rank, 0);
+  std::array<std::size_t, sizeof...(Steps)> offset{};
+  for (std::size_t e = 0; e < count; ++e) {
+    [&]<std::size_t... k>(std::index_sequence<k...>) { f(e, offset[k]...); }(std::index_sequence_for<Steps...>{});
+    for (std::size_t a = rank; a-- > 0;) {
+      std::size_t k = 0;
+      ((offset[k++] += steps[a]), ...);
+      if (++index[a] < shape[a]) break;
+      k = 0;
+      ((offset[k++] -= steps[a] * index[a]), ...);
+      index[a] = 0;
+    }
+  }
+}
+
+// "1, -2, 3": the values joined by ", " (for messages).
+template <class Values>
+std::string joined(const Values& values) {
+  std::string s;
+  bool first = true;
+  for (const auto& v : values) {
+    s += (first ? "" : ", ") + std::to_string(v);
+    first = false;
+  }
+  return s;
+}
 
 // sum of x along axis, keeping the axis with length 1 (so it broadcasts back against x).
 template <class T>

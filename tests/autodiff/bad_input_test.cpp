@@ -5,6 +5,7 @@
 // before, and the tape still able to train.
 #include <doctest/doctest.h>
 
+#include <climits>
 #include <functional>
 #include <string>
 #include <thread>
@@ -251,6 +252,20 @@ const std::vector<Misuse> catalogue = {
     {"broadcast_to past 2^64 elements", Kind::shape, {"broadcast_to", "2^64"},
      [] { broadcast_to(scalar_leaf(1.0), {std::size_t(1) << 32, std::size_t(1) << 33}); }},
     // (more shape ops, issue #12)
+    {"slice_backward to a length past 2^64 elements", Kind::shape,
+     {"slice_backward", "(3, 9223372036854775808)", "2^64"},
+     [] { slice_backward(leaf(m34), 1, 0, std::size_t(1) << 63); }},
+    {"index_rows_backward to a count past 2^64 elements", Kind::shape,
+     {"index_rows_backward", "(9223372036854775808, 4)", "2^64"},
+     [] { index_rows_backward(leaf(m34), {0, 1, 2}, std::size_t(1) << 63); }},
+    {"pick_backward to classes past 2^64 elements", Kind::shape, {"pick_backward", "(5, 9223372036854775808)", "2^64"},
+     [] { pick_backward(leaf(v5), {0, 1, 2, 3, 4}, std::size_t(1) << 63); }},
+    {"split with sizes whose sum wraps past 2^64", Kind::shape, {"split", "add up to more than", "length 3", "axis 0"},
+     [] { split(leaf(m34), {LONG_MAX, LONG_MAX, 5}); }},
+    {"split with a braced list of one size that is not the length", Kind::shape,
+     {"split", "(5)", "add up to more than", "length 4"}, [] { split(leaf(m34), {5}, 1); }},
+    {"repeat_interleave of the flattened x past 2^64 elements", Kind::shape, {"repeat_interleave", "2^64"},
+     [] { repeat_interleave(leaf(m34), LONG_MAX); }},
     {"slice_backward that does not fit", Kind::shape, {"slice_backward", "3 elements", "steps of 2", "length 4"},
      [] { slice_backward(leaf(m34), 0, 0, 4, 2); }},
     {"slice_backward with step 0", Kind::invalid_argument, {"slice_backward", "step 0"},
@@ -344,6 +359,20 @@ const std::vector<Misuse> catalogue = {
      [] { leaf(m34)(0, 1, 2); }},
     {"at_backward with a gradient of the wrong shape", Kind::shape, {"at_backward", "x(1)", "(5,)", "(4,)", "(3, 4)"},
      [] { at_backward(leaf(v5), {1}, {3, 4}); }},
+    {"at_backward into a shape past 2^64 elements", Kind::shape, {"at_backward", "(4294967296, 4294967296)", "2^64"},
+     [] { at_backward(scalar_leaf(1.0), {1, 1}, {std::size_t(1) << 32, std::size_t(1) << 32}); }},
+    {"index_select_backward to a length past 2^64 elements", Kind::shape,
+     {"index_select_backward", "(3, 9223372036854775808)", "2^64"},
+     [] { index_select_backward(leaf(m34), 1, {0, 1, 2, 1}, std::size_t(1) << 63); }},
+    {"gather_backward into a shape past 2^64 elements", Kind::shape,
+     {"gather_backward", "(4294967296, 4294967296)", "2^64"},
+     [] { gather_backward(leaf(m34), 0, IndexArray{{0, 1}}, {std::size_t(1) << 32, std::size_t(1) << 32}); }},
+    {"element access with an unsigned index that wrapped below 0", Kind::shape,
+     {"at", "x(18446744073709551615)", "index 18446744073709551615", "axis 0", "length 3", "unsigned"},
+     [] { leaf(m34)(std::size_t(0) - 1); }},
+    {"at with a braced list of unsigned indices, one past 2^63 - 1", Kind::shape,
+     {"at", "x(1, 9223372036854775808)", "index 9223372036854775808", "axis 1", "length 4"},
+     [] { at(leaf(m34), {std::size_t(1), std::size_t(1) << 63}); }},
 
     // ---- convolution and pooling (issue #13)
 
@@ -356,9 +385,9 @@ const std::vector<Misuse> catalogue = {
     {"arange with too many values", Kind::invalid_argument, {"arange", "too many"}, [] { arange(0.0, 1e300, 1e-300); }},
     {"linspace with an infinite end", Kind::invalid_argument, {"linspace", "stop", "inf"},
      [] { linspace(0.0, INFINITY, 3); }},
-    {"zeros of more than 2^64 elements", Kind::invalid_argument, {"zeros", "(4294967296, 4294967296, 2)", "2^64"},
+    {"zeros of more than 2^64 elements", Kind::shape, {"zeros", "(4294967296, 4294967296, 2)", "2^64"},
      [] { zeros({4294967296, 4294967296, 2}); }},
-    {"randn of more than 2^64 elements", Kind::invalid_argument, {"randn", "2^64"},
+    {"randn of more than 2^64 elements", Kind::shape, {"randn", "2^64"},
      [] { randn({4294967296, 4294967296, 2}); }},
 
     // ---- Variable

@@ -113,3 +113,9 @@ TEST_CASE("Variable::scalar is a 0-D leaf") {
   CHECK(s.item() == 2.5);
   CHECK(s.requires_grad());
 }
+
+TEST_CASE("a factory shape with a 0 is empty even when its other lengths multiply past 2^64 (NumPy)") {
+  CHECK(zeros({std::size_t(1) << 32, std::size_t(1) << 32, 0}).shape() == Shape{std::size_t(1) << 32, std::size_t(1) << 32, 0});
+  CHECK(zeros({std::size_t(1) << 32, std::size_t(1) << 32, 0}).size() == 0);
+  CHECK_THROWS_AS(ones({std::size_t(1) << 32, std::size_t(1) << 32}), ShapeError);
+}

@@ -261,6 +261,9 @@ const std::vector<OpCase> op_cases = {
     {"concatenate five (inputs beyond the inline three)", {{1, 2}, {2, 2}, {1, 2}, {3, 2}, {1, 2}},
      [](const Inputs& x) { return concatenate<double>({x[0], x[1], x[2], x[3], x[4]}, 0); }},
     // (more shape ops, issue #12)
+    {"stack and concatenate of braced lists (T deduced)", {{2, 3}, {2, 3}},
+     [](const Inputs& x) { return concatenate({stack({x[0], x[1] * x[0]}, -1), stack({x[1], x[0]}, -1)}, 1); }},
+    {"tile and flip with one int", {{2, 3}}, [](const Inputs& x) { return flip(tile(x[0], 2), -1) * tile(x[0], {1, 2}); }},
     {"slice step 2 from a negative start", {{2, 7, 3}}, [](const Inputs& x) { return slice(x[0], 1, -6, 7, 2); }},
     {"slice step -2 to the front", {{3, 5}}, [](const Inputs& x) { return slice(x[0], -1, -1, LONG_MIN, -2); }},
     {"slice step -3 between bounds", {{8, 2}}, [](const Inputs& x) { return slice(x[0], 0, 6, 0, -3); }},

@@ -240,3 +240,32 @@ TEST_CASE("an indexing error leaves the tape and the arguments untouched") {
         "index_select: index 7 out of range for axis 1 of length 4 (shape (3, 4)), at indices[1]");
   CHECK(test::message_of([&] { x(3, 0); }) == "at: x(3, 0): index 3 out of range for axis 0 of length 3 (shape (3, 4))");
 }
+
+TEST_CASE("x(i) with an unsigned index above 2^63 - 1 is an error, not a wrap to a negative index") {
+  const V x(iota({3, 4}), true);
+  const std::size_t before = Tape<double>::current().size();
+  const std::size_t i = 0;
+  CHECK_THROWS_AS(x(i - 1), ShapeError);  // not x[-1], the last row
+  CHECK_THROWS_AS(x(1, i - 1), ShapeError);
+  CHECK_THROWS_AS(x(0, 0, i - 1), ShapeError);
+  CHECK_THROWS_AS(at(x, {i, i - 1}), ShapeError);
+  CHECK(Tape<double>::current().size() == before);
+  CHECK(test::message_of([&] { x(1, i - 1); }) ==
+        "at: x(1, 18446744073709551615): index 18446744073709551615 out of range for axis 1 of length 4 (shape (3, 4); "
+        "an unsigned index above 2^63 - 1, perhaps a negative one wrapped around)");
+  CHECK(test::message_of([&] { x(0, 0, i - 1); }).find("rank 2") != std::string::npos);
+  // unsigned indices in range, in both forms
+  CHECK(x(i + 2, i + 3).item() == 11.0);
+  CHECK(at(x, {std::size_t(2), std::size_t(3)}).item() == 11.0);
+  CHECK(at(x, {1u}).value() == Array<double>{4, 5, 6, 7});
+  CHECK(at(x, {std::int64_t(-1), std::int64_t(0)}).item() == 8.0);
+}
+
+TEST_CASE("indexing backward ops refuse a requested shape past 2^64 elements (xtensor's size would wrap)") {
+  const std::size_t big = std::size_t(1) << 32;
+  CHECK(test::message_of([] { at_backward(V::scalar(1.0), {1, 1}, Shape{std::size_t(1) << 32, std::size_t(1) << 32}); }) ==
+        "at_backward: shape (4294967296, 4294967296) has more than 2^64 elements");
+  const V g(iota({2, 3}));
+  CHECK_THROWS_AS(index_select_backward(g, 0, {0, 1}, std::size_t(1) << 63), ShapeError);
+  CHECK_THROWS_AS(gather_backward(g, 0, IndexArray{{0, 1, 0}}, Shape{big, big}), ShapeError);
+}

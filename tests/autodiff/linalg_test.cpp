@@ -431,3 +431,20 @@ TEST_CASE("permute's gradient is permute with the inverse axes") {
   CHECK(x.grad() == permute(V(g), {2, 0, 1}).value());
   CHECK(x.grad()(1, 2, 3) == g(2, 3, 1));
 }
+
+TEST_CASE("dot goes through BLAS: 2^24 + 2^16 ones in float32 sum past float's 2^24 (a serial float sum stops there)") {
+  const std::size_t n = (std::size_t(1) << 24) + (std::size_t(1) << 16);
+  const Variable<float> ones(Array<float>(xt::ones<float>({n})));
+  CHECK(double(dot(ones, ones).item()) == doctest::Approx(double(n)).epsilon(1e-6));
+  // and in double, the same value as a hand loop on random vectors
+  const Array<double> a = test::random_array({1000}, 3), b = test::random_array({1000}, 4);
+  double s = 0;
+  for (std::size_t i = 0; i < 1000; ++i) s += a(i) * b(i);
+  CHECK(dot(Variable<double>(a), Variable<double>(b)).item() == doctest::Approx(s).epsilon(1e-12));
+}
+
+TEST_CASE("transpose of two axes names transpose in its messages and on the tape") {
+  const Variable<double> x(test::random_array({2, 3}, 5), true);
+  CHECK(std::string(transpose(x, 0, 1).op()->name) == "transpose");
+  CHECK(test::message_of([&] { permute(x, {0, 0}); }).rfind("permute: axes (0, 0)", 0) == 0);
+}

@@ -279,3 +279,56 @@ TEST_CASE("flip reverses the given axes, or all of them, as np.flip") {
   CHECK(grad_of([](const V& a) { return flip(a); }, Array<double>{1, 2, 3}, Array<double>{1, 10, 100}) ==
         Array<double>{100, 10, 1});
 }
+
+TEST_CASE("braced lists: split's sizes, tile's counts, flip's axes; stack and concatenate deduce T") {
+  const V x = arange(5);
+  // split(x, {5}) is one part of 5 (torch.split(x, [5])), not sections of 5
+  const auto whole = split(x, {5});
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].value() == x.value());
+  CHECK_THROWS_AS(split(x, {2}), ShapeError);  // sizes that do not add up to 5
+  CHECK(split(x, 2).size() == 3);              // an int is still a section size
+  CHECK(split(x, {2, 3}).size() == 2);
+  // tile and flip with a single int, as NumPy
+  const V m(iota({2, 3}));
+  CHECK(tile(m, 2).value() == Array<double>{{0, 1, 2, 0, 1, 2}, {3, 4, 5, 3, 4, 5}});
+  CHECK(tile(m, {2}).value() == tile(m, 2).value());
+  CHECK(flip(m, 0).value() == Array<double>{{3, 4, 5}, {0, 1, 2}});
+  CHECK(flip(m, -1).value() == Array<double>{{2, 1, 0}, {5, 4, 3}});
+  CHECK(flip(m, {}).value() == m.value());  // no axes: nothing flipped (np.flip(m, ()))
+  // T deduced from a braced list of Variables
+  const V a(Array<double>{1, 2}), b(Array<double>{3, 4});
+  CHECK(stack({a, b}).value() == Array<double>{{1, 2}, {3, 4}});
+  CHECK(stack({a, b}, 1).value() == Array<double>{{1, 3}, {2, 4}});
+  CHECK(concatenate({a, b}).value() == Array<double>{1, 2, 3, 4});
+  const Variablef f(Array<float>{1.f}), g(Array<float>{2.f});
+  CHECK(concatenate({f, g}, 0).value() == Array<float>{1.f, 2.f});
+}
+
+TEST_CASE("split checks each size against the length left (no wrap past 2^64)") {
+  const V x(iota({3}), true);
+  const std::size_t before = Tape<double>::current().size();
+  CHECK_THROWS_AS(split(x, {LONG_MAX, LONG_MAX, 5}), ShapeError);  // their sum wraps to 3
+  CHECK_THROWS_AS(split(x, {2, LONG_MAX}), ShapeError);
+  CHECK(Tape<double>::current().size() == before);
+  CHECK(test::message_of([&] { split(x, {2, 2}); }) ==
+        "split: section sizes (2, 2) add up to more than the length 3 of axis 0 (shape (3,))");
+}
+
+TEST_CASE("repeat_interleave of the flattened x checks its size before flatten records anything") {
+  const V x(iota({3, 4}), true);
+  const std::size_t before = Tape<double>::current().size();
+  CHECK_THROWS_AS(repeat_interleave(x, LONG_MAX), ShapeError);
+  CHECK(Tape<double>::current().size() == before);
+}
+
+TEST_CASE("backward ops refuse a requested shape past 2^64 elements (xtensor's size would wrap)") {
+  const V g(iota({2, 3}), true), row(iota({2}), true);
+  const std::size_t big = std::size_t(1) << 63;
+  CHECK(test::message_of([&] { slice_backward(g, 1, 0, big); }) ==
+        "slice_backward: shape (2, 9223372036854775808) has more than 2^64 elements");
+  CHECK_THROWS_AS(index_rows_backward(g, {0, 1}, big), ShapeError);
+  CHECK_THROWS_AS(pick_backward(row, {0, 1}, big), ShapeError);
+  // within 2^64 they still work
+  CHECK(slice_backward(g, 1, 1, 5).value() == Array<double>{{0, 0, 1, 2, 0}, {0, 3, 4, 5, 0}});
+}
