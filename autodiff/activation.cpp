@@ -11,6 +11,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include "detail/broadcast.hpp"
 #include "detail/kernels.hpp"
 #include "detail/vector_math.hpp"
 #include "compare.hpp"
@@ -167,7 +168,7 @@ Variable<T> softplus(const Variable<T>& x, Scalar<T> beta, Scalar<T> threshold) 
   static const OpInfo op{"softplus", "dx = g sigmoid(beta x), or g where beta x > threshold"};
   if (beta == T(0) || !std::isfinite(beta) || std::isnan(threshold))
     throw std::invalid_argument("softplus: beta must be finite and nonzero and threshold not NaN (beta " +
-                                std::to_string(beta) + ", threshold " + std::to_string(threshold) + ")");
+                                detail::number(beta) + ", threshold " + detail::number(threshold) + ")");
   Array<T> y = Array<T>::from_shape(x.shape());
   const T* px = x.value().data();
   for (std::size_t i = 0, n = y.size(); i < n; ++i) {
@@ -188,7 +189,6 @@ Variable<T> softplus(const Variable<T>& x, Scalar<T> beta, Scalar<T> threshold) 
 }
 
 namespace {
-constexpr long double two_over_sqrt_pi = 1.12837916709551257389615890312154517L;
 constexpr long double one_over_sqrt_2pi = 0.398942280401432677939946059934381868L;
 constexpr long double sqrt_2_over_pi = 0.797884560802865355879892119868763737L;
 constexpr double gelu_tanh_c = 0.044715;
@@ -207,7 +207,7 @@ T gelu_exact_value(T x) {
     constexpr double c_hi = 0.70710678118654752440, c_lo = -4.8336466567264565186e-17;  // 1/sqrt 2 = c_hi + c_lo
     const double zh = -x * c_hi;
     const double zl = std::fma(-x, c_hi, -zh) - x * c_lo;
-    const double e = std::erfc(zh) - double(two_over_sqrt_pi) * std::exp(-zh * zh) * zl;
+    const double e = std::erfc(zh) - double(detail::two_over_sqrt_pi) * std::exp(-zh * zh) * zl;
     return T(0.5) * x * e;
   }
 }
@@ -219,6 +219,34 @@ T gelu_tanh_value(T x) {
   const T two_u = T(2 * sqrt_2_over_pi) * x * (T(1) + T(gelu_tanh_c) * x * x);
   return x / (T(1) + std::exp(-two_u));
 }
+
+// An activation's derivative formula(x) (without g), with its limits `below`
+// at -inf and `above` at +inf taken for |x| > cutoff, where the formula equals
+// them to rounding: there it would make inf * 0 = NaN (x s (1 - s) at x = inf,
+// or x^3 overflowing at large finite x). The x seen by the formula is replaced
+// by 0 there, so that no inf or NaN enters even the derivative of the formula.
+template <class T, class Formula>
+Variable<T> with_limits(const Variable<T>& x, T cutoff, T below, T above, Formula formula) {
+  const Array<T>& v = x.value();
+  const Mask outside = detail::map<Mask>(v, [cutoff](T a) { return std::abs(a) > cutoff; });
+  if (std::none_of(outside.begin(), outside.end(), [](bool b) { return b; })) return formula(x);
+  const Mask high = detail::map<Mask>(v, [cutoff](T a) { return a > cutoff; });
+  const Mask low = detail::map<Mask>(v, [cutoff](T a) { return a < -cutoff; });
+  return autodiff::where(high, above, autodiff::where(low, below, formula(autodiff::where(outside, T(0), x))));
+}
+
+// y = finish(x, e^(sign x)) value by value, the exponential vectorised over the whole buffer.
+template <class T, class Finish>
+Array<T> with_exp(const Array<T>& x, T sign, Finish finish) {
+  const std::size_t n = x.size();
+  const T* px = x.data();
+  Array<T> y = Array<T>::from_shape(x.shape());
+  T* py = y.data();
+  for (std::size_t i = 0; i < n; ++i) py[i] = sign * px[i];
+  detail::exp_of(py, py, n);
+  for (std::size_t i = 0; i < n; ++i) py[i] = finish(px[i], py[i]);
+  return y;
+}
 }  // namespace
 
 template <class T>
@@ -228,10 +256,13 @@ Variable<T> gelu(const Variable<T>& x, Gelu approximate) {
     Array<T> y = Array<T>::from_shape(x.shape());
     std::transform(x.value().begin(), x.value().end(), y.begin(), [](T v) { return gelu_tanh_value(v); });
     return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
-      const Variable<T> x = d.input(0), x2 = square(x);
-      const Variable<T> s = sigmoid(x * (x2 * T(gelu_tanh_c) + T(1)) * T(2 * sqrt_2_over_pi));
-      const Variable<T> dw = x2 * T(6 * gelu_tanh_c * sqrt_2_over_pi) + T(2 * sqrt_2_over_pi);  // w'
-      d.add_grad(0, d.g * (s + sigmoid_backward(x * dw, s)));  // s + x w' s (1 - s)
+      // beyond |x| = 100, w is beyond 70000: s is 0 or 1 exactly, and the derivative 0 or 1
+      d.add_grad(0, d.g * with_limits(d.input(0), T(100), T(0), T(1), [](const Variable<T>& x) {
+        const Variable<T> x2 = square(x);
+        const Variable<T> s = sigmoid(x * (x2 * T(gelu_tanh_c) + T(1)) * T(2 * sqrt_2_over_pi));
+        const Variable<T> dw = x2 * T(6 * gelu_tanh_c * sqrt_2_over_pi) + T(2 * sqrt_2_over_pi);  // w'
+        return s + sigmoid_backward(x * dw, s);  // s + x w' s (1 - s)
+      }));
     });
   }
   if (approximate != Gelu::exact)
@@ -241,47 +272,45 @@ Variable<T> gelu(const Variable<T>& x, Gelu approximate) {
   Array<T> y = Array<T>::from_shape(x.shape());
   std::transform(x.value().begin(), x.value().end(), y.begin(), [](T v) { return gelu_exact_value(v); });
   return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
-    const Variable<T> x = d.input(0);
-    const Variable<T> phi = erfc(x * T(-0.70710678118654752440L)) * T(0.5);
-    d.add_grad(0, d.g * (phi + x * exp(square(x) * T(-0.5)) * T(one_over_sqrt_2pi)));
+    // beyond |x| = 50, Phi is 0 or 1 and x e^(-x^2/2) is 0 exactly (inf * 0 at x = inf)
+    d.add_grad(0, d.g * with_limits(d.input(0), T(50), T(0), T(1), [](const Variable<T>& x) {
+      const Variable<T> phi = erfc(x * T(-0.70710678118654752440L)) * T(0.5);
+      return phi + x * exp(square(x) * T(-0.5)) * T(one_over_sqrt_2pi);
+    }));
   });
 }
 
 template <class T>
 Variable<T> silu(const Variable<T>& x) {
   static const OpInfo op{"silu", "dx = g s (1 + x (1 - s)), s = sigmoid(x)"};
-  const std::size_t n = x.size();
-  const T* px = x.value().data();
-  Array<T> y = Array<T>::from_shape(x.shape());
-  T* py = y.data();
-  for (std::size_t i = 0; i < n; ++i) py[i] = -px[i];
-  detail::exp_of(py, py, n);  // e^-x, vectorised
   // x / (1 + e^-x): one rounding fewer than x sigmoid(x); -inf / inf would be NaN (the limit is -0)
-  for (std::size_t i = 0; i < n; ++i)
-    py[i] = px[i] == -std::numeric_limits<T>::infinity() ? -T(0) : px[i] / (T(1) + py[i]);
+  Array<T> y = with_exp(x.value(), T(-1), [](T v, T e) {
+    return v == -std::numeric_limits<T>::infinity() ? -T(0) : v / (T(1) + e);
+  });
   return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
-    const Variable<T> x = d.input(0), s = sigmoid(x);
-    d.add_grad(0, d.g * (s + sigmoid_backward(x, s)));  // s + x s (1 - s)
+    // beyond |x| = 1000, s is 0 or 1 exactly (e^-1000 underflows), and so is the derivative
+    d.add_grad(0, d.g * with_limits(d.input(0), T(1000), T(0), T(1), [](const Variable<T>& x) {
+      const Variable<T> s = sigmoid(x);
+      return s + sigmoid_backward(x, s);  // s + x s (1 - s)
+    }));
   });
 }
 
 template <class T>
 Variable<T> mish(const Variable<T>& x) {
   static const OpInfo op{"mish", "dx = g (t + x sigmoid(x) (1 - t^2)), t = tanh(softplus(x))"};
-  const std::size_t n = x.size();
-  const T* px = x.value().data();
-  Array<T> y = Array<T>::from_shape(x.shape());
-  T* py = y.data();
-  detail::exp_of(px, py, n);  // e^x, vectorised
   // tanh(log(1 + e)) = n / (n + 2) with n = e (e + 2): one exponential, and no
   // cancellation for x << 0 (mish(-40) keeps its precision). Beyond x = 20 it is 1 to rounding.
-  for (std::size_t i = 0; i < n; ++i) {
-    const T v = px[i], e = py[i], m = e * (e + T(2));
-    py[i] = v > T(20) ? v : v == -std::numeric_limits<T>::infinity() ? -T(0) : v * m / (m + T(2));
-  }
+  Array<T> y = with_exp(x.value(), T(1), [](T v, T e) {
+    const T m = e * (e + T(2));
+    return v > T(20) ? v : v == -std::numeric_limits<T>::infinity() ? -T(0) : v * m / (m + T(2));
+  });
   return record<T>(op, std::move(y), {x}, [](Backward<T>& d) {
-    const Variable<T> x = d.input(0), t = tanh(softplus(x));
-    d.add_grad(0, d.g * (t + tanh_backward(x * sigmoid(x), t)));  // t + x sigmoid(x) (1 - t^2)
+    // beyond |x| = 1000, t is 1 (x > 0) or e^x = 0, and the derivative 1 or 0 exactly
+    d.add_grad(0, d.g * with_limits(d.input(0), T(1000), T(0), T(1), [](const Variable<T>& x) {
+      const Variable<T> t = tanh(softplus(x));
+      return t + tanh_backward(x * sigmoid(x), t);  // t + x sigmoid(x) (1 - t^2)
+    }));
   });
 }
 
@@ -290,7 +319,7 @@ Variable<T> hardtanh(const Variable<T>& x, Scalar<T> min_val, Scalar<T> max_val)
   static const OpInfo op{"hardtanh", "dx = g if min_val < x < max_val else 0"};
   if (!(min_val <= max_val))  // also NaN
     throw std::invalid_argument("hardtanh: min_val must not exceed max_val, nor either be NaN (min_val " +
-                                std::to_string(min_val) + ", max_val " + std::to_string(max_val) + ")");
+                                detail::number(min_val) + ", max_val " + detail::number(max_val) + ")");
   const T lo = min_val, hi = max_val;
   Array<T> y = Array<T>::from_shape(x.shape());
   std::transform(x.value().begin(), x.value().end(), y.begin(),

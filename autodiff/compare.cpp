@@ -3,62 +3,20 @@
 
 #include <functional>
 
-#include <xtensor/xbroadcast.hpp>
-
+#include "detail/broadcast.hpp"
 #include "op.hpp"
 
 namespace autodiff {
-
-namespace {
-
-// f(a, b) value by value into a mask, a and b broadcast together. Same shapes
-// and one-element operands take a plain loop; other shapes are broadcast to
-// the result's shape first (xtensor's vectorised bool assignment from a
-// broadcast expression is wrong in SSE2 builds: see where() in elementwise.cpp).
-template <class CA, class CB, class F>
-Mask broadcast_map(const OpInfo& op, const CA& a, const CB& b, F f) {
-  using A = typename CA::value_type;
-  using B = typename CB::value_type;
-  const Shape shape = broadcast_shape(op, a.shape(), b.shape());
-  Mask y = Mask::from_shape(shape);
-  bool* py = y.data();
-  const std::size_t n = y.size();
-  if (detail::same_shape(a.shape(), b.shape())) {
-    for (std::size_t i = 0; i < n; ++i) py[i] = f(a.data()[i], b.data()[i]);
-  } else if (b.size() == 1 && detail::same_shape(a.shape(), shape)) {
-    const B s = b.data()[0];
-    for (std::size_t i = 0; i < n; ++i) py[i] = f(a.data()[i], s);
-  } else if (a.size() == 1 && detail::same_shape(b.shape(), shape)) {
-    const A s = a.data()[0];
-    for (std::size_t i = 0; i < n; ++i) py[i] = f(s, b.data()[i]);
-  } else {
-    const CA af = xt::broadcast(a, shape);
-    const CB bf = xt::broadcast(b, shape);
-    for (std::size_t i = 0; i < n; ++i) py[i] = f(af.data()[i], bf.data()[i]);
-  }
-  return y;
-}
-
-template <class T, class F>
-Mask scalar_map(const Array<T>& a, T s, F f) {
-  Mask y = Mask::from_shape(a.shape());
-  bool* py = y.data();
-  const T* pa = a.data();
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = f(pa[i], s);
-  return y;
-}
-
-}  // namespace
 
 #define WENGERT_COMPARISON(name, functor)                                        \
   template <class T>                                                             \
   Mask name(const Variable<T>& a, const Variable<T>& b) {                        \
     static const OpInfo op{#name, "no gradient (a mask)"};                       \
-    return broadcast_map(op, a.value(), b.value(), functor<T>());                \
+    return detail::broadcast_map<Mask>(op, a.value(), b.value(), functor<T>());  \
   }                                                                              \
   template <class T>                                                             \
   Mask name(const Variable<T>& a, Scalar<T> b) {                                 \
-    return scalar_map(a.value(), T(b), functor<T>());                            \
+    return detail::map<Mask>(a.value(), [s = T(b)](T v) { return functor<T>()(v, s); }); \
   }
 WENGERT_COMPARISON(greater, std::greater)
 WENGERT_COMPARISON(greater_equal, std::greater_equal)
@@ -70,23 +28,21 @@ WENGERT_COMPARISON(not_equal, std::not_equal_to)
 
 Mask logical_and(const Mask& a, const Mask& b) {
   static const OpInfo op{"logical_and", "no gradient (a mask)"};
-  return broadcast_map(op, a, b, [](bool x, bool y) { return x && y; });
+  return detail::broadcast_map<Mask>(op, a, b, [](bool x, bool y) { return x && y; });
 }
 
 Mask logical_or(const Mask& a, const Mask& b) {
   static const OpInfo op{"logical_or", "no gradient (a mask)"};
-  return broadcast_map(op, a, b, [](bool x, bool y) { return x || y; });
+  return detail::broadcast_map<Mask>(op, a, b, [](bool x, bool y) { return x || y; });
 }
 
 Mask logical_xor(const Mask& a, const Mask& b) {
   static const OpInfo op{"logical_xor", "no gradient (a mask)"};
-  return broadcast_map(op, a, b, [](bool x, bool y) { return x != y; });
+  return detail::broadcast_map<Mask>(op, a, b, [](bool x, bool y) { return x != y; });
 }
 
 Mask logical_not(const Mask& a) {
-  Mask y = Mask::from_shape(a.shape());
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) y.data()[i] = !a.data()[i];
-  return y;
+  return detail::map<Mask>(a, [](bool v) { return !v; });
 }
 
 #define WENGERT_INSTANTIATE(T)                                        \

@@ -5,6 +5,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include "detail/broadcast.hpp"
 #include "detail/vector_math.hpp"
 #include "op.hpp"
 
@@ -21,35 +22,19 @@ template <class T>
 void check_broadcast(const OpInfo& op, const Variable<T>& a, const Variable<T>& b) {
   if (!detail::same_shape(a.shape(), b.shape())) broadcast_shape(op, a.shape(), b.shape());
 }
-// x broadcast to shape: x itself when it already has that shape, else a copy made in storage.
-template <class T>
-const Array<T>& broadcast_array(const Array<T>& x, const Shape& shape, Array<T>& storage) {
-  if (detail::same_shape(x.shape(), shape)) return x;
-  storage = xt::broadcast(x, shape);
-  return storage;
-}
+using detail::broadcast_array;
 // a op b elementwise. Operands of one shape (the common case, and every
 // gradient of an elementwise op) take a plain loop: xtensor's broadcasting
 // machinery costs more than the arithmetic on small arrays (ops_bench BM_TinyOps).
-template <class T, class Op>
-Array<T> same_shape_loop(const Array<T>& a, const Array<T>& b, Op op) {
-  Array<T> y = Array<T>::from_shape(a.shape());
-  const T *pa = a.data(), *pb = b.data();
-  T* py = y.data();
-  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] = op(pa[i], pb[i]);
-  return y;
-}
 template <class T, class Op, class Broadcast>
 Array<T> elementwise(const Array<T>& a, const Array<T>& b, Op op, Broadcast broadcast) {
   // (each branch returns a prvalue: the result is built in place, never moved)
   if (!detail::same_shape(a.shape(), b.shape())) return broadcast(a, b);  // xtensor, vectorised
-  return same_shape_loop(a, b, op);
+  return detail::broadcast_map<Array<T>>(a.shape(), a, b, op);
 }
 template <class T, class Op>
 Array<T> elementwise(const Array<T>& a, Op op) {
-  Array<T> y = Array<T>::from_shape(a.shape());
-  std::transform(a.data(), a.data() + a.size(), y.data(), op);
-  return y;
+  return detail::map<Array<T>>(a, op);
 }
 }  // namespace
 
@@ -192,13 +177,7 @@ namespace {
 // maximum and minimum: the share of g that goes to a (1 where a wins, 1/2 at a tie).
 template <class T, class Wins>
 Array<T> share_of_a(const Array<T>& a, const Array<T>& b, const Shape& shape, Wins wins) {
-  Array<T> a_storage, b_storage;
-  const Array<T>& af = broadcast_array(a, shape, a_storage);
-  const Array<T>& bf = broadcast_array(b, shape, b_storage);
-  Array<T> share = Array<T>::from_shape(shape);
-  for (std::size_t i = 0; i < share.size(); ++i)
-    share.data()[i] = wins(af.data()[i], bf.data()[i]) ? T(1) : af.data()[i] == bf.data()[i] ? T(0.5) : T(0);
-  return share;
+  return detail::broadcast_map<Array<T>>(shape, a, b, [wins](T x, T y) { return wins(x, y) ? T(1) : x == y ? T(0.5) : T(0); });
 }
 }  // namespace
 

@@ -11,6 +11,10 @@
 
 namespace autodiff {
 
+namespace detail {
+inline constexpr long double two_over_sqrt_pi = 1.12837916709551257389615890312154517L;  // erf' (0)
+}  // namespace detail
+
 // Trigonometric (radians).
 template <class T> Variable<T> sin(const Variable<T>& x);   // dx = g cos x
 template <class T> Variable<T> cos(const Variable<T>& x);   // dx = -g sin x

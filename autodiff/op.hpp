@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -48,6 +49,30 @@ inline bool same_shape(const Shape& a, const Shape& b) {
 
 // Axis in [-rank, rank) to [0, rank), or a ShapeError naming the op.
 std::size_t normalize_axis(const OpInfo& op, long axis, std::size_t rank);
+// The same, the message naming `name`: the function the user called, where an
+// op's internal name differs from it (sum over axes records "sum_axes").
+inline std::size_t normalize_axis(const char* name, long axis, std::size_t rank) {
+  const long r = static_cast<long>(rank);
+  if (axis < -r || axis >= r)
+    throw ShapeError(std::string(name) + ": axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                     std::to_string(rank));
+  return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
+}
+
+namespace detail {
+// A number for an error message, in the shortest form that reads back the same:
+// "1e-10", "0.1", "inf" (std::to_string(1e-10) would print "0.000000").
+inline std::string number(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
+}
+inline std::string number(float value) {  // 1e-10f as "1e-10", not as the double it widens to
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
+}
+}  // namespace detail
 
 // The number of elements of shape, or a ShapeError naming `call` (the function
 // the user called) and the shape if it has more than 2^64 - 1 (xtensor's size

@@ -22,6 +22,7 @@
 #include "detail/kernels.hpp"
 #include "detail/vector_math.hpp"
 #include "elementwise.hpp"
+#include "linalg.hpp"
 #include "op.hpp"
 #include "shape.hpp"
 
@@ -306,10 +307,11 @@ Variable<T> extremum_all(const OpInfo& op, Extremum<T> kernel, const Variable<T>
 }
 
 template <class T>
-Variable<T> extremum_axis(const OpInfo& op, Extremum<T> kernel, const Variable<T>& x, long axis, bool keepdims) {
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+Variable<T> extremum_axis(const OpInfo& op, const char* name, Extremum<T> kernel, const Variable<T>& x, long axis,
+                          bool keepdims) {
+  const std::size_t ax = normalize_axis(name, axis, x.dimension());
   if (x.shape()[ax] == 0)
-    throw ShapeError(std::string(op.name) + ": axis " + std::to_string(ax) + " has length 0 (shape " +
+    throw ShapeError(std::string(name) + ": axis " + std::to_string(ax) + " has length 0 (shape " +
                      to_string(x.shape()) + ")");
   return record<T>(op, finish_reduction(kernel(x.value(), ax), ax, keepdims), {x}, [ax](Backward<T>& d) {
     const Array<T>& x = d.input(0).value();
@@ -318,16 +320,16 @@ Variable<T> extremum_axis(const OpInfo& op, Extremum<T> kernel, const Variable<T
   });
 }
 
-// Axes in [-rank, rank) to sorted axes in [0, rank), or a ShapeError naming the op.
-std::vector<std::size_t> normalize_axes(const OpInfo& op, const Axes& axes, std::size_t rank) {
+// Axes in [-rank, rank) to sorted axes in [0, rank), or a ShapeError naming the function called.
+std::vector<std::size_t> normalize_axes(const char* name, const Axes& axes, std::size_t rank) {
   std::vector<std::size_t> result;
-  for (long a : axes) result.push_back(normalize_axis(op, a, rank));
+  for (long a : axes) result.push_back(normalize_axis(name, a, rank));
   std::sort(result.begin(), result.end());
   for (std::size_t i = 1; i < result.size(); ++i)
     if (result[i] == result[i - 1]) {
       std::string list;
       for (long a : axes) list += (list.empty() ? "" : ", ") + std::to_string(a);
-      throw ShapeError(std::string(op.name) + ": axis " + std::to_string(result[i]) + " is repeated in (" + list +
+      throw ShapeError(std::string(name) + ": axis " + std::to_string(result[i]) + " is repeated in (" + list +
                        ") for a tensor of rank " + std::to_string(rank));
     }
   return result;
@@ -369,12 +371,12 @@ Array<T> repeat_to(const Array<T>& kept, const Shape& shape) {
 
 // max or min over several axes: the kernel applied axis by axis (a NaN still wins).
 template <class T>
-Variable<T> extremum_axes(const OpInfo& op, Extremum<T> kernel, const Variable<T>& x, const Axes& axes,
-                          bool keepdims) {
-  const std::vector<std::size_t> ax = normalize_axes(op, axes, x.dimension());
+Variable<T> extremum_axes(const OpInfo& op, const char* name, Extremum<T> kernel, const Variable<T>& x,
+                          const Axes& axes, bool keepdims) {
+  const std::vector<std::size_t> ax = normalize_axes(name, axes, x.dimension());
   for (std::size_t a : ax)
     if (x.shape()[a] == 0)
-      throw ShapeError(std::string(op.name) + ": axis " + std::to_string(a) + " has length 0 (shape " +
+      throw ShapeError(std::string(name) + ": axis " + std::to_string(a) + " has length 0 (shape " +
                        to_string(x.shape()) + ")");
   if (ax.empty()) return x;
   Array<T> y = x.value();
@@ -393,10 +395,10 @@ Variable<T> extremum_axes(const OpInfo& op, Extremum<T> kernel, const Variable<T
 }
 
 // Whether correction is finite, else an invalid_argument naming the op.
-void check_correction(const OpInfo& op, double correction) {
+void check_correction(const char* name, double correction) {
   if (!std::isfinite(correction))
-    throw std::invalid_argument(std::string(op.name) + ": the correction must be finite, got " +
-                                std::to_string(correction));
+    throw std::invalid_argument(std::string(name) + ": the correction must be finite, got " +
+                                detail::number(correction));
 }
 
 // sum (x - mean)^2 / max(0, n - correction) along axis, the axis kept; two passes (mean first).
@@ -457,28 +459,44 @@ Variable<T> sign_of(const Array<T>& x) {
 }
 
 // The p-norm of x along axis, kept: the sum (or max) of |x|^p, then the root.
+// For p > 1 each lane is scaled by its max |x| = m first, m (sum (|x| / m)^p)^(1/p)
+// (as hypot and BLAS nrm2 do): |x|^p alone overflows or underflows far inside
+// the range (float p = 2: inf from |x| = 2e19, 0 below 1e-23).
 template <class T>
 Array<T> norm_keepdims(const Array<T>& x, std::size_t axis, double p) {
   Array<T> t = Array<T>::from_shape(x.shape());
-  const T tp = T(p);
-  if (p == 1 || std::isinf(p))
-    std::transform(x.begin(), x.end(), t.begin(), [](T v) { return std::abs(v); });
-  else if (p == 2)
-    std::transform(x.begin(), x.end(), t.begin(), [](T v) { return v * v; });
-  else
-    std::transform(x.begin(), x.end(), t.begin(), [tp](T v) { return std::pow(std::abs(v), tp); });
+  std::transform(x.begin(), x.end(), t.begin(), [](T v) { return std::abs(v); });
   if (std::isinf(p)) return detail::max_keepdims(t, axis);
+  if (p == 1) return detail::sum_keepdims(t, axis);
+  const Array<T> m = detail::max_keepdims(t, axis);  // NaN wins; -inf for an empty lane
+  const Lanes l = lanes_of(x.shape(), axis);
+  const T tp = T(p);
+  for (std::size_t o = 0; o < l.outer; ++o)
+    for (std::size_t k = 0; k < l.n; ++k) {
+      T* row = t.data() + (o * l.n + k) * l.inner;
+      const T* mo = m.data() + o * l.inner;
+      for (std::size_t i = 0; i < l.inner; ++i) {
+        const T r = row[i] / mo[i];  // in [0, 1]; NaN where m is 0 or inf (that lane is m itself, below)
+        row[i] = p == 2 ? r * r : std::pow(r, tp);
+      }
+    }
   Array<T> s = detail::sum_keepdims(t, axis);
-  if (p == 2)
-    for (T& v : s) v = std::sqrt(v);
-  else if (p != 1)
-    for (T& v : s) v = std::pow(v, T(1) / tp);
+  for (std::size_t j = 0; j < s.size(); ++j) {
+    const T mj = m.data()[j];
+    T& v = s.data()[j];
+    if (l.n == 0)
+      v = T(0);
+    else if (mj == T(0) || std::isinf(mj) || std::isnan(mj))
+      v = mj;
+    else
+      v = mj * (p == 2 ? std::sqrt(v) : std::pow(v, T(1) / tp));
+  }
   return s;
 }
 
 void check_p(double p) {
   if (!(p >= 1))
-    throw std::invalid_argument("norm: p must be >= 1 or inf, got " + std::to_string(p));
+    throw std::invalid_argument("norm: p must be >= 1 or inf, got " + detail::number(p));
 }
 
 // norm's VJP along axis: g (kept axis) and y the norm (kept axis).
@@ -490,9 +508,10 @@ Variable<T> norm_vjp(const Variable<T>& x, const Variable<T>& g, const Variable<
     Array<T> share = tie_share<T>(xt::abs(x.value()), y.value(), ax);  // constant
     return broadcast_to(g, shape) * (sign_of(x.value()) * Variable<T>(std::move(share)));
   }
-  if (p == 2) return broadcast_to(div_or_zero(g, y), shape) * x;
-  const T q = T(p - 1);
-  return broadcast_to(div_or_zero(g, pow(y, q)), shape) * (sign_of(x.value()) * pow(abs(x), q));
+  // x / norm (in [-1, 1]) before g: g / norm and norm^(p-1) overflow for norms far inside the range
+  const Variable<T> ratio = div_or_zero(x, broadcast_to(y, shape));
+  if (p == 2) return broadcast_to(g, shape) * ratio;
+  return broadcast_to(g, shape) * (sign_of(x.value()) * pow(abs(ratio), T(p - 1)));
 }
 
 // y[k] = x[0] + ... + x[k] along axis (reverse: x[k] + ... + x[n - 1]).
@@ -603,7 +622,7 @@ Variable<T> sum(const Variable<T>& x) {
 template <class T>
 Variable<T> sum(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"sum_axis", "dx = g (broadcast along axis)"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  const std::size_t ax = normalize_axis("sum", axis, x.dimension());
   return record<T>(op, finish_reduction(detail::sum_keepdims(x.value(), ax), ax, keepdims), {x},
                    [ax](Backward<T>& d) { d.add_grad(0, grad_broadcast(d, ax)); });
 }
@@ -611,7 +630,7 @@ Variable<T> sum(const Variable<T>& x, long axis, bool keepdims) {
 template <class T>
 Variable<T> sum(const Variable<T>& x, const Axes& axes, bool keepdims) {
   static const OpInfo op{"sum_axes", "dx = g (broadcast along the axes)"};
-  const std::vector<std::size_t> ax = normalize_axes(op, axes, x.dimension());
+  const std::vector<std::size_t> ax = normalize_axes("sum", axes, x.dimension());
   if (ax.empty()) return x;  // NumPy's axis=(): nothing reduced
   if (ax.size() == 1) return sum(x, long(ax[0]), keepdims);
   Array<T> y = x.value();
@@ -644,8 +663,9 @@ Variable<T> mean(const Variable<T>& x) {
 template <class T>
 Variable<T> mean(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"mean_axis", "dx = g / n (broadcast along axis)"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  if (x.shape()[ax] == 0) throw ShapeError("mean_axis: the axis has length 0");
+  const std::size_t ax = normalize_axis("mean", axis, x.dimension());
+  if (x.shape()[ax] == 0)
+    throw ShapeError("mean: axis " + std::to_string(ax) + " has length 0 (shape " + to_string(x.shape()) + ")");
   const T n = T(x.shape()[ax]);
   return record<T>(op, finish_reduction<T>(detail::sum_keepdims(x.value(), ax) / n, ax, keepdims), {x},
                    [ax, n](Backward<T>& d) {
@@ -655,11 +675,11 @@ Variable<T> mean(const Variable<T>& x, long axis, bool keepdims) {
 
 template <class T>
 Variable<T> mean(const Variable<T>& x, const Axes& axes, bool keepdims) {
-  static const OpInfo op{"mean_axes", "dx = g / n (broadcast along the axes)"};
-  const std::vector<std::size_t> ax = normalize_axes(op, axes, x.dimension());
+  // sum over the axes, divided: recorded as sum_axes and div_scalar
+  const std::vector<std::size_t> ax = normalize_axes("mean", axes, x.dimension());
   std::size_t n = 1;
   for (std::size_t a : ax) n *= x.shape()[a];
-  if (n == 0) throw ShapeError("mean_axes: the axes hold no elements (shape " + to_string(x.shape()) + ")");
+  if (n == 0) throw ShapeError("mean: the axes hold no elements (shape " + to_string(x.shape()) + ")");
   if (ax.empty()) return x;
   return sum(x, axes, keepdims) / T(n);
 }
@@ -673,7 +693,7 @@ Variable<T> max(const Variable<T>& x) {
 template <class T>
 Variable<T> max(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"max_axis", "dx = g [x = max] / (number of maxima), along axis"};
-  return extremum_axis<T>(op, detail::max_keepdims<T>, x, axis, keepdims);
+  return extremum_axis<T>(op, "max", detail::max_keepdims<T>, x, axis, keepdims);
 }
 
 template <class T>
@@ -685,27 +705,27 @@ Variable<T> min(const Variable<T>& x) {
 template <class T>
 Variable<T> min(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"min_axis", "dx = g [x = min] / (number of minima), along axis"};
-  return extremum_axis<T>(op, min_keepdims<T>, x, axis, keepdims);
+  return extremum_axis<T>(op, "min", min_keepdims<T>, x, axis, keepdims);
 }
 
 template <class T>
 Variable<T> max(const Variable<T>& x, const Axes& axes, bool keepdims) {
   static const OpInfo op{"max_axes", "dx = g [x = max] / (number of maxima), over the axes"};
   if (axes.size() == 1) return max(x, axes[0], keepdims);
-  return extremum_axes<T>(op, detail::max_keepdims<T>, x, axes, keepdims);
+  return extremum_axes<T>(op, "max", detail::max_keepdims<T>, x, axes, keepdims);
 }
 
 template <class T>
 Variable<T> min(const Variable<T>& x, const Axes& axes, bool keepdims) {
   static const OpInfo op{"min_axes", "dx = g [x = min] / (number of minima), over the axes"};
   if (axes.size() == 1) return min(x, axes[0], keepdims);
-  return extremum_axes<T>(op, min_keepdims<T>, x, axes, keepdims);
+  return extremum_axes<T>(op, "min", min_keepdims<T>, x, axes, keepdims);
 }
 
 template <class T>
 Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims) {
   static const OpInfo op{"logsumexp_axes", "dx = g e^(x - y), over the axes"};
-  const std::vector<std::size_t> ax = normalize_axes(op, axes, x.dimension());
+  const std::vector<std::size_t> ax = normalize_axes("logsumexp", axes, x.dimension());
   if (ax.empty()) return x;  // log e^x
   if (ax.size() == 1) return logsumexp(x, long(ax[0]), keepdims);
   Array<T> m = x.value();
@@ -725,7 +745,7 @@ Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims) {
 template <class T>
 Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"logsumexp", "dx = g e^(x - y) (the softmax of x)"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  const std::size_t ax = normalize_axis("logsumexp", axis, x.dimension());
   return record<T>(op, finish_reduction(detail::logsumexp_keepdims(x.value(), ax), ax, keepdims), {x},
                    [ax](Backward<T>& d) {
                      const Variable<T> x = d.input(0);
@@ -748,7 +768,7 @@ Variable<T> prod(const Variable<T>& x) {
 template <class T>
 Variable<T> prod(const Variable<T>& x, long axis, bool keepdims) {
   static const OpInfo op{"prod_axis", "dx = g prod_others(x) along axis"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  const std::size_t ax = normalize_axis("prod", axis, x.dimension());
   return record<T>(op, finish_reduction(prod_keepdims(x.value(), ax), ax, keepdims), {x}, [ax](Backward<T>& d) {
     d.add_grad(0, grad_broadcast(d, ax) * prod_others(d.input(0), long(ax)));
   });
@@ -846,7 +866,7 @@ Variable<T> prod_others_backward(const Variable<T>& h, const Variable<T>& x, lon
 template <class T>
 Variable<T> var(const Variable<T>& x, VarOptions options) {
   static const OpInfo op{"var", "dx = g 2 (x - mean) / (n - correction)"};
-  check_correction(op, options.correction);
+  check_correction("var", options.correction);
   const double c = options.correction;
   return record<T>(op, Array<T>(var_keepdims(flat(x.value()), 0, c)(0)), {x}, [c](Backward<T>& d) {
     const Variable<T> x = d.input(0);
@@ -858,8 +878,8 @@ Variable<T> var(const Variable<T>& x, VarOptions options) {
 template <class T>
 Variable<T> var(const Variable<T>& x, long axis, bool keepdims, VarOptions options) {
   static const OpInfo op{"var_axis", "dx = g 2 (x - mean) / (n - correction), along axis"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  check_correction(op, options.correction);
+  const std::size_t ax = normalize_axis("var", axis, x.dimension());
+  check_correction("var", options.correction);
   const double c = options.correction;
   return record<T>(op, finish_reduction(var_keepdims(x.value(), ax, c), ax, keepdims), {x}, [ax, c](Backward<T>& d) {
     const Variable<T> x = d.input(0);
@@ -871,7 +891,7 @@ Variable<T> var(const Variable<T>& x, long axis, bool keepdims, VarOptions optio
 template <class T>
 Variable<T> stddev(const Variable<T>& x, VarOptions options) {
   static const OpInfo op{"stddev", "dx = g (x - mean) / ((n - correction) std), 0 where std = 0"};
-  check_correction(op, options.correction);
+  check_correction("stddev", options.correction);
   const double c = options.correction;
   Array<T> v(var_keepdims(flat(x.value()), 0, c)(0));
   v = xt::sqrt(v);
@@ -887,8 +907,8 @@ Variable<T> stddev(const Variable<T>& x, VarOptions options) {
 template <class T>
 Variable<T> stddev(const Variable<T>& x, long axis, bool keepdims, VarOptions options) {
   static const OpInfo op{"stddev_axis", "dx = g (x - mean) / ((n - correction) std), 0 where std = 0, along axis"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
-  check_correction(op, options.correction);
+  const std::size_t ax = normalize_axis("stddev", axis, x.dimension());
+  check_correction("stddev", options.correction);
   const double c = options.correction;
   Array<T> v = var_keepdims(x.value(), ax, c);
   for (T& e : v) e = std::sqrt(e);
@@ -917,15 +937,83 @@ template <class T>
 Variable<T> norm(const Variable<T>& x, double p, long axis, bool keepdims) {
   static const OpInfo op{"norm_axis",
                          "dx = g sign(x) |x|^(p-1) / norm^(p-1) (0 where norm = 0; inf: ties share), along axis"};
-  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  const std::size_t ax = normalize_axis("norm", axis, x.dimension());
   check_p(p);
   if (std::isinf(p) && x.shape()[ax] == 0)
-    throw ShapeError("norm_axis: the inf-norm over axis " + std::to_string(ax) + " of length 0 (shape " +
+    throw ShapeError("norm: the inf-norm over axis " + std::to_string(ax) + " of length 0 (shape " +
                      to_string(x.shape()) + ") is undefined");
   return record<T>(op, finish_reduction(norm_keepdims(x.value(), ax, p), ax, keepdims), {x}, [ax, p](Backward<T>& d) {
     const Variable<T> x = d.input(0);
     const Variable<T> y = reshape(d.output(), keepdims_shape(x.shape(), ax));
     d.add_grad(0, norm_vjp(x, grad_keepdims(d, ax), y, ax, p));
+  });
+}
+
+namespace {
+// x with the axes `ax` (sorted, in range) moved to the end and merged into one
+// of their total length: a reduction over the last axis of it is the reduction
+// over `ax`, in differentiable ops (permute, reshape). `result` gets the shape
+// of that reduction (with the axes kept if keepdims).
+template <class T>
+Variable<T> axes_to_last(const Variable<T>& x, const std::vector<std::size_t>& ax, bool keepdims, Shape& result) {
+  const Shape& shape = x.shape();
+  std::vector<long> perm;
+  Shape merged;
+  std::size_t n = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d)
+    if (!std::binary_search(ax.begin(), ax.end(), d)) {
+      perm.push_back(long(d));
+      merged.push_back(shape[d]);
+    }
+  for (std::size_t a : ax) {
+    perm.push_back(long(a));
+    n *= shape[a];
+  }
+  merged.push_back(n);
+  result = keepdims ? kept_axes_shape(shape, ax) : dropped_axes_shape(shape, ax);
+  bool identity = true;
+  for (std::size_t d = 0; d < perm.size(); ++d) identity = identity && perm[d] == long(d);
+  return reshape(identity ? x : permute(x, perm), merged);
+}
+
+// A reduction over several axes from its one-axis form reduce(x, axis, keepdims):
+// that form itself for one axis, else applied to the last axis of axes_to_last(x).
+template <class T, class Reduce>
+Variable<T> over_axes(const char* name, const Variable<T>& x, const Axes& axes, bool keepdims, Reduce reduce) {
+  const std::vector<std::size_t> ax = normalize_axes(name, axes, x.dimension());
+  if (ax.size() == 1) return reduce(x, long(ax[0]), keepdims);
+  Shape result;
+  const Variable<T> lanes = axes_to_last(x, ax, keepdims, result);
+  return reshape(reduce(lanes, -1L, false), result);
+}
+}  // namespace
+
+template <class T>
+Variable<T> detail::var_axes(const Variable<T>& x, const Axes& axes, bool keepdims, VarOptions options) {
+  check_correction("var", options.correction);
+  return over_axes("var", x, axes, keepdims, [options](const Variable<T>& v, long axis, bool kd) {
+    return var(v, axis, kd, options);
+  });
+}
+
+template <class T>
+Variable<T> detail::stddev_axes(const Variable<T>& x, const Axes& axes, bool keepdims, VarOptions options) {
+  check_correction("stddev", options.correction);
+  return over_axes("stddev", x, axes, keepdims, [options](const Variable<T>& v, long axis, bool kd) {
+    return stddev(v, axis, kd, options);
+  });
+}
+
+template <class T>
+Variable<T> norm(const Variable<T>& x, double p, const Axes& axes, bool keepdims) {
+  check_p(p);
+  std::size_t n = 1;
+  for (std::size_t a : normalize_axes("norm", axes, x.dimension())) n *= x.shape()[a];
+  if (std::isinf(p) && n == 0)
+    throw ShapeError("norm: the inf-norm over axes holding no elements (shape " + to_string(x.shape()) +
+                     ") is undefined");
+  return over_axes("norm", x, axes, keepdims, [p](const Variable<T>& v, long axis, bool kd) {
+    return norm(v, p, axis, kd);
   });
 }
 
@@ -1000,6 +1088,9 @@ xt::xarray<std::int64_t> argmin(const Variable<T>& x, long axis, bool keepdims) 
   template Variable<T> stddev(const Variable<T>&, long, bool, VarOptions);         \
   template Variable<T> norm(const Variable<T>&, double);                        \
   template Variable<T> norm(const Variable<T>&, double, long, bool);            \
+  template Variable<T> norm(const Variable<T>&, double, const Axes&, bool);     \
+  template Variable<T> detail::var_axes(const Variable<T>&, const Axes&, bool, VarOptions);    \
+  template Variable<T> detail::stddev_axes(const Variable<T>&, const Axes&, bool, VarOptions); \
   template Variable<T> cumsum(const Variable<T>&, long);                        \
   template Variable<T> cumsum_backward(const Variable<T>&, long);               \
   template xt::xarray<std::int64_t> argmax(const Variable<T>&);                 \

@@ -2,7 +2,9 @@
 // axes; cumulative sums; arg-max/arg-min (no gradient).
 #pragma once
 
+#include <concepts>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "variable.hpp"
@@ -10,15 +12,19 @@
 namespace autodiff {
 
 // Several axes at once, NumPy's axis=(0, 2): negative axes count from the end,
-// a repeated axis is a ShapeError. `sum(x, {0, 2})` takes this form and
-// `sum(x, 1)` or `sum(x, {1})` the one-axis form (the same result). An empty
-// list reduces nothing and returns x, as NumPy (PyTorch's dim=[] reduces all);
-// write it as `Axes{}`: a bare `{}` picks the one-axis form with axis 0.
+// a repeated axis is a ShapeError. A braced list always means axes: `sum(x, {0, 2})`,
+// `sum(x, {1})` (the same as `sum(x, 1)`), and `sum(x, {})` or `sum(x, Axes{})`,
+// which reduces nothing and returns x, as NumPy's axis=() (PyTorch's dim=[]
+// reduces all). (The std::initializer_list overloads below exist for this: a
+// braced list would otherwise pick the one-axis form, `{}` meaning axis 0.)
 using Axes = std::vector<long>;
 
 template <class T> Variable<T> sum(const Variable<T>& x);
 template <class T> Variable<T> sum(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> sum(const Variable<T>& x, const Axes& axes, bool keepdims = false);
+template <class T> Variable<T> sum(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false) {
+  return sum(x, Axes(axes), keepdims);
+}
 // x summed down to `shape`, the reverse of broadcasting: over leading axes, and
 // over axes where shape has 1 (PyTorch's sum_to_size). What a broadcast
 // gradient is reduced with.
@@ -27,6 +33,9 @@ template <class T> Variable<T> sum_to(const Variable<T>& x, const Shape& shape);
 template <class T> Variable<T> mean(const Variable<T>& x);
 template <class T> Variable<T> mean(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> mean(const Variable<T>& x, const Axes& axes, bool keepdims = false);
+template <class T> Variable<T> mean(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false) {
+  return mean(x, Axes(axes), keepdims);
+}
 // Ties share the gradient evenly (as PyTorch's amax/amin); a NaN wins (the
 // result is NaN, and so is the gradient of its lane). The max or min of nothing
 // is a ShapeError (NumPy raises too).
@@ -36,9 +45,18 @@ template <class T> Variable<T> min(const Variable<T>& x);
 template <class T> Variable<T> min(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> max(const Variable<T>& x, const Axes& axes, bool keepdims = false);
 template <class T> Variable<T> min(const Variable<T>& x, const Axes& axes, bool keepdims = false);
+template <class T> Variable<T> max(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false) {
+  return max(x, Axes(axes), keepdims);
+}
+template <class T> Variable<T> min(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false) {
+  return min(x, Axes(axes), keepdims);
+}
 // log sum e^x along axis, computed as m + log sum e^(x - m) with m the maximum.
 template <class T> Variable<T> logsumexp(const Variable<T>& x, long axis, bool keepdims = false);
 template <class T> Variable<T> logsumexp(const Variable<T>& x, const Axes& axes, bool keepdims = false);
+template <class T> Variable<T> logsumexp(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false) {
+  return logsumexp(x, Axes(axes), keepdims);
+}
 
 // The product (of nothing: 1). Its gradient is the product of the other
 // elements of the lane, computed with prefix and suffix products (never a
@@ -53,22 +71,52 @@ template <class T> Variable<T> prod(const Variable<T>& x, long axis, bool keepdi
 // where all deviations are 0 (n = 1), as both give (without their warning); so
 // is an empty input or axis (NaN). The gradient 2 (x - mean) / (n - correction)
 // is then inf or NaN too, as PyTorch's. The correction must be finite. Pass the
-// options as {.correction = 0}: a bare {} in their place is the axis 0.
+// options as {.correction = 0}: a bare {} in their place is the empty list of
+// axes (each element alone: 0 / 0 = NaN with correction 1, as NumPy's axis=()).
+// Over several axes n is the number of elements of a lane (their product).
 struct VarOptions {
   double correction = 1;
 };
 template <class T> Variable<T> var(const Variable<T>& x, VarOptions options = {});
 template <class T> Variable<T> var(const Variable<T>& x, long axis, bool keepdims = false, VarOptions options = {});
+namespace detail {
+template <class T> Variable<T> var_axes(const Variable<T>& x, const Axes& axes, bool keepdims, VarOptions options);
+template <class T> Variable<T> stddev_axes(const Variable<T>& x, const Axes& axes, bool keepdims, VarOptions options);
+}  // namespace detail
+// (The Axes form is a template on exactly Axes: g++ 12 would take the options
+// {.correction = 0} for a std::vector, making var(x, {.correction = 0}) ambiguous.)
+template <class T, std::same_as<Axes> A>
+Variable<T> var(const Variable<T>& x, const A& axes, bool keepdims = false, VarOptions options = {}) {
+  return detail::var_axes(x, axes, keepdims, options);
+}
+template <class T>
+Variable<T> var(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false, VarOptions options = {}) {
+  return detail::var_axes(x, Axes(axes), keepdims, options);
+}
 // The standard deviation sqrt(var) (numpy.std, torch.std: named stddev here, since
 // a function called std would clash with namespace std in users' code). Where it
 // is 0 (a lane of equal values) its gradient is 0, the subgradient norm() uses
 // too (PyTorch gives NaN there); where it is NaN, NaN.
 template <class T> Variable<T> stddev(const Variable<T>& x, VarOptions options = {});
 template <class T> Variable<T> stddev(const Variable<T>& x, long axis, bool keepdims = false, VarOptions options = {});
+template <class T, std::same_as<Axes> A>
+Variable<T> stddev(const Variable<T>& x, const A& axes, bool keepdims = false, VarOptions options = {}) {
+  return detail::stddev_axes(x, axes, keepdims, options);
+}
+template <class T>
+Variable<T> stddev(const Variable<T>& x, std::initializer_list<long> axes, bool keepdims = false,
+                   VarOptions options = {}) {
+  return detail::stddev_axes(x, Axes(axes), keepdims, options);
+}
 
 // The p-norm (sum |x|^p)^(1/p) for p >= 1 or p = inf (max |x|), over all
-// elements (the Frobenius norm of a matrix for p = 2) or along an axis; the
-// arguments in torch.norm's order (p, then the axis). Gradients: p = 1,
+// elements (the Frobenius norm of a matrix for p = 2), along an axis, or over
+// several axes (`norm(x, 2, {-2, -1})`: the Frobenius norm of each matrix of a
+// batch; `{}` reduces nothing, giving |x|). The arguments are in torch.norm's
+// order, p first: `norm(x, 1)` is the 1-norm of all elements, NOT the 2-norm
+// along axis 1 (which is `norm(x, 2, 1)`), unlike `sum(x, 1)`. Computed scaled by
+// the largest |x| (as hypot): right for any finite x, with no overflow or
+// underflow of |x|^p. Gradients: p = 1,
 // sign(x) (0 at 0); p = 2, x / norm, and 0 where the norm is 0 (PyTorch's
 // subgradient, never NaN); inf, sign(x) shared evenly between the ties of
 // max |x|; other p, sign(x) |x|^(p-1) / norm^(p-1), 0 where the norm is 0. The
@@ -76,6 +124,11 @@ template <class T> Variable<T> stddev(const Variable<T>& x, long axis, bool keep
 // p < 1 or NaN is an invalid_argument (PyTorch accepts p < 1, not a norm).
 template <class T> Variable<T> norm(const Variable<T>& x, double p = 2);
 template <class T> Variable<T> norm(const Variable<T>& x, double p, long axis, bool keepdims = false);
+template <class T> Variable<T> norm(const Variable<T>& x, double p, const Axes& axes, bool keepdims = false);
+template <class T>
+Variable<T> norm(const Variable<T>& x, double p, std::initializer_list<long> axes, bool keepdims = false) {
+  return norm(x, p, Axes(axes), keepdims);
+}
 
 // Running sum along axis: y[k] = x[0] + ... + x[k] (NumPy's cumsum with an axis).
 template <class T> Variable<T> cumsum(const Variable<T>& x, long axis);

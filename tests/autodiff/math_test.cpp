@@ -541,3 +541,161 @@ TEST_CASE("math ops and the new activations keep the shape: empty arrays and 0-d
     CHECK(std::isfinite(s.grad()()));
   }
 }
+
+namespace {
+// gelu (both forms), silu and mish at large finite and infinite x: the gradient
+// is the limit, 1 on the right and 0 on the left, exactly (the true values
+// differ from it by less than e^-1000), and the second derivative 0, never NaN.
+template <class T>
+void check_activation_limits(const std::vector<T>& magnitudes) {
+  using Var = Variable<T>;
+  const std::vector<std::pair<const char*, std::function<Var(const Var&)>>> fs = {
+      {"gelu", [](const Var& x) { return gelu(x); }},
+      {"gelu tanh", [](const Var& x) { return gelu(x, Gelu::tanh); }},
+      {"silu", [](const Var& x) { return silu(x); }},
+      {"mish", [](const Var& x) { return mish(x); }},
+  };
+  Array<T> values = Array<T>::from_shape({2 * magnitudes.size() + 2});
+  for (std::size_t i = 0; i < magnitudes.size(); ++i) {
+    values(2 * i) = magnitudes[i];
+    values(2 * i + 1) = -magnitudes[i];
+  }
+  values(2 * magnitudes.size()) = T(0.5);  // and a point inside, where the formula is used
+  values(2 * magnitudes.size() + 1) = T(-1.5);
+  for (const auto& [name, f] : fs) {
+    INFO(name);
+    Var x(values, true);
+    const Var g = grad(sum(f(x)), x, {.create_graph = true});
+    const Var gg = grad(sum(g), x);
+    for (std::size_t i = 0; i < magnitudes.size(); ++i) {
+      INFO("x = +-", magnitudes[i]);
+      CHECK(g.value()(2 * i) == T(1));
+      CHECK(g.value()(2 * i + 1) == T(0));
+      CHECK(gg.value()(2 * i) == T(0));
+      CHECK(gg.value()(2 * i + 1) == T(0));
+    }
+    // inside: the same as on its own (the limits change nothing there)
+    Var inner(Array<T>{T(0.5), T(-1.5)}, true);
+    const Var gi = grad(sum(f(inner)), inner, {.create_graph = true});
+    const Var ggi = grad(sum(gi), inner);
+    // (to rounding: the vectorised exponentials of a long array and of a short one may differ in the last place)
+    const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+    CHECK(double(g.value()(2 * magnitudes.size())) == doctest::Approx(double(gi.value()(0))).epsilon(tol));
+    CHECK(double(g.value()(2 * magnitudes.size() + 1)) == doctest::Approx(double(gi.value()(1))).epsilon(tol));
+    CHECK(double(gg.value()(2 * magnitudes.size())) == doctest::Approx(double(ggi.value()(0))).epsilon(tol));
+    CHECK(double(gg.value()(2 * magnitudes.size() + 1)) == doctest::Approx(double(ggi.value()(1))).epsilon(tol));
+  }
+}
+}  // namespace
+
+TEST_CASE("gelu, silu and mish: gradients 1 and 0 at large and infinite x, first and second order (no inf * 0)") {
+  const double inf = std::numeric_limits<double>::infinity();
+  check_activation_limits<double>({1e4, 1e15, 1e200, std::numeric_limits<double>::max(), inf});
+  check_activation_limits<float>({1e4f, 1e15f, 3e38f, std::numeric_limits<float>::infinity()});
+}
+
+namespace {
+// The relative error of a computed derivative against a long double reference.
+double rel_error(long double computed, long double reference) {
+  return double(std::abs((computed - reference) / reference));
+}
+// d f / dx at x, by the tape.
+template <class T>
+T derivative(const std::function<Variable<T>(const Variable<T>&)>& f, T x) {
+  Variable<T> v = Variable<T>::scalar(x, true);
+  return grad(f(v), v).value()();
+}
+}  // namespace
+
+TEST_CASE("asin, acos, atanh, acosh: gradients to full precision near |x| = 1 ((1 - x)(1 + x), not 1 - x^2)") {
+  using F = std::function<V(const V&)>;
+  const F fasin = [](const V& x) { return asin(x); }, facos = [](const V& x) { return acos(x); };
+  const F fatanh = [](const V& x) { return atanh(x); }, facosh = [](const V& x) { return acosh(x); };
+  for (int k : {3, 7, 11, 101, 12345}) {
+    for (int e : {20, 30, 40, 50}) {
+      const double h = k * std::ldexp(1.0, -e);  // exact, and 1 - h too
+      INFO("h = ", h);
+      for (double x : {1 - h, -(1 - h)}) {
+        const long double lx = x, q = (1.0L - lx) * (1.0L + lx);
+        CHECK(rel_error(derivative(fasin, x), 1 / std::sqrt(q)) < 6e-16);
+        CHECK(rel_error(derivative(facos, x), -1 / std::sqrt(q)) < 6e-16);
+        CHECK(rel_error(derivative(fatanh, x), 1 / q) < 6e-16);
+      }
+      const long double ly = 1 + h;
+      CHECK(rel_error(derivative(facosh, 1 + h), 1 / std::sqrt((ly - 1) * (ly + 1))) < 6e-16);
+    }
+  }
+  // float, against double
+  using Ff = std::function<Variable<float>(const Variable<float>&)>;
+  const Ff gasin = [](const Variable<float>& x) { return asin(x); };
+  const Ff gatanh = [](const Variable<float>& x) { return atanh(x); };
+  const Ff gacosh = [](const Variable<float>& x) { return acosh(x); };
+  for (int k : {3, 7, 11, 101}) {
+    const float h = float(k) * std::ldexp(1.f, -16);
+    const double x = 1.0 - double(h), y = 1.0 + double(h);
+    CHECK(rel_error(derivative(gasin, float(x)), 1 / std::sqrt((1 - x) * (1 + x))) < 3e-7);
+    CHECK(rel_error(derivative(gatanh, float(x)), 1 / ((1 - x) * (1 + x))) < 3e-7);
+    CHECK(rel_error(derivative(gacosh, float(y)), 1 / std::sqrt((y - 1) * (y + 1))) < 3e-7);
+  }
+}
+
+TEST_CASE("asinh, acosh and atan2: gradients right where x^2 overflows or underflows (1e200, 1e-200)") {
+  for (double x : {1e200, -1e200, 1e160, 1e300, std::numeric_limits<double>::max()}) {
+    INFO("x = ", x);
+    CHECK(rel_error(derivative<double>([](const V& v) { return asinh(v); }, x), 1 / std::abs(x)) < 6e-16);
+    if (x > 0)
+      CHECK(rel_error(derivative<double>([](const V& v) { return acosh(v); }, x), 1 / x) < 6e-16);
+  }
+  // asinh below the switch: still 1 / sqrt(1 + x^2)
+  for (double x : {0.0, 1e-200, 3.0, -1e7, 1e9}) {
+    const long double lx = x;
+    CHECK(rel_error(derivative<double>([](const V& v) { return asinh(v); }, x), 1 / std::sqrt(1 + lx * lx)) < 6e-16);
+  }
+  CHECK(rel_error(derivative<float>([](const Variable<float>& v) { return asinh(v); }, 1e30f), 1e-30L) < 3e-7);
+  // second order: finite, and right where it is representable
+  {
+    V x = V::scalar(1e100, true);
+    const V g = grad(asinh(x), x, {.create_graph = true});
+    CHECK(rel_error(grad(g, x).item(), -1e-200L) < 1e-15);  // -x / (1 + x^2)^(3/2)
+    V y = V::scalar(1e200, true);
+    CHECK(std::isfinite(grad(grad(asinh(y), y, {.create_graph = true}), y).item()));
+  }
+  // atan2: dy = x / (x^2 + y^2), dx = -y / (x^2 + y^2), at huge and tiny points
+  for (double s : {1e200, 1e-200, 1e300, 1e-300, 1.0}) {
+    INFO("scale ", s);
+    V y(Array<double>{3 * s, -s}, true), x(Array<double>{4 * s, 2 * s}, true);
+    sum(atan2(y, x)).backward();
+    CHECK(rel_error(y.grad()(0), 4 / (25 * (long double)s)) < 6e-16);
+    CHECK(rel_error(x.grad()(0), -3 / (25 * (long double)s)) < 6e-16);
+    CHECK(rel_error(y.grad()(1), 2 / (5 * (long double)s)) < 6e-16);
+    CHECK(rel_error(x.grad()(1), 1 / (5 * (long double)s)) < 6e-16);
+    // broadcast partners and the scalar forms agree
+    V yb(Array<double>{3 * s, -s}, true), xb = V::scalar(4 * s, true);
+    sum(atan2(yb, xb)).backward();
+    CHECK(rel_error(yb.grad()(0), 4 / (25 * (long double)s)) < 6e-16);
+    CHECK(rel_error(xb.grad()(), (-3 / (25 * (long double)s)) + 1 / (17 * (long double)s)) < 2e-15);
+    V ys(Array<double>{3 * s}, true), xs(Array<double>{4 * s}, true);
+    atan2(ys, 4 * s).backward(Array<double>{1.0});
+    atan2(3 * s, xs).backward(Array<double>{1.0});
+    CHECK(rel_error(ys.grad()(0), 4 / (25 * (long double)s)) < 6e-16);
+    CHECK(rel_error(xs.grad()(0), -3 / (25 * (long double)s)) < 6e-16);
+    // second order: d^2/dy^2 = -2 x y / (x^2 + y^2)^2 = -24 / (625 s^2), where representable
+    V y2 = V::scalar(3 * s, true), x2 = V::scalar(4 * s, true);
+    const V gy = grad(atan2(y2, x2), y2, {.create_graph = true});
+    const double second = grad(gy, y2).item();
+    const long double ref = -24 / (625 * (long double)s * (long double)s);
+    if (std::abs(ref) < 1e300L && std::abs(ref) > 1e-300L) CHECK(rel_error(second, ref) < 1e-15);
+    CHECK(!std::isnan(second));
+  }
+  // float
+  Variable<float> yf(Array<float>{3e30f}, true), xf(Array<float>{4e30f}, true);
+  sum(atan2(yf, xf)).backward();
+  CHECK(rel_error(yf.grad()(0), 4 / 25e30L) < 3e-7);
+  Variable<float> yt(Array<float>{3e-30f}, true), xt_(Array<float>{4e-30f}, true);
+  sum(atan2(yt, xt_)).backward();
+  CHECK(rel_error(xt_.grad()(0), -3 / 25e-30L) < 3e-7);
+  // the origin stays NaN, as PyTorch's
+  V yo = V::scalar(0.0, true), xo = V::scalar(0.0, true);
+  atan2(yo, xo).backward();
+  CHECK(std::isnan(yo.grad()()));
+}

@@ -17,8 +17,10 @@
 // How a graph keeps away from points where finite differences mean nothing
 // (checked on the values at generation time; an op that breaks a rule is drawn
 // again, with another op or another operand):
-// - relu, abs, leaky_relu, elu, heaviside, relu_backward (in x): every input
+// - relu, abs, leaky_relu, elu, heaviside, sign, relu_backward (in x): every input
 //   element is more than kKinkMargin from 0;
+// - atan2(y, x): x^2 + y^2 > 0.25 everywhere (after broadcasting), and |y| >
+//   kKinkMargin where x < kKinkMargin (atan2 jumps by 2 pi across x < 0, y = 0);
 // - clip(x, lo, hi): every element is more than kKinkMargin from lo and from hi;
 // - maximum(a, b), minimum(a, b): |a - b| > kKinkMargin everywhere (after broadcasting);
 // - max (all, or along an axis): the largest element of each reduced lane
@@ -41,7 +43,7 @@
 //   every element inside the row's (lo, hi) and more than kKinkMargin from its
 //   kinks, after the row's preparation (positive, 0.9 tanh(x), or away from 0);
 // And so that a gradient is rarely 0 everywhere: heaviside(x) comes as
-// x heaviside(x); relu needs a positive input element; clip leaves some element
+// x heaviside(x), sign(x) as x sign(x); relu needs a positive input element; clip leaves some element
 // inside its bounds; softmax and log_softmax take no axis of length 1; a - a and
 // a / a are not drawn.
 // The finite differences move a leaf by eps = 1e-6: an op within kKinkMargin of
@@ -66,6 +68,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <xtensor/xbroadcast.hpp>
 
 #include <autodiff/autodiff.hpp>
 
@@ -115,6 +119,8 @@ enum class Op {
   matmul_batched, permute, transpose_axes, dot, outer, mv, einsum,
   // indexing
   index_select, index_select_backward, gather, gather_backward, scatter_add, at, at_backward,
+  // more elementwise and shape ops
+  atan2, where_scalar_left, sign, repeat,
   // the unary functions of the table below (node.fn says which)
   function,
   count
@@ -133,7 +139,7 @@ const char* name_of(Op op) {
       "cumsum_backward", "slice_step", "stack", "split", "chunk", "squeeze", "squeeze_axis", "unsqueeze", "expand", "tile",
       "repeat_interleave", "pad", "pad_backward", "flip", "flip_all", "matmul_batched", "permute", "transpose_axes", "dot",
       "outer", "mv", "einsum", "index_select", "index_select_backward", "gather", "gather_backward",
-      "scatter_add", "at", "at_backward", "function"};
+      "scatter_add", "at", "at_backward", "atan2", "where_scalar_left", "sign", "repeat", "function"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(Op::count));
   return names[std::size_t(op)];
 }
@@ -141,7 +147,7 @@ const char* name_of(Op op) {
 // Elementwise functions that differ only in what they compute and where they
 // may be evaluated: one row each. The operand is made to fit first (prepare),
 // then every element must lie in (lo, hi) and keep kKinkMargin from each kink.
-enum class Prepare { none, positive, unit, nonzero };
+enum class Prepare { none, positive, unit, nonzero, above_one };
 struct UnaryFunction {
   const char* name;
   const char* after;  // printed after the operand: "sin(x)" has ")", "softplus(x, 2.0)" has ", 2.0)"
@@ -167,6 +173,9 @@ const std::vector<UnaryFunction>& unary_functions() {
       {"log2", ")", [](const V& x) { return log2(x); }, Prepare::positive},
       {"log10", ")", [](const V& x) { return log10(x); }, Prepare::positive},
       {"erf", ")", [](const V& x) { return erf(x); }},
+      {"erfc", ")", [](const V& x) { return erfc(x); }},
+      {"acosh", ")", [](const V& x) { return acosh(x); }, Prepare::above_one, 1.05, kValueBound},
+      {"atanh", ")", [](const V& x) { return atanh(x); }, Prepare::unit, -0.95, 0.95},
       {"reciprocal", ")", [](const V& x) { return reciprocal(x); }, Prepare::nonzero},
       {"softplus", ")", [](const V& x) { return softplus(x); }},
       {"softplus", ", 2.0, 3.0)", [](const V& x) { return softplus(x, 2.0, 3.0); }, Prepare::none, -kValueBound,
@@ -330,6 +339,10 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
     case Op::scatter_add: return scatter_add(a(0), node.axis, node.index, a(1));
     case Op::at: return at(a(0), node.list);
     case Op::at_backward: return at_backward(a(0), node.list, node.shape);
+    case Op::atan2: return atan2(a(0), a(1));
+    case Op::where_scalar_left: return autodiff::where(node.mask, node.c, a(0));
+    case Op::sign: return sign(a(0));
+    case Op::repeat: return repeat(a(0), node.axes);
     case Op::function: return unary_functions()[node.fn].apply(a(0));
     case Op::leaf:
     case Op::count: break;
@@ -507,6 +520,10 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
       return a(0) + "(" + list.substr(1, list.size() - 2) + ")";
     }
     case Op::at_backward: return "at_backward(" + a(0) + ", " + braces(node.list) + ", " + braces(node.shape) + ")";
+    case Op::atan2: return "atan2(" + a(0) + ", " + a(1) + ")";
+    case Op::where_scalar_left: return "autodiff::where(" + mask + ", " + number(node.c) + ", " + a(0) + ")";
+    case Op::sign: return "sign(" + a(0) + ")";
+    case Op::repeat: return "repeat(" + a(0) + ", std::vector<long>" + braces(node.axes) + ")";
     case Op::function: return std::string(unary_functions()[node.fn].name) + "(" + a(0) + unary_functions()[node.fn].after;
     case Op::leaf:
     case Op::count: break;
@@ -655,7 +672,16 @@ bool fit(const GraphNode& node, const std::vector<V>& v, const V& out) {
     case Op::abs:
     case Op::leaky_relu:
     case Op::elu:
-    case Op::heaviside: return away_from(a(0), 0.0);
+    case Op::heaviside:
+    case Op::sign: return away_from(a(0), 0.0);
+    case Op::atan2: {  // atan2(y, x): away from the origin, and from the cut (x < 0, y = 0) where it jumps by 2 pi
+      const Array<double> y = xt::broadcast(a(0), out.shape()), x = xt::broadcast(a(1), out.shape());
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        const double yi = y.data()[i], xi = x.data()[i];
+        if (xi * xi + yi * yi <= 0.25 || (xi < kKinkMargin && std::abs(yi) <= kKinkMargin)) return false;
+      }
+      return true;
+    }
     case Op::relu_backward: return away_from(a(1), 0.0);  // relu_backward(g, x): the kink is in x
     case Op::log_softmax_backward: return max_of(a(1)) <= 1;  // (g, y): y a log-probability, about
     case Op::clip: return away_from(a(0), node.c) && away_from(a(0), node.c2);
@@ -720,6 +746,8 @@ bool is_elementwise(Op op) {
     case Op::minimum:
     case Op::where:
     case Op::where_scalar:
+    case Op::where_scalar_left:
+    case Op::atan2:
     case Op::sigmoid_backward:
     case Op::tanh_backward: return true;
     default: return false;
@@ -897,15 +925,15 @@ class Generator {
   void binary_op(Op op, std::size_t a, std::size_t b) {
     if (op != Op::div && random_.chance(0.5)) std::swap(a, b);
     if (op == Op::div) b = positive(b);
-    if ((op == Op::sub || op == Op::div) && a == b) throw Reject{};  // a constant, 0 or 1
+    if ((op == Op::sub || op == Op::div || op == Op::atan2) && a == b) throw Reject{};  // a constant, 0 or 1 or an angle
     GraphNode node = binary(op, a, b);
-    if (op == Op::where || op == Op::where_scalar) {
+    if (op == Op::where || op == Op::where_scalar || op == Op::where_scalar_left) {
       Shape joint = shape(a);
       if (op == Op::where) broadcastable(shape(a), shape(b), &joint);
       node.mask_shape = random_.chance(0.5) ? joint : broadcasting_to(joint);
       node.seed = unsigned(random_.next() & 0xffffu);
       node.mask = make_mask(node.mask_shape, node.seed);
-      if (op == Op::where_scalar) {
+      if (op == Op::where_scalar || op == Op::where_scalar_left) {
         node.args = {a};
         node.c = constant();
       }
@@ -972,6 +1000,7 @@ class Generator {
       case Op::div:
       case Op::maximum:
       case Op::minimum:
+      case Op::atan2:
       case Op::where: {
         const auto partners = nodes_where([&](std::size_t j) {
           Shape joint;
@@ -980,7 +1009,8 @@ class Generator {
         binary_op(op, a, random_.choice(partners));  // a itself is always a partner
         return;
       }
-      case Op::where_scalar: binary_op(op, a, a); return;
+      case Op::where_scalar:
+      case Op::where_scalar_left: binary_op(op, a, a); return;
       case Op::neg:
       case Op::exp:
       case Op::abs:
@@ -994,6 +1024,9 @@ class Generator {
       case Op::heaviside:
         // x heaviside(x), a relu made of a step: the step passes no gradient, x does
         node = binary(Op::mul, push(unary(Op::heaviside, a)), a);
+        break;
+      case Op::sign:  // x sign(x) = |x|, as heaviside: sign passes no gradient, x does
+        node = binary(Op::mul, push(unary(Op::sign, a)), a);
         break;
       case Op::add_scalar:
       case Op::rsub_scalar:
@@ -1310,6 +1343,11 @@ class Generator {
         for (long& rep : node.axes) rep = long(random_.between(1, 2));
         break;
       }
+      case Op::repeat: {  // torch's repeat: at least one count per axis (one more gives a new leading axis)
+        node.axes.assign(random_.between(std::max<std::size_t>(r, 1), r + 1), 1);
+        for (long& rep : node.axes) rep = long(random_.between(1, 2));
+        break;
+      }
       case Op::repeat_interleave:
         if (r == 0) throw Reject{};
         node.axis = random_axis(r);
@@ -1498,6 +1536,12 @@ class Generator {
           case Prepare::nonzero: {  // away from 0 on either side
             const std::size_t p = positive(a);
             node.args = {random_.chance(0.5) ? p : push(unary(Op::neg, p))};
+            break;
+          }
+          case Prepare::above_one: {  // 1 + a positive value, inside (1.25, ...)
+            GraphNode shifted = unary(Op::add_scalar, positive(a));
+            shifted.c = 1.0;
+            node.args = {push(shifted)};
             break;
           }
         }

@@ -396,3 +396,117 @@ TEST_CASE("the row loops of the last axis agree with hand loops (rows long and s
     CHECK(argmax(V(with_nan), -1)(1) == std::int64_t(n - 1));
   }
 }
+
+namespace {
+// norm and its gradient at magnitudes where |x|^p alone overflows or underflows:
+// the lane {3, -4} scaled by `scale` (norm 5 scale, gradient (0.6, -0.8)), and
+// p = 3 and p = 1.5 on {1, 1} scaled (norm 2^(1/p) scale, gradient 2^(1/p - 1) sign).
+template <class T>
+void check_norm_at_scale(T scale, T rel) {
+  using Var = Variable<T>;
+  INFO("scale ", scale);
+  Var x(Array<T>{T(3) * scale, T(-4) * scale}, true);
+  const Var n = norm(x);
+  CHECK(double(n.item()) == doctest::Approx(5.0 * double(scale)).epsilon(rel));
+  n.backward();
+  CHECK(double(x.grad()(0)) == doctest::Approx(0.6).epsilon(rel));
+  CHECK(double(x.grad()(1)) == doctest::Approx(-0.8).epsilon(rel));
+  Var m(Array<T>{{T(3) * scale, T(-4) * scale}, {T(0), T(0)}}, true);
+  const Var na = norm(m, 2, 1);
+  CHECK(double(na.value()(0)) == doctest::Approx(5.0 * double(scale)).epsilon(rel));
+  CHECK(na.value()(1) == T(0));
+  sum(na).backward();
+  CHECK(double(m.grad()(0, 1)) == doctest::Approx(-0.8).epsilon(rel));
+  CHECK(m.grad()(1, 0) == T(0));
+  for (double p : {3.0, 1.5}) {
+    INFO("p = ", p);
+    Var y(Array<T>{scale, -scale}, true);
+    const Var np = norm(y, p);
+    CHECK(double(np.item()) == doctest::Approx(std::pow(2.0, 1 / p) * double(scale)).epsilon(rel));
+    np.backward();
+    CHECK(double(y.grad()(0)) == doctest::Approx(std::pow(2.0, 1 / p - 1)).epsilon(rel));
+    CHECK(double(y.grad()(1)) == doctest::Approx(-std::pow(2.0, 1 / p - 1)).epsilon(rel));
+  }
+  // the second derivative of the 2-norm, (I - u u^T) / norm with u = x / norm: finite and right
+  Var z(Array<T>{T(3) * scale, T(-4) * scale}, true);
+  const Var gz = grad(norm(z), z, {.create_graph = true});
+  const Var h0 = grad(sum(gz * Var(Array<T>{T(1), T(0)})), z);  // row 0 of the Hessian: (1 - 0.36, 0.48) / (5 scale)
+  CHECK(double(h0.value()(0)) * double(scale) == doctest::Approx(0.64 / 5).epsilon(rel));
+  CHECK(double(h0.value()(1)) * double(scale) == doctest::Approx(0.48 / 5).epsilon(rel));
+}
+}  // namespace
+
+TEST_CASE("norm is right at any magnitude: scaled by max |x| (no overflow of |x|^p at 1e30 in float)") {
+  for (float s : {1e30f, 1e-30f, 1e20f, 1e-20f, 1.f}) check_norm_at_scale<float>(s, 1e-5f);
+  for (double s : {1e300, 1e-300, 1e160, 1e-160, 1.0}) check_norm_at_scale<double>(s, 1e-13);
+  // infinities and NaN: inf, and NaN wins; subnormal lanes are still right
+  CHECK(norm(V(Array<double>{1.0, -inf_})).item() == inf_);
+  CHECK(norm(V(Array<double>{1.0, inf_}), 3).item() == inf_);
+  CHECK(std::isnan(norm(V(Array<double>{inf_, nan_})).item()));
+  CHECK(norm(V(Array<double>{3e-320, 4e-320})).item() == doctest::Approx(5e-320).epsilon(1e-3));
+}
+
+TEST_CASE("a braced list is always axes: sum(x, {}) reduces nothing, {1} is the axis 1, {0, 2} two axes") {
+  const Array<double> b = test::random_array({2, 3, 4}, 91);
+  CHECK(sum(V(b), {}).value() == b);  // NumPy's axis=() (a bare {} used to mean the axis 0)
+  CHECK(mean(V(b), {}).value() == b);
+  CHECK(max(V(b), {}).value() == b);
+  CHECK(min(V(b), {}).value() == b);
+  CHECK(logsumexp(V(b), {}).value() == b);
+  CHECK(sum(V(b), {}, true).shape() == Shape{2, 3, 4});
+  CHECK(sum(V(b), {1}).value() == sum(V(b), 1).value());
+  CHECK(sum(V(b), 1).shape() == Shape{2, 4});  // a bare number stays the one-axis form
+  CHECK(max(V(b), {-1}, true).value() == max(V(b), 2, true).value());
+  CHECK(xt::allclose(sum(V(b), {0, 2}).value(), sum(sum(V(b), 2), 0).value()));
+  // var and stddev over no axes: each element alone (0 / 0 with correction 1, as NumPy's axis=())
+  const Array<double> v0 = var(V(b), {}).value();
+  CHECK(v0.shape() == Shape{2, 3, 4});
+  CHECK(xt::all(xt::isnan(v0)));
+  CHECK(var(V(b), {}, false, {.correction = 0}).value() == xt::zeros<double>({2, 3, 4}));
+  CHECK(stddev(V(b), {}, false, {.correction = 0}).value() == xt::zeros<double>({2, 3, 4}));
+  CHECK(var(V(b), {1}).value() == var(V(b), 1).value());
+}
+
+TEST_CASE("var, stddev and norm over several axes: the Frobenius norm of each matrix of a batch") {
+  const Array<double> b = test::random_array({2, 3, 4}, 93);
+  // by hand, over axes 0 and 2 (8 elements per lane)
+  Array<double> mean_ = xt::zeros<double>({3}), var_ = xt::zeros<double>({3});
+  for (std::size_t j = 0; j < 3; ++j) {
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t k = 0; k < 4; ++k) mean_(j) += b(i, j, k) / 8;
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t k = 0; k < 4; ++k) var_(j) += (b(i, j, k) - mean_(j)) * (b(i, j, k) - mean_(j)) / 7;
+  }
+  CHECK(xt::allclose(var(V(b), {0, 2}).value(), var_));
+  CHECK(var(V(b), {2, 0}, true).shape() == Shape{1, 3, 1});
+  Array<double> population = var_ * 7.0 / 8.0;
+  population.reshape({1, 3, 1});
+  CHECK(xt::allclose(var(V(b), {0, -1}, true, {.correction = 0}).value(), population));
+  CHECK(xt::allclose(stddev(V(b), {0, 2}).value(), xt::sqrt(var_)));
+  CHECK(xt::allclose(var(V(b), {0, 1, 2}).value(), var(V(b)).value()));
+  // the Frobenius norm per matrix, and other p
+  Array<double> fro = xt::zeros<double>({2}), l3 = xt::zeros<double>({2});
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (std::size_t j = 0; j < 3; ++j)
+      for (std::size_t k = 0; k < 4; ++k) {
+        fro(i) += b(i, j, k) * b(i, j, k);
+        l3(i) += std::pow(std::abs(b(i, j, k)), 3.0);
+      }
+    fro(i) = std::sqrt(fro(i));
+    l3(i) = std::cbrt(l3(i));
+  }
+  CHECK(xt::allclose(norm(V(b), 2, {-2, -1}).value(), fro));
+  CHECK(norm(V(b), 2, {1, 2}, true).shape() == Shape{2, 1, 1});
+  CHECK(xt::allclose(norm(V(b), 3, {1, 2}).value(), l3));
+  CHECK(norm(V(b), inf_, {0, 1}).value() == max(abs(V(b)), {0, 1}).value());
+  CHECK(norm(V(b), 2, {}).value() == xt::abs(b));
+  CHECK(norm(V(Array<double>::from_shape({2, 0, 3})), 2, {0, 1}).value() == xt::zeros<double>({3}));
+  // norm(x, 1) is the 1-norm of all elements (torch.norm's order: p first), not an axis
+  CHECK(norm(V(b), 1).item() == doctest::Approx(xt::sum(xt::abs(b))()));
+  // the gradient of the per-matrix Frobenius norm: x / norm of its matrix
+  V x(b, true);
+  sum(norm(x, 2, {1, 2})).backward();
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t j = 0; j < 3; ++j)
+      for (std::size_t k = 0; k < 4; ++k) CHECK(x.grad()(i, j, k) == doctest::Approx(b(i, j, k) / fro(i)));
+}
