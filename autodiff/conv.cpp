@@ -178,6 +178,12 @@ Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias) {
   Array<T> y = Array<T>::from_shape({g.n, g.o, g.ho, g.wo});
   const std::size_t cols = g.cols(), rows = g.rows(), og = g.og();
   if (y.size() == 0) return y;
+  if (rows == 0) {  // no input channels: the bias alone (gemm refuses a leading dimension of 0)
+    for (std::size_t n = 0; n < g.n; ++n)
+      for (std::size_t o = 0; o < g.o; ++o)
+        std::fill(y.data() + (n * g.o + o) * cols, y.data() + (n * g.o + o + 1) * cols, bias ? bias[o] : T(0));
+    return y;
+  }
   Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : g.c * g.kh * g.kw * cols});
   for (std::size_t n = 0; n < g.n; ++n) {
     const T* xn = x + n * g.c * g.h * g.w;

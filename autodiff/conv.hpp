@@ -5,6 +5,8 @@
 // conv2d, conv2d_backward_input and conv2d_backward_weight are the three partial
 // derivatives of one trilinear form <y, conv2d(x, w)>, so the VJP of each is made of
 // the other two (and second and higher derivatives are exact).
+// Differences from PyTorch: zero padding only (no padding='same' or padding modes);
+// pooling without dilation, ceil_mode, return_indices or divisor_override.
 #pragma once
 
 #include "variable.hpp"

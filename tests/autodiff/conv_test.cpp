@@ -208,3 +208,15 @@ TEST_CASE("convolution and pooling of an empty batch give empty outputs and grad
   CHECK(xt::all(xt::equal(w.grad(), 0.0)));
   CHECK(xt::all(xt::equal(b.grad(), 0.0)));
 }
+
+TEST_CASE("conv2d with no input channels gives the bias") {
+  Variable<double> x(Array<double>::from_shape({2, 0, 4, 4}), true), w(Array<double>::from_shape({3, 0, 2, 2}), true);
+  Variable<double> b(Array<double>{0.5, -1, 2}, true);
+  const Variable<double> y = conv2d(x, w, b);
+  REQUIRE(y.shape() == Shape{2, 3, 3, 3});
+  CHECK(y.value()(1, 0, 2, 1) == 0.5);
+  CHECK(y.value()(0, 2, 0, 0) == 2);
+  sum(y).backward();
+  CHECK(b.grad() == Array<double>{18, 18, 18});
+  CHECK(x.grad().shape() == Shape{2, 0, 4, 4});
+}
