@@ -1,7 +1,564 @@
+// Convolution as im2col + one gemm per group and batch element (weights as the
+// left operand, so each product writes its (O / groups, Ho Wo) block of the
+// output in place); its two gradients as gemms with transpose flags (W^T g, then
+// col2im; g col^T accumulated over the batch with beta = 1). Pooling as window
+// loops over contiguous rows, with backward ops that are each other's adjoints.
 #include "conv.hpp"
 
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
 #include "op.hpp"
+#include "reduction.hpp"
+#include "shape.hpp"
 
 namespace autodiff {
+
+namespace {
+
+void gemm_raw(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
+              float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.f, a, lda,
+              b, ldb, beta, c, ldc);
+}
+void gemm_raw(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta,
+              double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda,
+              b, ldb, beta, c, ldc);
+}
+
+std::string pair(Size2 s) { return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")"; }
+
+// ---------------------------------------------------------------- convolution
+
+struct Geom {
+  std::size_t n, c, h, w;    // input
+  std::size_t o, kh, kw;     // weight (o, c / groups, kh, kw)
+  std::size_t sh, sw, ph, pw, dh, dw, groups;
+  std::size_t ho, wo;        // output
+  std::size_t cg() const { return c / groups; }
+  std::size_t og() const { return o / groups; }
+  std::size_t rows() const { return cg() * kh * kw; }  // of one group's im2col matrix
+  std::size_t cols() const { return ho * wo; }
+  // 1x1 kernel, stride 1, no padding: x's plane is its own im2col matrix
+  bool trivial() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+};
+
+void check_options(const char* name, const Conv2dOptions& o) {
+  const std::string f = name;
+  if (o.stride.h < 1 || o.stride.w < 1)
+    throw std::invalid_argument(f + ": stride " + pair(o.stride) + " must be positive");
+  if (o.padding.h < 0 || o.padding.w < 0)
+    throw std::invalid_argument(f + ": padding " + pair(o.padding) + " must not be negative");
+  if (o.dilation.h < 1 || o.dilation.w < 1)
+    throw std::invalid_argument(f + ": dilation " + pair(o.dilation) + " must be positive");
+  if (o.groups < 1) throw std::invalid_argument(f + ": groups " + std::to_string(o.groups) + " must be positive");
+}
+
+// The geometry of conv2d(x, w) from the shapes, or the error naming the function.
+Geom geometry(const char* name, const Shape& x, const Shape& w, const Conv2dOptions& o) {
+  const std::string f = name;
+  check_options(name, o);
+  if (x.size() != 4)
+    throw ShapeError(f + ": input of shape " + to_string(x) + " is not 4-D (batch, channels, height, width)");
+  if (w.size() != 4)
+    throw ShapeError(f + ": weight of shape " + to_string(w) +
+                     " is not 4-D (out_channels, in_channels / groups, kernel height, kernel width)");
+  Geom g{};
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.o = w[0], g.kh = w[2], g.kw = w[3];
+  g.sh = std::size_t(o.stride.h), g.sw = std::size_t(o.stride.w);
+  g.ph = std::size_t(o.padding.h), g.pw = std::size_t(o.padding.w);
+  g.dh = std::size_t(o.dilation.h), g.dw = std::size_t(o.dilation.w);
+  g.groups = std::size_t(o.groups);
+  if (g.c % g.groups != 0 || g.o % g.groups != 0)
+    throw ShapeError(f + ": channels not divisible by groups " + std::to_string(g.groups) + " (input " + to_string(x) +
+                     ", weight " + to_string(w) + ")");
+  if (w[1] * g.groups != g.c)
+    throw ShapeError(f + ": input of shape " + to_string(x) + " has " + std::to_string(g.c) + " channels, weight " +
+                     to_string(w) + " with groups " + std::to_string(g.groups) + " expects " +
+                     std::to_string(w[1] * g.groups));
+  if (g.kh == 0 || g.kw == 0 || g.o == 0)
+    throw ShapeError(f + ": weight of shape " + to_string(w) + " has an empty kernel or no output channels");
+  const std::size_t eh = g.dh * (g.kh - 1) + 1, ew = g.dw * (g.kw - 1) + 1;  // dilated kernel
+  if (eh > g.h + 2 * g.ph || ew > g.w + 2 * g.pw)
+    throw ShapeError(f + ": kernel (" + std::to_string(eh) + ", " + std::to_string(ew) +
+                     ") (dilated) is larger than the padded input (" + std::to_string(g.h + 2 * g.ph) + ", " +
+                     std::to_string(g.w + 2 * g.pw) + ") (input " + to_string(x) + ", weight " + to_string(w) + ")");
+  g.ho = (g.h + 2 * g.ph - eh) / g.sh + 1;
+  g.wo = (g.w + 2 * g.pw - ew) / g.sw + 1;
+  return g;
+}
+
+void check_output(const char* name, const Geom& geo, const Shape& g, const Shape& x, const Shape& w) {
+  const Shape want{geo.n, geo.o, geo.ho, geo.wo};
+  if (!detail::same_shape(g, want))
+    throw ShapeError(std::string(name) + ": gradient of shape " + to_string(g) + " does not fit input " + to_string(x) +
+                     " and weight " + to_string(w) + " (the output has shape " + to_string(want) + ")");
+}
+
+// The valid output columns [lo, hi) of kernel column j: 0 <= ow sw - pw + j dw < w.
+void valid_range(std::size_t out, std::size_t stride, std::size_t pad, std::size_t offset, std::size_t in,
+                 std::size_t& lo, std::size_t& hi) {
+  const long p = long(pad) - long(offset);  // ow stride >= p and ow stride < in + p
+  lo = p <= 0 ? 0 : std::size_t((p + long(stride) - 1) / long(stride));
+  const long top = long(in) + p;  // ow stride < top
+  hi = top <= 0 ? 0 : std::min(out, std::size_t((top + long(stride) - 1) / long(stride)));
+  lo = std::min(lo, hi);
+}
+
+// col (c h_k w_k, ho wo) of one batch element's x (c, h, w): zeros where the window is in the padding.
+template <class T>
+void im2col(const Geom& g, const T* x, T* col) {
+  const std::size_t cols = g.cols();
+  for (std::size_t c = 0; c < g.c; ++c)
+    for (std::size_t i = 0; i < g.kh; ++i) {
+      std::size_t oh0, oh1;
+      valid_range(g.ho, g.sh, g.ph, i * g.dh, g.h, oh0, oh1);
+      for (std::size_t j = 0; j < g.kw; ++j) {
+        T* dst = col + ((c * g.kh + i) * g.kw + j) * cols;
+        std::size_t ow0, ow1;
+        valid_range(g.wo, g.sw, g.pw, j * g.dw, g.w, ow0, ow1);
+        std::fill(dst, dst + oh0 * g.wo, T(0));
+        for (std::size_t oh = oh0; oh < oh1; ++oh) {
+          T* row = dst + oh * g.wo;
+          if (ow0 == ow1) {
+            std::fill(row, row + g.wo, T(0));
+            continue;
+          }
+          // x's columns ow sw + j dw - pw for ow in [ow0, ow1): all inside the row
+          const T* src = x + (c * g.h + oh * g.sh + i * g.dh - g.ph) * g.w + (ow0 * g.sw + j * g.dw - g.pw);
+          std::fill(row, row + ow0, T(0));
+          if (g.sw == 1)
+            std::copy(src, src + (ow1 - ow0), row + ow0);
+          else
+            for (std::size_t ow = ow0; ow < ow1; ++ow) row[ow] = src[(ow - ow0) * g.sw];
+          std::fill(row + ow1, row + g.wo, T(0));
+        }
+        std::fill(dst + oh1 * g.wo, dst + cols, T(0));
+      }
+    }
+}
+
+// dx (c, h, w) += col2im(col): the adjoint of im2col.
+template <class T>
+void col2im(const Geom& g, const T* col, T* dx) {
+  const std::size_t cols = g.cols();
+  for (std::size_t c = 0; c < g.c; ++c)
+    for (std::size_t i = 0; i < g.kh; ++i) {
+      std::size_t oh0, oh1;
+      valid_range(g.ho, g.sh, g.ph, i * g.dh, g.h, oh0, oh1);
+      for (std::size_t j = 0; j < g.kw; ++j) {
+        const T* src = col + ((c * g.kh + i) * g.kw + j) * cols;
+        std::size_t ow0, ow1;
+        valid_range(g.wo, g.sw, g.pw, j * g.dw, g.w, ow0, ow1);
+        for (std::size_t oh = oh0; oh < oh1; ++oh) {
+          if (ow0 == ow1) continue;
+          T* dst = dx + (c * g.h + oh * g.sh + i * g.dh - g.ph) * g.w + (ow0 * g.sw + j * g.dw - g.pw);
+          const T* row = src + oh * g.wo + ow0;
+          const std::size_t len = ow1 - ow0;
+          if (g.sw == 1)
+            for (std::size_t q = 0; q < len; ++q) dst[q] += row[q];
+          else
+            for (std::size_t q = 0; q < len; ++q) dst[q * g.sw] += row[q];
+        }
+      }
+    }
+}
+
+// y (n, o, ho, wo) = conv(x, w) (+ bias when given).
+template <class T>
+Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias) {
+  Array<T> y = Array<T>::from_shape({g.n, g.o, g.ho, g.wo});
+  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og();
+  if (y.size() == 0) return y;
+  if (rows == 0) {  // no input channels: the bias alone (gemm refuses a leading dimension of 0)
+    for (std::size_t n = 0; n < g.n; ++n)
+      for (std::size_t o = 0; o < g.o; ++o)
+        std::fill(y.data() + (n * g.o + o) * cols, y.data() + (n * g.o + o + 1) * cols, bias ? bias[o] : T(0));
+    return y;
+  }
+  Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : g.c * g.kh * g.kw * cols});
+  for (std::size_t n = 0; n < g.n; ++n) {
+    const T* xn = x + n * g.c * g.h * g.w;
+    const T* col = xn;
+    if (!g.trivial()) im2col(g, xn, buffer.data()), col = buffer.data();
+    T* yn = y.data() + n * g.o * cols;
+    if (bias)
+      for (std::size_t o = 0; o < g.o; ++o) std::fill(yn + o * cols, yn + (o + 1) * cols, bias[o]);
+    for (std::size_t k = 0; k < g.groups; ++k)
+      gemm_raw(false, false, int(og), int(cols), int(rows), w + k * og * rows, int(rows), col + k * rows * cols,
+               int(cols), bias ? T(1) : T(0), yn + k * og * cols, int(cols));
+  }
+  return y;
+}
+
+// dx (n, c, h, w) = col2im(W^T g) per batch element and group.
+template <class T>
+Array<T> conv_input_grad(const Geom& g, const T* grad, const T* w) {
+  Array<T> dx = Array<T>::from_shape({g.n, g.c, g.h, g.w});
+  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og(), plane = g.c * g.h * g.w;
+  if (dx.size() == 0) return dx;
+  Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : g.c * g.kh * g.kw * cols});
+  for (std::size_t n = 0; n < g.n; ++n) {
+    T* dxn = dx.data() + n * plane;
+    T* col = g.trivial() ? dxn : buffer.data();  // 1x1: W^T g is the gradient itself
+    const T* gn = grad + n * g.o * cols;
+    for (std::size_t k = 0; k < g.groups; ++k)
+      gemm_raw(true, false, int(rows), int(cols), int(og), w + k * og * rows, int(rows), gn + k * og * cols,
+               int(cols), T(0), col + k * rows * cols, int(cols));
+    if (!g.trivial()) {
+      std::fill(dxn, dxn + plane, T(0));
+      col2im(g, col, dxn);
+    }
+  }
+  return dx;
+}
+
+// dw (o, c / groups, kh, kw) = sum over the batch of g im2col(x)^T, per group.
+template <class T>
+Array<T> conv_weight_grad(const Geom& g, const T* grad, const T* x) {
+  Array<T> dw = Array<T>::from_shape({g.o, g.cg(), g.kh, g.kw});
+  std::fill(dw.begin(), dw.end(), T(0));
+  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og();
+  if (dw.size() == 0 || g.n == 0 || cols == 0) return dw;
+  Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : g.c * g.kh * g.kw * cols});
+  for (std::size_t n = 0; n < g.n; ++n) {
+    const T* xn = x + n * g.c * g.h * g.w;
+    const T* col = xn;
+    if (!g.trivial()) im2col(g, xn, buffer.data()), col = buffer.data();
+    const T* gn = grad + n * g.o * cols;
+    for (std::size_t k = 0; k < g.groups; ++k)
+      gemm_raw(false, true, int(og), int(rows), int(cols), gn + k * og * cols, int(cols), col + k * rows * cols,
+               int(cols), T(1), dw.data() + k * og * rows, int(rows));
+  }
+  return dw;
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias, Conv2dOptions options) {
+  static const OpInfo op{"conv2d", "dx = conv2d_backward_input(g, w), dw = conv2d_backward_weight(g, x), "
+                                   "db = sum of g over (batch, height, width)"};
+  const Geom g = geometry("conv2d", x.shape(), weight.shape(), options);
+  const bool has_bias = bias.defined();
+  if (has_bias && !(bias.dimension() == 1 && bias.shape()[0] == g.o))
+    throw ShapeError("conv2d: bias of shape " + to_string(bias.shape()) + " does not fit weight " +
+                     to_string(weight.shape()) + " (need (" + std::to_string(g.o) + ",))");
+  Array<T> y = conv_forward(g, x.value().data(), weight.value().data(), has_bias ? bias.value().data() : nullptr);
+  auto vjp = [options](Backward<T>& d) {
+    const Variable<T> x = d.input(0), w = d.input(1);
+    if (d.needs_grad(0)) d.add_grad(0, conv2d_backward_input(d.g, w, x.shape(), options));
+    if (d.needs_grad(1)) d.add_grad(1, conv2d_backward_weight(d.g, x, w.shape(), options));
+    if (d.inputs() == 3 && d.needs_grad(2)) d.add_grad(2, sum(d.g, Axes{0, 2, 3}));
+  };
+  if (has_bias) return record<T>(op, std::move(y), {x, weight, bias}, vjp);
+  return record<T>(op, std::move(y), {x, weight}, vjp);
+}
+
+template <class T>
+Variable<T> conv2d_backward_input(const Variable<T>& g, const Variable<T>& weight, const Shape& input_shape,
+                                  Conv2dOptions options) {
+  static const OpInfo op{"conv2d_backward_input", "dg = conv2d(h, w), dw = conv2d_backward_weight(g, h)"};
+  const Geom geo = geometry("conv2d_backward_input", input_shape, weight.shape(), options);
+  check_output("conv2d_backward_input", geo, g.shape(), input_shape, weight.shape());
+  return record<T>(op, conv_input_grad(geo, g.value().data(), weight.value().data()), {g, weight},
+                   [options](Backward<T>& d) {
+                     const Variable<T> g = d.input(0), w = d.input(1);
+                     if (d.needs_grad(0)) d.add_grad(0, conv2d(d.g, w, Variable<T>(), options));
+                     if (d.needs_grad(1)) d.add_grad(1, conv2d_backward_weight(g, d.g, w.shape(), options));
+                   });
+}
+
+template <class T>
+Variable<T> conv2d_backward_weight(const Variable<T>& g, const Variable<T>& x, const Shape& weight_shape,
+                                   Conv2dOptions options) {
+  static const OpInfo op{"conv2d_backward_weight", "dg = conv2d(x, h), dx = conv2d_backward_input(g, h)"};
+  const Geom geo = geometry("conv2d_backward_weight", x.shape(), weight_shape, options);
+  check_output("conv2d_backward_weight", geo, g.shape(), x.shape(), weight_shape);
+  return record<T>(op, conv_weight_grad(geo, g.value().data(), x.value().data()), {g, x},
+                   [options](Backward<T>& d) {
+                     const Variable<T> g = d.input(0), x = d.input(1);
+                     if (d.needs_grad(0)) d.add_grad(0, conv2d(x, d.g, Variable<T>(), options));
+                     if (d.needs_grad(1)) d.add_grad(1, conv2d_backward_input(g, d.g, x.shape(), options));
+                   });
+}
+
+template <class T>
+Variable<T> conv1d(const Variable<T>& x, const Variable<T>& weight, const Variable<T>& bias, Conv1dOptions options) {
+  if (x.dimension() != 3)
+    throw ShapeError("conv1d: input of shape " + to_string(x.shape()) + " is not 3-D (batch, channels, length)");
+  if (weight.dimension() != 3)
+    throw ShapeError("conv1d: weight of shape " + to_string(weight.shape()) +
+                     " is not 3-D (out_channels, in_channels / groups, kernel size)");
+  const Shape& xs = x.shape();
+  const Shape& ws = weight.shape();
+  if (options.stride < 1) throw std::invalid_argument("conv1d: stride " + std::to_string(options.stride) + " must be positive");
+  if (options.padding < 0)
+    throw std::invalid_argument("conv1d: padding " + std::to_string(options.padding) + " must not be negative");
+  if (options.dilation < 1)
+    throw std::invalid_argument("conv1d: dilation " + std::to_string(options.dilation) + " must be positive");
+  const Conv2dOptions o2{{1, options.stride}, {0, options.padding}, {1, options.dilation}, options.groups};
+  try {  // the remaining checks of conv2d, before anything is recorded, their messages in 1-D
+    geometry("conv1d", {xs[0], xs[1], 1, xs[2]}, {ws[0], ws[1], 1, ws[2]}, o2);
+  } catch (const ShapeError& e) {
+    const std::string m = e.what();
+    if (m.find("larger than the padded input") != std::string::npos)
+      throw ShapeError("conv1d: kernel " + std::to_string(options.dilation * (long(ws[2]) - 1) + 1) +
+                       " (dilated) is larger than the padded input " +
+                       std::to_string(long(xs[2]) + 2 * options.padding) + " (input " + to_string(xs) + ", weight " +
+                       to_string(ws) + ")");
+    throw ShapeError("conv1d: input of shape " + to_string(xs) + " and weight of shape " + to_string(ws) +
+                     " do not fit with groups " + std::to_string(options.groups) + " (" + m.substr(8) + ")");
+  }
+  if (bias.defined() && !(bias.dimension() == 1 && bias.shape()[0] == ws[0]))
+    throw ShapeError("conv1d: bias of shape " + to_string(bias.shape()) + " does not fit weight " + to_string(ws) +
+                     " (need (" + std::to_string(ws[0]) + ",))");
+  const Variable<T> y = conv2d(reshape(x, {xs[0], xs[1], 1, xs[2]}), reshape(weight, {ws[0], ws[1], 1, ws[2]}), bias, o2);
+  return reshape(y, {y.shape()[0], y.shape()[1], y.shape()[3]});
+}
+
+// ---------------------------------------------------------------- pooling
+
+namespace {
+
+// Pooling windows of an (n, c, h, w) input: for each output row its rows [h0, h1)
+// of x (clipped to x), likewise columns, and for average pooling each cell's divisor.
+struct Windows {
+  std::size_t n, c, h, w, ho, wo;
+  std::vector<std::size_t> h0, h1, w0, w1;
+  std::vector<double> divisor;  // ho wo
+  std::size_t planes() const { return n * c; }
+};
+
+void check_pool_input(const char* name, const Shape& x) {
+  if (x.size() != 4)
+    throw ShapeError(std::string(name) + ": input of shape " + to_string(x) +
+                     " is not 4-D (batch, channels, height, width)");
+}
+
+// Windows of kernel k, stride s, padding p (checked as PyTorch: p <= k / 2).
+std::shared_ptr<Windows> sliding(const char* name, const Shape& x, Size2 k, Size2 s, Size2 p, bool count_pad) {
+  const std::string f = name;
+  check_pool_input(name, x);
+  if (k.h < 1 || k.w < 1) throw std::invalid_argument(f + ": kernel " + pair(k) + " must be positive");
+  if (s.h == 0 && s.w == 0) s = k;  // PyTorch's default stride: the kernel
+  if (s.h < 1 || s.w < 1) throw std::invalid_argument(f + ": stride " + pair(s) + " must be positive");
+  if (p.h < 0 || p.w < 0) throw std::invalid_argument(f + ": padding " + pair(p) + " must not be negative");
+  if (2 * p.h > k.h || 2 * p.w > k.w)
+    throw std::invalid_argument(f + ": padding " + pair(p) + " must be at most half the kernel " + pair(k));
+  if ((x[2] == 0 || x[3] == 0) && x[0] * x[1] != 0)
+    throw ShapeError(f + ": input of shape " + to_string(x) + " has an empty plane");
+  const long ph = long(x[2]) + 2 * p.h, pw = long(x[3]) + 2 * p.w;
+  if (k.h > ph || k.w > pw)
+    throw ShapeError(f + ": kernel " + pair(k) + " is larger than the padded input (" + std::to_string(ph) + ", " +
+                     std::to_string(pw) + ") (input " + to_string(x) + ")");
+  auto win = std::make_shared<Windows>();
+  win->n = x[0], win->c = x[1], win->h = x[2], win->w = x[3];
+  win->ho = std::size_t((ph - k.h) / s.h + 1), win->wo = std::size_t((pw - k.w) / s.w + 1);
+  auto axis = [](std::size_t out, long in, long k, long s, long p, std::vector<std::size_t>& lo,
+                 std::vector<std::size_t>& hi, std::vector<long>& span) {
+    for (std::size_t i = 0; i < out; ++i) {
+      const long a = long(i) * s - p, b = a + k;
+      lo.push_back(std::size_t(std::max(a, 0L)));
+      hi.push_back(std::size_t(std::min(b, in)));
+      span.push_back(std::min(b, in + p) - a);  // PyTorch's divisor with padding counted
+    }
+  };
+  std::vector<long> sh, sw;
+  axis(win->ho, long(x[2]), k.h, s.h, p.h, win->h0, win->h1, sh);
+  axis(win->wo, long(x[3]), k.w, s.w, p.w, win->w0, win->w1, sw);
+  win->divisor.resize(win->ho * win->wo);
+  for (std::size_t i = 0; i < win->ho; ++i)
+    for (std::size_t j = 0; j < win->wo; ++j)
+      win->divisor[i * win->wo + j] = count_pad ? double(sh[i] * sw[j])
+                                                : double((win->h1[i] - win->h0[i]) * (win->w1[j] - win->w0[j]));
+  return win;
+}
+
+// y = window means of x.
+template <class T>
+Array<T> window_mean(const Windows& win, const T* x) {
+  Array<T> y = Array<T>::from_shape({win.n, win.c, win.ho, win.wo});
+  T* out = y.data();
+  for (std::size_t p = 0; p < win.planes(); ++p) {
+    const T* plane = x + p * win.h * win.w;
+    for (std::size_t i = 0; i < win.ho; ++i)
+      for (std::size_t j = 0; j < win.wo; ++j) {
+        T s = T(0);
+        for (std::size_t r = win.h0[i]; r < win.h1[i]; ++r) {
+          const T* row = plane + r * win.w;
+          for (std::size_t q = win.w0[j]; q < win.w1[j]; ++q) s += row[q];
+        }
+        *out++ = s / T(win.divisor[i * win.wo + j]);
+      }
+  }
+  return y;
+}
+
+// dx = window_mean^T g: each cell's g / divisor added over its window.
+template <class T>
+Array<T> window_mean_adjoint(const Windows& win, const T* g) {
+  Array<T> dx = Array<T>::from_shape({win.n, win.c, win.h, win.w});
+  std::fill(dx.begin(), dx.end(), T(0));
+  for (std::size_t p = 0; p < win.planes(); ++p) {
+    T* plane = dx.data() + p * win.h * win.w;
+    const T* gp = g + p * win.ho * win.wo;
+    for (std::size_t i = 0; i < win.ho; ++i)
+      for (std::size_t j = 0; j < win.wo; ++j) {
+        const T v = gp[i * win.wo + j] / T(win.divisor[i * win.wo + j]);
+        for (std::size_t r = win.h0[i]; r < win.h1[i]; ++r) {
+          T* row = plane + r * win.w;
+          for (std::size_t q = win.w0[j]; q < win.w1[j]; ++q) row[q] += v;
+        }
+      }
+  }
+  return dx;
+}
+
+template <class T>
+Variable<T> mean_pool(const OpInfo& op, const Variable<T>& x, std::shared_ptr<const Windows> win);
+
+template <class T>
+Variable<T> mean_pool_backward(const Variable<T>& g, std::shared_ptr<const Windows> win) {
+  static const OpInfo op{"avg_pool2d_backward", "dg = avg_pool2d(h) (its adjoint)"};
+  return record<T>(op, window_mean_adjoint(*win, g.value().data()), {g}, [win](Backward<T>& d) {
+    static const OpInfo forward{"avg_pool2d", "dx = avg_pool2d_backward(g)"};
+    d.add_grad(0, mean_pool(forward, d.g, win));
+  });
+}
+
+template <class T>
+Variable<T> mean_pool(const OpInfo& op, const Variable<T>& x, std::shared_ptr<const Windows> win) {
+  return record<T>(op, window_mean(*win, x.value().data()), {x},
+                   [win](Backward<T>& d) { d.add_grad(0, mean_pool_backward(d.g, win)); });
+}
+
+// Max pooling's argmax: per output cell, the flat index in its plane of x.
+using Argmax = std::vector<std::uint32_t>;
+
+template <class T>
+Variable<T> pool_gather(const Variable<T>& h, std::shared_ptr<const Argmax> index, const Shape& out);
+
+// dx[plane, index[plane, cell]] += g[plane, cell]
+template <class T>
+Variable<T> pool_scatter(const Variable<T>& g, std::shared_ptr<const Argmax> index, const Shape& in) {
+  static const OpInfo op{"max_pool2d_backward", "dg = h at the argmax positions (max_pool2d_gather)"};
+  Array<T> dx = Array<T>::from_shape(in);
+  std::fill(dx.begin(), dx.end(), T(0));
+  const std::size_t plane = in[2] * in[3], cells = g.shape()[2] * g.shape()[3];
+  const T* gv = g.value().data();
+  const std::uint32_t* ix = index->data();
+  for (std::size_t p = 0, planes = in[0] * in[1]; p < planes; ++p) {
+    T* dst = dx.data() + p * plane;
+    for (std::size_t c = 0; c < cells; ++c) dst[ix[p * cells + c]] += gv[p * cells + c];
+  }
+  return record<T>(op, std::move(dx), {g}, [index, out = g.shape()](Backward<T>& d) {
+    d.add_grad(0, pool_gather(d.g, index, out));
+  });
+}
+
+// y[plane, cell] = h[plane, index[plane, cell]]
+template <class T>
+Variable<T> pool_gather(const Variable<T>& h, std::shared_ptr<const Argmax> index, const Shape& out) {
+  static const OpInfo op{"max_pool2d_gather", "dh = max_pool2d_backward(g) (scatter into the argmax positions)"};
+  Array<T> y = Array<T>::from_shape(out);
+  const std::size_t plane = h.shape()[2] * h.shape()[3], cells = out[2] * out[3];
+  const T* hv = h.value().data();
+  const std::uint32_t* ix = index->data();
+  for (std::size_t p = 0, planes = out[0] * out[1]; p < planes; ++p)
+    for (std::size_t c = 0; c < cells; ++c) y.data()[p * cells + c] = hv[p * plane + ix[p * cells + c]];
+  return record<T>(op, std::move(y), {h}, [index, in = h.shape()](Backward<T>& d) {
+    d.add_grad(0, pool_scatter(d.g, index, in));
+  });
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> max_pool2d(const Variable<T>& x, Size2 kernel, Size2 stride, Size2 padding) {
+  static const OpInfo op{"max_pool2d", "dx = g scattered into each window's (first) maximum"};
+  const auto win = sliding("max_pool2d", x.shape(), kernel, stride, padding, true);
+  if (win->h * win->w > std::numeric_limits<std::uint32_t>::max())
+    throw ShapeError("max_pool2d: input planes of shape " + to_string(x.shape()) + " are too large");
+  const Shape out{win->n, win->c, win->ho, win->wo};
+  Array<T> y = Array<T>::from_shape(out);
+  auto index = std::make_shared<Argmax>(y.size());
+  const T* xv = x.value().data();
+  T* yv = y.data();
+  std::uint32_t* ix = index->data();
+  for (std::size_t p = 0; p < win->planes(); ++p) {
+    const T* plane = xv + p * win->h * win->w;
+    for (std::size_t i = 0; i < win->ho; ++i)
+      for (std::size_t j = 0; j < win->wo; ++j) {
+        // the first maximum in row-major order; NaN wins (as PyTorch: it propagates)
+        std::size_t best = win->h0[i] * win->w + win->w0[j];
+        T m = plane[best];
+        for (std::size_t r = win->h0[i]; r < win->h1[i]; ++r)
+          for (std::size_t q = win->w0[j]; q < win->w1[j]; ++q) {
+            const T v = plane[r * win->w + q];
+            if (v > m || (v != v && m == m)) m = v, best = r * win->w + q;
+          }
+        *yv++ = m;
+        *ix++ = std::uint32_t(best);
+      }
+  }
+  std::shared_ptr<const Argmax> shared = std::move(index);
+  return record<T>(op, std::move(y), {x}, [shared, in = x.shape()](Backward<T>& d) {
+    d.add_grad(0, pool_scatter(d.g, shared, in));
+  });
+}
+
+template <class T>
+Variable<T> avg_pool2d(const Variable<T>& x, Size2 kernel, Size2 stride, Size2 padding, bool count_include_pad) {
+  static const OpInfo op{"avg_pool2d", "dx = avg_pool2d_backward(g)"};
+  return mean_pool(op, x, sliding("avg_pool2d", x.shape(), kernel, stride, padding, count_include_pad));
+}
+
+template <class T>
+Variable<T> adaptive_avg_pool2d(const Variable<T>& x, Size2 output_size) {
+  static const OpInfo op{"adaptive_avg_pool2d", "dx = avg_pool2d_backward(g) over the adaptive windows"};
+  check_pool_input("adaptive_avg_pool2d", x.shape());
+  if (output_size.h < 1 || output_size.w < 1)
+    throw std::invalid_argument("adaptive_avg_pool2d: output size " + pair(output_size) + " must be positive");
+  const Shape& s = x.shape();
+  if ((s[2] == 0 || s[3] == 0) && s[0] * s[1] != 0)
+    throw ShapeError("adaptive_avg_pool2d: input of shape " + to_string(s) + " has an empty plane");
+  auto win = std::make_shared<Windows>();
+  win->n = s[0], win->c = s[1], win->h = s[2], win->w = s[3];
+  win->ho = std::size_t(output_size.h), win->wo = std::size_t(output_size.w);
+  auto axis = [](std::size_t out, std::size_t in, std::vector<std::size_t>& lo, std::vector<std::size_t>& hi) {
+    for (std::size_t i = 0; i < out; ++i) {
+      lo.push_back(i * in / out);
+      hi.push_back(((i + 1) * in + out - 1) / out);
+    }
+  };
+  axis(win->ho, win->h, win->h0, win->h1);
+  axis(win->wo, win->w, win->w0, win->w1);
+  win->divisor.resize(win->ho * win->wo);
+  for (std::size_t i = 0; i < win->ho; ++i)
+    for (std::size_t j = 0; j < win->wo; ++j)
+      win->divisor[i * win->wo + j] = double((win->h1[i] - win->h0[i]) * (win->w1[j] - win->w0[j]));
+  return mean_pool(op, x, std::shared_ptr<const Windows>(std::move(win)));
+}
+
+#define WENGERT_INSTANTIATE(T)                                                                                   \
+  template Variable<T> conv2d(const Variable<T>&, const Variable<T>&, const Variable<T>&, Conv2dOptions);        \
+  template Variable<T> conv2d_backward_input(const Variable<T>&, const Variable<T>&, const Shape&, Conv2dOptions); \
+  template Variable<T> conv2d_backward_weight(const Variable<T>&, const Variable<T>&, const Shape&, Conv2dOptions); \
+  template Variable<T> conv1d(const Variable<T>&, const Variable<T>&, const Variable<T>&, Conv1dOptions);        \
+  template Variable<T> max_pool2d(const Variable<T>&, Size2, Size2, Size2);                                      \
+  template Variable<T> avg_pool2d(const Variable<T>&, Size2, Size2, Size2, bool);                                \
+  template Variable<T> adaptive_avg_pool2d(const Variable<T>&, Size2);
+WENGERT_INSTANTIATE(float)
+WENGERT_INSTANTIATE(double)
+#undef WENGERT_INSTANTIATE
 
 }  // namespace autodiff

@@ -37,6 +37,13 @@
 //                       of a (256, 512) matrix, 1 = xt::transpose assigned to an array (what
 //                       transpose ran before), 2 = permute (16, 128, 64) by (2, 0, 1),
 //                       3 = permute (16, 128, 64) by (1, 0, 2) (rows copied whole)
+//   BM_Conv2d           forward and backward of a LeNet-sized convolution on float32, batch 64,
+//                       layer 0 = 1 -> 6 channels on 28x28, kernel 5 (the input wants no gradient:
+//                       dw and db only), layer 1 = 6 -> 16 on 14x14, kernel 5 (dx too); impl 0 =
+//                       autodiff::conv2d with bias, then backward with a seed, impl 1 = the GEMM
+//                       floor: the same im2col products (y = W col, dW += g col^T, and for layer
+//                       1 dcol = W^T g) per batch element on buffers made beforehand, impl 2 = the
+//                       same products as one gemm each over the whole batch
 //
 // The counter per_op is time / (iterations * N), shown in seconds with an SI
 // prefix ("812n" = 812 ns per op). Arguments: {shape, kind}: shape 0 = (1,),
@@ -45,6 +52,7 @@
 //
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/ops_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
+#include <cblas.h>
 
 #include <cmath>
 #include <cstddef>
@@ -344,6 +352,66 @@ void chain_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape", "kind"});
 }
 
+void BM_Conv2d(benchmark::State& state) {
+  const int layer = int(state.range(0)), impl = int(state.range(1));
+  const std::size_t n = 64, c = layer == 0 ? 1 : 6, o = layer == 0 ? 6 : 16, hw = layer == 0 ? 28 : 14, k = 5;
+  const std::size_t out = hw - k + 1, cols = out * out, rows = c * k * k;
+  auto random = [](const Shape& shape, unsigned seed) {
+    std::mt19937 engine(seed);
+    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+    Array<float> a = Array<float>::from_shape(shape);
+    for (auto& v : a) v = uniform(engine);
+    return a;
+  };
+  const bool input_grad = layer == 1;
+  if (impl == 0) {
+    V x(random({n, c, hw, hw}, 1), input_grad), w(random({o, c, k, k}, 2), true), b(random({o}, 3), true);
+    const Array<float> seed = random({n, o, out, out}, 4);
+    for (auto _ : state) {
+      V y = autodiff::conv2d(x, w, b);
+      y.backward(seed);
+      benchmark::DoNotOptimize(w.grad().data());
+      w.zero_grad();
+      b.zero_grad();
+      if (input_grad) x.zero_grad();
+    }
+  } else if (impl == 2) {
+    const std::size_t all = n * cols;  // one product over the whole batch
+    const Array<float> w = random({o, rows}, 2), col = random({rows, all}, 1), g = random({o, all}, 4);
+    Array<float> y = Array<float>::from_shape({o, all}), dw = Array<float>::from_shape({o, rows}),
+                 dcol = Array<float>::from_shape({rows, all});
+    for (auto _ : state) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(o), int(all), int(rows), 1.f, w.data(), int(rows),
+                  col.data(), int(all), 0.f, y.data(), int(all));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(o), int(rows), int(all), 1.f, g.data(), int(all),
+                  col.data(), int(all), 0.f, dw.data(), int(rows));
+      if (input_grad)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(rows), int(all), int(o), 1.f, w.data(), int(rows),
+                    g.data(), int(all), 0.f, dcol.data(), int(all));
+      benchmark::DoNotOptimize(dw.data());
+      benchmark::DoNotOptimize(dcol.data());
+    }
+  } else {
+    const Array<float> w = random({o, rows}, 2), col = random({rows, cols}, 1), g = random({o, cols}, 4);
+    Array<float> y = Array<float>::from_shape({o, cols}), dw = Array<float>::from_shape({o, rows}),
+                 dcol = Array<float>::from_shape({rows, cols});
+    for (auto _ : state) {
+      for (std::size_t i = 0; i < n; ++i) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(o), int(cols), int(rows), 1.f, w.data(), int(rows),
+                    col.data(), int(cols), 0.f, y.data(), int(cols));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(o), int(rows), int(cols), 1.f, g.data(), int(cols),
+                    col.data(), int(cols), 1.f, dw.data(), int(rows));
+        if (input_grad)
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(rows), int(cols), int(o), 1.f, w.data(), int(rows),
+                      g.data(), int(cols), 0.f, dcol.data(), int(cols));
+      }
+      benchmark::DoNotOptimize(dw.data());
+      benchmark::DoNotOptimize(dcol.data());
+    }
+  }
+  state.SetLabel(layer == 0 ? "1->6 28x28 k5" : "6->16 14x14 k5");
+}
+
 }  // namespace
 
 BENCHMARK(BM_Record)->Apply(chain_args);
@@ -361,5 +429,6 @@ BENCHMARK(BM_ReluBackward)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_SgdUpdate)->DenseRange(0, 1)->ArgName("impl");
 BENCHMARK(BM_BatchedMatmul)->DenseRange(0, 3)->ArgName("impl");
 BENCHMARK(BM_Permute)->DenseRange(0, 3)->ArgName("impl");
+BENCHMARK(BM_Conv2d)->ArgsProduct({{0, 1}, {0, 1, 2}})->ArgNames({"layer", "impl"})->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -367,6 +367,54 @@ const std::vector<OpCase> op_cases = {
     {"at_backward", {{4}}, [](const Inputs& x) { return at_backward(x[0], {-2}, {3, 4}); }},
 
     // convolution and pooling (issue #13): autodiff/conv.hpp
+    // x (2, 3, 7, 6), w (4, 3, 3, 3), stride 2, padding 1: output (2, 4, 4, 3) (the last input column unused)
+    {"conv2d with bias", {{2, 3, 5, 6}, {4, 3, 3, 2}, {4}}, [](const Inputs& x) { return conv2d(x[0], x[1], x[2]); }},
+    {"conv2d stride 2, padding 1, no bias", {{2, 3, 7, 6}, {4, 3, 3, 3}},
+     [](const Inputs& x) { return conv2d(x[0], x[1], {}, {.stride = 2, .padding = 1}); }},
+    {"conv2d dilation 2, padding (1, 0)", {{2, 2, 7, 6}, {3, 2, 2, 3}, {3}},
+     [](const Inputs& x) { return conv2d(x[0], x[1], x[2], {.padding = {1, 0}, .dilation = 2}); }},
+    {"conv2d groups 2, stride (2, 1), padding 1", {{2, 4, 5, 5}, {6, 2, 3, 3}, {6}},
+     [](const Inputs& x) { return conv2d(x[0], x[1], x[2], {.stride = {2, 1}, .padding = 1, .groups = 2}); }},
+    {"conv2d everything: stride (1, 2), padding (2, 1), dilation (2, 1), groups 3", {{1, 3, 6, 7}, {3, 1, 3, 2}, {3}},
+     [](const Inputs& x) {
+       return conv2d(x[0], x[1], x[2], {.stride = {1, 2}, .padding = {2, 1}, .dilation = {2, 1}, .groups = 3});
+     }},
+    {"conv2d 1x1 kernel (no im2col), groups 2", {{2, 4, 3, 5}, {2, 2, 1, 1}, {2}},
+     [](const Inputs& x) { return conv2d(x[0], x[1], x[2], {.groups = 2}); }},
+    {"conv2d then square (second order through the nonlinearity)", {{1, 2, 5, 4}, {2, 2, 3, 3}},
+     [](const Inputs& x) { return square(conv2d(x[0], x[1], {}, {.padding = 1})); }},
+    {"conv2d_backward_input stride 2, padding 1", {{2, 4, 4, 3}, {4, 3, 3, 3}},
+     [](const Inputs& x) { return conv2d_backward_input(x[0], x[1], {2, 3, 7, 6}, {.stride = 2, .padding = 1}); }},
+    {"conv2d_backward_input dilation 2, groups 2", {{2, 4, 3, 4}, {4, 1, 2, 2}},
+     [](const Inputs& x) { return conv2d_backward_input(x[0], x[1], {2, 2, 5, 6}, {.dilation = 2, .groups = 2}); }},
+    {"conv2d_backward_weight stride 2, padding 1", {{2, 4, 4, 3}, {2, 3, 7, 6}},
+     [](const Inputs& x) { return conv2d_backward_weight(x[0], x[1], {4, 3, 3, 3}, {.stride = 2, .padding = 1}); }},
+    {"conv2d_backward_weight dilation 2, groups 2, padding (0, 1)", {{2, 4, 3, 6}, {2, 2, 5, 6}},
+     [](const Inputs& x) {
+       return conv2d_backward_weight(x[0], x[1], {4, 1, 2, 2}, {.padding = {0, 1}, .dilation = 2, .groups = 2});
+     }},
+    {"conv1d stride 2, padding 1, dilation 2, groups 2, bias", {{2, 4, 9}, {6, 2, 3}, {6}},
+     [](const Inputs& x) { return conv1d(x[0], x[1], x[2], {.stride = 2, .padding = 1, .dilation = 2, .groups = 2}); }},
+    {"conv1d no bias", {{3, 2, 6}, {3, 2, 4}}, [](const Inputs& x) { return conv1d(x[0], x[1]); }},
+    // (random inputs: no two entries of a window lie within the differences' step)
+    {"max_pool2d 2x2", {{2, 3, 4, 6}}, [](const Inputs& x) { return max_pool2d(x[0], 2); }},
+    {"max_pool2d kernel 3, stride 2, padding 1, odd sizes", {{2, 2, 7, 5}},
+     [](const Inputs& x) { return max_pool2d(x[0], 3, 2, 1); }},
+    {"max_pool2d kernel (2, 3), stride (1, 2), then square", {{1, 2, 5, 7}},
+     [](const Inputs& x) { return square(max_pool2d(x[0], {2, 3}, {1, 2})); }},
+    {"avg_pool2d 2x2", {{2, 3, 4, 6}}, [](const Inputs& x) { return avg_pool2d(x[0], 2); }},
+    {"avg_pool2d kernel (3, 2), stride (2, 1), padding 1", {{2, 2, 7, 5}},
+     [](const Inputs& x) { return avg_pool2d(x[0], {3, 2}, {2, 1}, 1); }},
+    {"avg_pool2d count_include_pad false, then square", {{1, 2, 5, 6}},
+     [](const Inputs& x) { return square(avg_pool2d(x[0], 3, 2, 1, false)); }},
+    {"adaptive_avg_pool2d (3, 2) of 7x5", {{2, 3, 7, 5}},
+     [](const Inputs& x) { return square(adaptive_avg_pool2d(x[0], {3, 2})); }},
+    {"adaptive_avg_pool2d 1x1 (global average)", {{2, 3, 4, 5}}, [](const Inputs& x) { return adaptive_avg_pool2d(x[0], 1); }},
+    {"a small conv net: conv, relu-free softplus, max pool, conv, global average", {{2, 1, 8, 7}, {3, 1, 3, 3}, {3}, {2, 3, 2, 2}},
+     [](const Inputs& x) {
+       const V h = max_pool2d(softplus(conv2d(x[0], x[1], x[2], {.padding = 1})), 2);
+       return adaptive_avg_pool2d(conv2d(h, x[3]), 1);
+     }},
 
     // compositions: shared subexpressions and a value used twice
     {"shared subexpression", {{3, 4}},
