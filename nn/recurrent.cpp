@@ -129,18 +129,22 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], H = hidden_;
   const long hidden = static_cast<long>(H);
   const bool lstm = kind_ == RecurrentKind::lstm, gru = kind_ == RecurrentKind::gru;
-  // time-major rows (t, b): step t is the contiguous block of rows [t B, (t + 1) B)
-  Variable<T> sequence = autodiff::reshape(autodiff::permute(x, {1, 0, 2}), Shape{steps * batch, input_});
+  // The input of step t, (batch, input): x's step t for the first layer, the layer
+  // below's h_t for the others. Each step's input projection is its own product:
+  // one product of all steps followed by per-step slices would cost a full-size
+  // gradient per slice in the backward pass (time^2 work), while a layer's h_t
+  // are separate values already.
+  Variable<T> time_major = autodiff::permute(x, {1, 0, 2});  // (time, batch, input)
+  std::vector<Variable<T>> inputs(steps);
+  for (std::size_t t = 0; t < steps; ++t) inputs[t] = autodiff::at(time_major, {static_cast<std::int64_t>(t)});
   std::vector<Variable<T>> last_h, last_c;
-  Variable<T> outputs;
   for (std::size_t l = 0; l < layers_; ++l) {
-    Variable<T>& w_ih = weight_ih(l);
     Variable<T>& w_hh = weight_hh(l);
-    Variable<T>& b_ih = bias_ih(l);
     Variable<T>& b_hh = bias_hh(l);
-    // every step's input projection in one product; b_hh joins it except for the
-    // GRU, whose n gate multiplies h W_hn^T + b_hn by r
-    Variable<T> projection = autodiff::affine(sequence, autodiff::transpose(w_ih), gru ? b_ih : b_ih + b_hh);
+    Variable<T> w_ih_t = autodiff::transpose(weight_ih(l));
+    // b_hh joins the input projection's bias except for the GRU, whose n gate
+    // multiplies h W_hn^T + b_hn by r
+    Variable<T> b = gru ? bias_ih(l) : bias_ih(l) + b_hh;
     Variable<T> w_hh_t = gru ? autodiff::transpose(w_hh) : Variable<T>();
     Variable<T> h, c;
     const auto layer = static_cast<std::int64_t>(l);
@@ -151,10 +155,8 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
       h = Variable<T>(Array<T>(xt::zeros<T>({batch, H})));
       if (lstm) c = h;
     }
-    std::vector<Variable<T>> hs;
-    hs.reserve(steps);
     for (std::size_t t = 0; t < steps; ++t) {
-      Variable<T> px = autodiff::slice_rows(projection, t * batch, (t + 1) * batch);
+      Variable<T> px = autodiff::affine(inputs[t], w_ih_t, b);
       if (gru) {
         auto xs = autodiff::split(px, hidden, 1);
         auto hs_parts = autodiff::split(autodiff::affine(h, w_hh_t, b_hh), hidden, 1);
@@ -172,15 +174,13 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
           h = kind_ == RecurrentKind::rnn_tanh ? autodiff::tanh(pre) : autodiff::relu(pre);
         }
       }
-      hs.push_back(h);
+      inputs[t] = h;  // the next layer's input at step t, and this layer's output
     }
     last_h.push_back(h);
     if (lstm) last_c.push_back(c);
-    outputs = autodiff::stack(hs, 0);  // (time, batch, hidden)
-    if (l + 1 < layers_) sequence = autodiff::reshape(outputs, Shape{steps * batch, H});
   }
   RecurrentOutput<T> result;
-  result.output = autodiff::permute(outputs, {1, 0, 2});
+  result.output = autodiff::stack(inputs, 1);  // (batch, time, hidden)
   result.state.h = autodiff::stack(last_h, 0);
   if (lstm) result.state.c = autodiff::stack(last_c, 0);
   return result;

@@ -36,8 +36,9 @@ enum class RecurrentKind { rnn_tanh, rnn_relu, lstm, gru };
 // time >= 1 (batch_first=True in torch). Layer l has the parameters weight_ih_l{l}
 // (gates * hidden, input or hidden), weight_hh_l{l} (gates * hidden, hidden),
 // bias_ih_l{l} and bias_hh_l{l} (gates * hidden), gates = 1, 4, 3, drawn from
-// U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch. The input projections of all time
-// steps are one matrix product per layer, before the time loop.
+// U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch. Each step's input projection is a
+// product of its own: a single product of all steps would need per-step slices, and
+// autodiff's slice gradient is a full-size array, time^2 work in the backward pass.
 // Differences from torch: no dropout between layers, no bidirectional, no proj_size,
 // no unbatched 2-D input (a ShapeError; unsqueeze(x, 0) it).
 template <class T = float>
