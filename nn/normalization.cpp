@@ -29,6 +29,13 @@ BatchNorm<T>::BatchNorm(std::string name, std::size_t features, std::size_t min_
 }
 
 template <class T>
+Variable<T>& BatchNorm<T>::affine_parameter(std::size_t i) {
+  if (!options_.affine)
+    throw std::out_of_range(describe() + ": has no " + (i ? "bias" : "weight") + " (made with affine = false)");
+  return this->registered_parameter(i);
+}
+
+template <class T>
 std::string BatchNorm<T>::describe() const {
   return name_ + "(" + std::to_string(features_) + ")";
 }
@@ -118,6 +125,14 @@ LayerNorm<T>::LayerNorm(autodiff::Shape normalized_shape, double eps, bool eleme
     this->register_parameter("weight", Variable<T>(Array<T>(xt::ones<T>(shape_))));
     this->register_parameter("bias", Variable<T>(Array<T>(xt::zeros<T>(shape_))));
   }
+}
+
+template <class T>
+Variable<T>& LayerNorm<T>::affine_parameter(std::size_t i) {
+  if (!affine_)
+    throw std::out_of_range(describe() + ": has no " + (i ? "bias" : "weight") +
+                            " (made with elementwise_affine = false)");
+  return this->registered_parameter(i);
 }
 
 template <class T>

@@ -31,9 +31,9 @@ class BatchNorm : public Module<T> {
  public:
   Variable<T> forward(const Variable<T>& x) override;
   std::string describe() const override;
-  // Only with options.affine (else std::out_of_range).
-  Variable<T>& weight() { return this->registered_parameter(0); }
-  Variable<T>& bias() { return this->registered_parameter(1); }
+  // Only with options.affine (else std::out_of_range naming the layer).
+  Variable<T>& weight() { return affine_parameter(0); }
+  Variable<T>& bias() { return affine_parameter(1); }
   Array<T>& running_mean() { return this->registered_buffer(0); }
   Array<T>& running_var() { return this->registered_buffer(1); }
   std::size_t num_batches_tracked() const { return static_cast<std::size_t>(this->registered_buffer(2)(0)); }
@@ -46,6 +46,7 @@ class BatchNorm : public Module<T> {
             const BatchNormOptions& options);
 
  private:
+  Variable<T>& affine_parameter(std::size_t i);
   std::string name_;
   std::size_t features_, min_rank_, max_rank_;
   BatchNormOptions options_;
@@ -77,11 +78,13 @@ class LayerNorm : public Module<T> {
   explicit LayerNorm(autodiff::Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
   Variable<T> forward(const Variable<T>& x) override;
   std::string describe() const override;
-  Variable<T>& weight() { return this->registered_parameter(0); }
-  Variable<T>& bias() { return this->registered_parameter(1); }
+  // Only with elementwise_affine (else std::out_of_range naming the layer).
+  Variable<T>& weight() { return affine_parameter(0); }
+  Variable<T>& bias() { return affine_parameter(1); }
   const autodiff::Shape& normalized_shape() const { return shape_; }
 
  private:
+  Variable<T>& affine_parameter(std::size_t i);
   autodiff::Shape shape_;
   double eps_;
   bool affine_;

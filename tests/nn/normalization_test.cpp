@@ -141,6 +141,9 @@ TEST_CASE("BatchNorm2d normalises over N, H and W; momentum, eps and affine opti
   // without affine: no parameters, three buffers
   BatchNorm2d<double> plain(2, {.affine = false});
   CHECK(plain.parameters().empty());
+  CHECK(test::message_of([&] { plain.weight(); }).find("BatchNorm2d(2): has no weight") != std::string::npos);
+  CHECK_THROWS_AS(LayerNorm<double>({3}, 1e-5, false).bias(), std::out_of_range);
+  CHECK(LayerNorm<double>({3}, 1e-5, false).parameters().empty());
   CHECK(plain.named_buffers().size() == 3);
   CHECK(close(plain(V(x)).value(), normalise(x, 2, s.mean, s.var, {1, 1}, {0, 0})));
   // momentum 0 keeps the running statistics, 1 replaces them with the batch's
