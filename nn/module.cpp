@@ -7,6 +7,7 @@
 #include <autodiff/activation.hpp>
 #include <autodiff/elementwise.hpp>
 #include <autodiff/factory.hpp>
+#include <autodiff/indexing.hpp>
 #include <autodiff/linalg.hpp>
 #include <autodiff/shape.hpp>
 
@@ -35,6 +36,27 @@ std::vector<Variable<T>> Module<T>::parameters() const {
   std::vector<Variable<T>> all;
   for (auto& [name, parameter] : named_parameters()) all.push_back(parameter);
   return all;
+}
+
+template <class T>
+std::vector<NamedBuffer<T>> Module<T>::named_buffers() const {
+  std::vector<NamedBuffer<T>> all = buffers_;
+  for (const auto& [prefix, child] : children_)
+    for (auto& [name, buffer] : child->named_buffers()) {
+      const bool seen = std::any_of(all.begin(), all.end(), [&](const NamedBuffer<T>& kept) {
+        return kept.second == buffer;
+      });
+      if (!seen) all.emplace_back(prefix + "." + name, buffer);
+    }
+  return all;
+}
+
+template <class T>
+std::vector<Variable<T>> Module<T>::forward_values(const std::vector<Variable<T>>& inputs) {
+  if (inputs.size() != 1)
+    throw std::invalid_argument(describe() + ": forward_values takes 1 input here, got " +
+                                std::to_string(inputs.size()));
+  return {forward(inputs[0])};
 }
 
 template <class T>
@@ -89,13 +111,15 @@ void Module<T>::train(bool training) {
 namespace {
 template <class T>
 void check_name(const char* call, const std::string& name,
-                const std::vector<NamedParameter<T>>& parameters,
+                const std::vector<NamedParameter<T>>& parameters, const std::vector<NamedBuffer<T>>& buffers,
                 const std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>>& children) {
   if (name.empty()) throw std::invalid_argument(std::string(call) + ": the name is empty");
   if (name.find_first_of("./") != std::string::npos)
     throw std::invalid_argument(std::string(call) + ": name '" + name + "' contains '.' or '/'");
   for (const auto& [used, parameter] : parameters)
     if (used == name) throw std::invalid_argument(std::string(call) + ": a parameter named '" + name + "' exists already");
+  for (const auto& [used, buffer] : buffers)
+    if (used == name) throw std::invalid_argument(std::string(call) + ": a buffer named '" + name + "' exists already");
   for (const auto& [used, child] : children)
     if (used == name) throw std::invalid_argument(std::string(call) + ": a submodule named '" + name + "' exists already");
 }
@@ -103,7 +127,7 @@ void check_name(const char* call, const std::string& name,
 
 template <class T>
 Variable<T>& Module<T>::register_parameter(std::string name, Variable<T> parameter) {
-  check_name("register_parameter", name, parameters_, children_);
+  check_name("register_parameter", name, parameters_, buffers_, children_);
   detail::require_defined("register_parameter", "parameter '" + name + "'", parameter);
   if (!parameter.is_leaf())
     throw autodiff::GraphError("register_parameter: parameter '" + name + "' was made by op '" + parameter.op()->name +
@@ -116,10 +140,17 @@ Variable<T>& Module<T>::register_parameter(std::string name, Variable<T> paramet
 
 template <class T>
 void Module<T>::register_module(std::string name, std::shared_ptr<Module<T>> module) {
-  check_name("register_module", name, parameters_, children_);
+  check_name("register_module", name, parameters_, buffers_, children_);
   if (!module) throw std::invalid_argument("register_module: submodule '" + name + "' is null");
   if (module.get() == this) throw std::invalid_argument("register_module: a module cannot be its own submodule ('" + name + "')");
   children_.emplace_back(std::move(name), std::move(module));
+}
+
+template <class T>
+Array<T>& Module<T>::register_buffer(std::string name, Array<T> value) {
+  check_name("register_buffer", name, parameters_, buffers_, children_);
+  buffers_.emplace_back(std::move(name), std::make_shared<Array<T>>(std::move(value)));
+  return *buffers_.back().second;
 }
 
 // ---- Linear ------------------------------------------------------------------
@@ -218,6 +249,77 @@ std::string Dropout<T>::describe() const {
   return "Dropout(p=" + detail::number(p_) + ")";
 }
 
+// ---- Embedding -----------------------------------------------------------------
+
+template <class T>
+Embedding<T>::Embedding(std::size_t num_embeddings, std::size_t dim, const Initializer& init)
+    : num_(num_embeddings), dim_(dim) {
+  std::size_t count = 0;
+  if (!detail::checked_product({num_embeddings, dim}, count))
+    throw std::invalid_argument(describe() + ": a weight of shape " + autodiff::to_string({num_embeddings, dim}) +
+                                " has more than 2^64 elements");
+  Array<T> weight;
+  try {
+    weight = xt::cast<T>(sample(init, {num_embeddings, dim}, num_embeddings, dim));
+  } catch (const detail::OutOfMemoryIn&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw detail::OutOfMemoryIn(describe() + ": the weight of shape " + autodiff::to_string({num_embeddings, dim}),
+                                count * sizeof(double));
+  }
+  this->register_parameter("weight", Variable<T>(std::move(weight)));
+}
+
+template <class T>
+Variable<T> Embedding<T>::lookup(const std::int64_t* indices, std::size_t count, const autodiff::Shape& shape) {
+  Variable<T>& w = weight();
+  detail::require_defined(describe(), "the weight", w);
+  if (w.shape() != autodiff::Shape{num_, dim_})
+    throw autodiff::ShapeError(describe() + ": the weight has shape " + autodiff::to_string(w.shape()) + " where " +
+                               autodiff::to_string({num_, dim_}) + " is expected");
+  for (std::size_t k = 0; k < count; ++k)
+    if (indices[k] < 0 || static_cast<std::uint64_t>(indices[k]) >= num_)
+      throw autodiff::ShapeError(describe() + ": index " + std::to_string(indices[k]) + " at " +
+                                 detail::position(shape, k) + " is out of range [0, " + std::to_string(num_) + ")");
+  autodiff::Shape out = shape;
+  out.push_back(dim_);
+  return autodiff::reshape(autodiff::index_select(w, 0, autodiff::IndexList(indices, indices + count)), out);
+}
+
+template <class T>
+Variable<T> Embedding<T>::forward(const autodiff::IndexArray& indices) {
+  const autodiff::Shape shape(indices.shape().begin(), indices.shape().end());
+  return lookup(indices.data(), indices.size(), shape);
+}
+
+template <class T>
+Variable<T> Embedding<T>::forward(const autodiff::IndexList& indices) {
+  return lookup(indices.data(), indices.size(), autodiff::Shape{indices.size()});
+}
+
+template <class T>
+Variable<T> Embedding<T>::forward(const Variable<T>& x) {
+  detail::require_defined(describe(), "the input", x);
+  std::vector<std::int64_t> indices(x.size());
+  std::size_t k = 0;
+  for (T v : x.value()) {
+    // a value beyond int64's range is out of range; NaN, inf and fractions are not indices
+    if (!(std::isfinite(double(v)) && std::floor(double(v)) == double(v)))
+      throw std::invalid_argument(describe() + ": the input holds " + detail::number(double(v)) + " at " +
+                                  detail::position(x.shape(), k) + ", not a whole-number index");
+    if (std::fabs(double(v)) >= 9.2e18)
+      throw autodiff::ShapeError(describe() + ": index " + detail::number(double(v)) + " at " +
+                                 detail::position(x.shape(), k) + " is out of range [0, " + std::to_string(num_) + ")");
+    indices[k++] = static_cast<std::int64_t>(v);
+  }
+  return lookup(indices.data(), indices.size(), x.shape());
+}
+
+template <class T>
+std::string Embedding<T>::describe() const {
+  return "Embedding(" + std::to_string(num_) + ", " + std::to_string(dim_) + ")";
+}
+
 // ---- Sequential ----------------------------------------------------------------
 
 namespace {
@@ -279,6 +381,7 @@ Sequential<T> mlp(const std::vector<std::size_t>& sizes, const Activation<T>& ac
   template class Module<T>;                                                                         \
   template class Linear<T>;                                                                         \
   template class Dropout<T>;                                                                        \
+  template class Embedding<T>;                                                                      \
   template class Sequential<T>;                                                                     \
   template Activation<T> Sigmoid<T>();                                                              \
   template Activation<T> Tanh<T>();                                                                 \

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <autodiff/indexing.hpp>
 #include <autodiff/variable.hpp>
 
 #include "init.hpp"
@@ -20,6 +21,11 @@ using autodiff::Variable;
 
 template <class T>
 using NamedParameter = std::pair<std::string, Variable<T>>;
+// A buffer: state of a module that is not a parameter (BatchNorm's running
+// statistics), shared like a tensor in PyTorch: a copy of the module (or the
+// pointer returned here) refers to the same array, as a copied Variable does.
+template <class T>
+using NamedBuffer = std::pair<std::string, std::shared_ptr<Array<T>>>;
 
 template <class T>
 class ModeScope;
@@ -31,6 +37,12 @@ class Module {
   virtual Variable<T> forward(const Variable<T>& x) = 0;
   Variable<T> operator()(const Variable<T>& x) { return forward(x); }
 
+  // Several values in, several out: a recurrent layer's input and initial state
+  // in, its output sequence and final state out ({x, h0, c0} -> {output, h_n, c_n}
+  // for an LSTM). By default one input goes through forward() and gives one output;
+  // any other count is a std::invalid_argument naming the module.
+  virtual std::vector<Variable<T>> forward_values(const std::vector<Variable<T>>& inputs);
+
   // "Linear(64 -> 50)", for summaries.
   virtual std::string describe() const = 0;
 
@@ -38,6 +50,10 @@ class Module {
   // A parameter shared by two submodules is listed once, under its first name (as PyTorch).
   std::vector<NamedParameter<T>> named_parameters() const;
   std::vector<Variable<T>> parameters() const;
+  // All buffers, with dotted names through submodules ("1.running_mean"), in
+  // registration order as named_parameters; a buffer shared by two submodules is
+  // listed once. Buffers are not parameters: parameters() and optimizers never see them.
+  std::vector<NamedBuffer<T>> named_buffers() const;
   // Parameters named "weight" (what L2 regularisation penalises by default; biases are left out).
   std::vector<Variable<T>> weights() const;
   std::size_t parameter_count() const;
@@ -63,11 +79,17 @@ class Module {
   // The parameter must be a leaf; it is made to require a gradient.
   Variable<T>& register_parameter(std::string name, Variable<T> parameter);
   void register_module(std::string name, std::shared_ptr<Module<T>> module);
-  // The i-th parameter this module registered itself.
+  // State that is not a parameter (torch's register_buffer): same naming rules
+  // (a buffer, a parameter and a submodule cannot share a name). Returns the array.
+  Array<T>& register_buffer(std::string name, Array<T> value);
+  // The i-th parameter (buffer) this module registered itself.
   Variable<T>& registered_parameter(std::size_t i) { return parameters_.at(i).second; }
+  Array<T>& registered_buffer(std::size_t i) { return *buffers_.at(i).second; }
+  const Array<T>& registered_buffer(std::size_t i) const { return *buffers_.at(i).second; }
 
  private:
   std::vector<NamedParameter<T>> parameters_;
+  std::vector<NamedBuffer<T>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
   bool training_ = true;
   void set_own_mode(bool training) { training_ = training; }  // this module only (ModeScope's restore)
@@ -158,6 +180,34 @@ class Dropout : public Module<T> {
 
  private:
   double p_;
+};
+
+// A lookup table of num_embeddings vectors of length dim (torch.nn.Embedding):
+// indices of any shape S give an output of shape S + (dim,), row i of the weight
+// (num_embeddings, dim) for index i; a row used twice gets the sum of its gradients.
+// The weight is drawn from N(0, 1) as PyTorch's. An index outside [0, num_embeddings)
+// is a ShapeError naming the layer (PyTorch rejects negative indices too).
+// forward(Variable) takes indices stored as whole numbers (so the layer fits in a
+// Sequential); a value that is not a whole number is a std::invalid_argument.
+// No padding_idx, max_norm or sparse gradients.
+template <class T = float>
+class Embedding : public Module<T> {
+ public:
+  Embedding(std::size_t num_embeddings, std::size_t dim, const Initializer& init = normal(0.0, 1.0));
+  Variable<T> forward(const autodiff::IndexArray& indices);
+  Variable<T> forward(const autodiff::IndexList& indices);
+  Variable<T> forward(const Variable<T>& indices) override;
+  using Module<T>::operator();
+  Variable<T> operator()(const autodiff::IndexArray& indices) { return forward(indices); }
+  Variable<T> operator()(const autodiff::IndexList& indices) { return forward(indices); }
+  std::string describe() const override;
+  Variable<T>& weight() { return this->registered_parameter(0); }
+  std::size_t num_embeddings() const { return num_; }
+  std::size_t embedding_dim() const { return dim_; }
+
+ private:
+  Variable<T> lookup(const std::int64_t* indices, std::size_t count, const autodiff::Shape& shape);
+  std::size_t num_, dim_;
 };
 
 // Modules applied in order, named "0", "1", ... like torch::nn::Sequential.

@@ -216,6 +216,7 @@ struct Custom : Module<double> {
   std::string describe() const override { return "Custom"; }
   using Module<double>::register_parameter;
   using Module<double>::register_module;
+  using Module<double>::register_buffer;
 };
 
 struct NaNSchedule : Schedule {
@@ -366,6 +367,115 @@ std::vector<Row> catalogue() {
         Custom m;
         m.register_parameter("w", V(A{1.0}));
         m.register_module("w", std::make_shared<Custom>());
+      });
+  add("module", "register_buffer under a parameter's name", THROWS(std::invalid_argument),
+      {"register_buffer", "a parameter named 'w'", "exists already"}, [](World&) {
+        Custom m;
+        m.register_parameter("w", V(A{1.0}));
+        m.register_buffer("w", A{1.0});
+      });
+  add("module", "register_parameter under a buffer's name", THROWS(std::invalid_argument),
+      {"register_parameter", "a buffer named 'running_mean'", "exists already"}, [](World&) {
+        Custom m;
+        m.register_buffer("running_mean", A{1.0});
+        m.register_parameter("running_mean", V(A{1.0}));
+      });
+  add("module", "register_buffer with a '.' in the name", THROWS(std::invalid_argument),
+      {"register_buffer", "'a.b'", "'.'"}, [](World&) { Custom().register_buffer("a.b", A{1.0}); });
+  add("module", "forward_values of a Linear given two values", THROWS(std::invalid_argument),
+      {"Linear(4 -> 5)", "forward_values", "1 input", "got 2"},
+      [](World&) { Linear<double>(4, 5).forward_values({V(A::from_shape({1, 4})), V(A::from_shape({1, 4}))}); });
+  // normalisation
+  add("module", "BatchNorm1d(3) given a (4, 2) input", THROWS(ShapeError),
+      {"BatchNorm1d(3) got input of shape (4, 2)", "expected (N, 3) or (N, 3, L)"},
+      [](World&) { BatchNorm1d<double>(3)(V(A::from_shape({4, 2}))); });
+  add("module", "BatchNorm2d given a 2-D input", THROWS(ShapeError), {"BatchNorm2d(3)", "(4, 3)", "(N, 3, H, W)"},
+      [](World&) { BatchNorm2d<double>(3)(V(A::from_shape({4, 3}))); });
+  add("module", "BatchNorm1d in training given one value per channel", THROWS(ShapeError),
+      {"BatchNorm1d(3)", "more than 1 value per channel", "(1, 3)"},
+      [](World&) { BatchNorm1d<double>(3)(V(A::from_shape({1, 3}))); });
+  add("module", "BatchNorm1d with 0 features", THROWS(std::invalid_argument), {"BatchNorm1d(0)", "at least 1"},
+      [](World&) { BatchNorm1d<double>(0); });
+  add("module", "BatchNorm2d with momentum 1.5", THROWS(std::invalid_argument), {"BatchNorm2d(4)", "momentum 1.5", "[0, 1]"},
+      [](World&) { BatchNorm2d<double>(4, {.momentum = 1.5}); });
+  add("module", "BatchNorm1d with eps 0", THROWS(std::invalid_argument), {"BatchNorm1d(4)", "eps 0", "> 0"},
+      [](World&) { BatchNorm1d<double>(4, {.eps = 0}); });
+  add("module", "BatchNorm1d whose weight was resized through data()", THROWS(ShapeError),
+      {"BatchNorm1d(3)", "weight has shape (2,)", "(3,)"}, [](World&) {
+        BatchNorm1d<double> layer(3);
+        layer.weight().data() = A{1.0, 2.0};
+        layer(V(A::from_shape({4, 3})));
+      });
+  add("module", "BatchNorm1d whose running_var was resized", THROWS(ShapeError),
+      {"BatchNorm1d(3)", "running_var has shape (4,)", "(3,)"}, [](World&) {
+        BatchNorm1d<double> layer(3);
+        layer.running_var() = A{1.0, 1.0, 1.0, 1.0};
+        layer.eval();
+        layer(V(A::from_shape({4, 3})));
+      });
+  add("module", "BatchNorm2d given an empty Variable", THROWS(GraphError), {"BatchNorm2d(2)", "input", "empty Variable"},
+      [](World&) { BatchNorm2d<double>(2)(V()); });
+  add("module", "LayerNorm((3, 4)) given a (2, 4, 3) input", THROWS(ShapeError),
+      {"LayerNorm((3, 4)) got input of shape (2, 4, 3)", "expected (..., 3, 4)"},
+      [](World&) { LayerNorm<double>({3, 4})(V(A::from_shape({2, 4, 3}))); });
+  add("module", "LayerNorm with an empty normalized_shape", THROWS(std::invalid_argument),
+      {"LayerNorm(())", "normalized_shape", "empty"}, [](World&) { LayerNorm<double>(autodiff::Shape{}); });
+  add("module", "LayerNorm with eps -1", THROWS(std::invalid_argument), {"LayerNorm((4,))", "eps -1"},
+      [](World&) { LayerNorm<double>({4}, -1); });
+  // Embedding
+  add("module", "Embedding given an index out of range", THROWS(ShapeError),
+      {"Embedding(5, 3)", "index 7 at [1]", "out of range [0, 5)"},
+      [](World&) { Embedding<double>(5, 3)(autodiff::IndexList{0, 7}); });
+  add("module", "Embedding given a negative index", THROWS(ShapeError), {"Embedding(5, 3)", "index -1 at [0, 1]"},
+      [](World&) { Embedding<double>(5, 3)(test::index_array({1, 2}, {2, -1})); });
+  add("module", "Embedding given 2.5 as an index", THROWS(std::invalid_argument),
+      {"Embedding(5, 3)", "2.5 at [1]", "not a whole-number index"},
+      [](World&) { Embedding<double>(5, 3)(V(A{1.0, 2.5})); });
+  add("module", "Embedding given NaN as an index", THROWS(std::invalid_argument), {"Embedding(5, 3)", "nan at [0]"},
+      [](World&) { Embedding<double>(5, 3)(V(A{kNaN})); });
+  add("module", "Embedding whose weight was resized through data()", THROWS(ShapeError),
+      {"Embedding(5, 3)", "weight has shape (2, 2)", "(5, 3)"}, [](World&) {
+        Embedding<double> layer(5, 3);
+        layer.weight().data() = A::from_shape({2, 2});
+        layer(autodiff::IndexList{0});
+      });
+  // recurrent layers
+  add("module", "LSTM given input of the wrong width", THROWS(ShapeError),
+      {"LSTM(3 -> 4) got input of shape (2, 5, 2)", "expected (batch, time, 3)"},
+      [](World&) { LSTM<double>(3, 4)(V(A::from_shape({2, 5, 2}))); });
+  add("module", "GRU given a 2-D input", THROWS(ShapeError), {"GRU(3 -> 4)", "(5, 3)", "(batch, time, 3)"},
+      [](World&) { GRU<double>(3, 4)(V(A::from_shape({5, 3}))); });
+  add("module", "RNN given an empty sequence", THROWS(ShapeError), {"RNN(3 -> 4)", "(2, 0, 3)", "empty sequence"},
+      [](World&) { RNN<double>(3, 4)(V(A::from_shape({2, 0, 3}))); });
+  add("module", "RNN given an empty Variable", THROWS(GraphError), {"RNN(3 -> 4, relu)", "input", "empty Variable"},
+      [](World&) { RNN<double>(3, 4, 1, Nonlinearity::relu)(V()); });
+  add("module", "GRU given an initial h of the wrong shape", THROWS(ShapeError),
+      {"GRU(3 -> 4, num_layers=2)", "initial state h has shape (1, 2, 4)", "(num_layers, batch, hidden) = (2, 2, 4)"},
+      [](World&) {
+        GRU<double>(3, 4, 2).forward_with_state(V(A::from_shape({2, 5, 3})), {V(A::from_shape({1, 2, 4})), V()});
+      });
+  add("module", "LSTM given an initial h without c", THROWS(std::invalid_argument),
+      {"LSTM(3 -> 4)", "h but no c", "both h and c"}, [](World&) {
+        LSTM<double>(3, 4).forward_with_state(V(A::from_shape({2, 5, 3})), {V(A::from_shape({1, 2, 4})), V()});
+      });
+  add("module", "RNN given a cell state", THROWS(std::invalid_argument), {"RNN(3 -> 4)", "cell state c", "only an LSTM"},
+      [](World&) {
+        RNN<double>(3, 4).forward_with_state(V(A::from_shape({2, 5, 3})),
+                                             {V(A::from_shape({1, 2, 4})), V(A::from_shape({1, 2, 4}))});
+      });
+  add("module", "LSTM whose weight_hh_l1 was resized through data()", THROWS(ShapeError),
+      {"LSTM(3 -> 4, num_layers=2)", "weight_hh_l1 has shape (4, 4)", "(16, 4)"}, [](World&) {
+        LSTM<double> layer(3, 4, 2);
+        layer.weight_hh(1).data() = A::from_shape({4, 4});
+        layer(V(A::from_shape({2, 5, 3})));
+      });
+  add("module", "LSTM with hidden size 0", THROWS(std::invalid_argument), {"LSTM(3 -> 0)", "at least 1"},
+      [](World&) { LSTM<double>(3, 0); });
+  add("module", "weight_ih of layer 2 of a 2-layer GRU", THROWS(std::out_of_range),
+      {"GRU(3 -> 4, num_layers=2)", "layer 2", "2 layers"}, [](World&) { GRU<double>(3, 4, 2).weight_ih(2); });
+  add("module", "forward_values of an LSTM given {x, h0}", THROWS(std::invalid_argument),
+      {"LSTM(3 -> 4)", "{x} or {x, h0, c0}", "got 2"}, [](World&) {
+        LSTM<double>(3, 4).forward_values({V(A::from_shape({2, 5, 3})), V(A::from_shape({1, 2, 4}))});
       });
 
   // ---- initialisers ----

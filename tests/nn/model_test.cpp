@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xmath.hpp>
 
 #include <nn/nn.hpp>
 
@@ -248,4 +249,95 @@ TEST_CASE("predict runs in evaluation mode (no dropout) and gives the mode back;
   model.eval();
   CHECK(predict(model, inputs) == first);
   CHECK_FALSE(model.is_training());
+}
+
+namespace {
+// A module with a parameter, a buffer and a submodule, to test buffers.
+struct Counter : Module<double> {
+  Counter() {
+    register_parameter("scale", V(A{2.0}));
+    register_buffer("count", A{0.0});
+    register_buffer("history", A::from_shape({3}));
+  }
+  V forward(const V& x) override {
+    registered_buffer(0)(0) += 1;
+    return x * registered_parameter(0);
+  }
+  std::string describe() const override { return "Counter"; }
+  using Module<double>::register_buffer;
+};
+}  // namespace
+
+TEST_CASE("buffers: named through submodules, shared by copies, not parameters, names checked") {
+  Counter counter;
+  Sequential<double> inner;
+  inner.add(Linear<double>(2, 2)).add(counter);
+  Sequential<double> model;
+  model.add(Counter()).add(inner);
+  const auto buffers = model.named_buffers();
+  REQUIRE(buffers.size() == 4);
+  CHECK(buffers[0].first == "0.count");
+  CHECK(buffers[1].first == "0.history");
+  CHECK(buffers[2].first == "1.1.count");
+  CHECK(buffers[3].first == "1.1.history");
+  CHECK(buffers[1].second->shape() == autodiff::Shape{3});
+  CHECK(model.parameters().size() == 4);  // 0.scale, 1.0.weight, 1.0.bias, 1.1.scale: no buffer
+  model(V(A::from_shape({1, 2})));
+  CHECK((*buffers[0].second)(0) == 1.0);
+  CHECK((*buffers[2].second)(0) == 1.0);
+  // the copy added to `inner` shares its buffers with `counter`, as it shares its parameters
+  CHECK(counter.named_buffers()[0].second == buffers[2].second);
+  // a buffer shared twice is listed once
+  Sequential<double> twice;
+  twice.add(counter).add(counter);
+  CHECK(twice.named_buffers().size() == 2);
+  CHECK(test::message_of([&] { counter.register_buffer("scale", A{1.0}); }).find("a parameter named 'scale'") !=
+        std::string::npos);
+  CHECK(test::message_of([&] { counter.register_buffer("count", A{1.0}); }).find("a buffer named 'count'") !=
+        std::string::npos);
+  CHECK_THROWS_AS(counter.register_buffer("a.b", A{1.0}), std::invalid_argument);
+  CHECK_THROWS_AS(counter.register_buffer("", A{1.0}), std::invalid_argument);
+  CHECK(Linear<double>(2, 3).named_buffers().empty());
+}
+
+TEST_CASE("Embedding: rows of the weight for indices of any shape, N(0, 1) init, gradients add up") {
+  manual_seed(11);
+  Embedding<double> embedding(50, 40);
+  CHECK(embedding.describe() == "Embedding(50, 40)");
+  const A& w = embedding.weight().value();
+  REQUIRE(w.shape() == autodiff::Shape{50, 40});
+  double mean = 0, sd = 0;
+  for (double v : w) mean += v / double(w.size());
+  for (double v : w) sd += (v - mean) * (v - mean) / double(w.size());
+  sd = std::sqrt(sd);
+  CHECK(std::fabs(mean) < 0.05);  // 2000 draws of N(0, 1): standard error 0.022
+  CHECK(std::fabs(sd - 1) < 0.05);
+  Embedding<double> small(5, 3);
+  const A& t = small.weight().value();
+  const auto index = test::index_array({2, 3}, {4, 0, 4, 1, 2, 0});
+  V y = small(index);
+  REQUIRE(y.shape() == autodiff::Shape{2, 3, 3});
+  for (std::size_t i = 0; i < 2; ++i)
+    for (std::size_t j = 0; j < 3; ++j)
+      for (std::size_t k = 0; k < 3; ++k) CHECK(y.value()(i, j, k) == t(index(i, j), k));
+  CHECK(small(autodiff::IndexList{3, 1}).shape() == autodiff::Shape{2, 3});
+  CHECK(small(autodiff::IndexList{3, 1}).value()(0, 2) == t(3, 2));
+  // as whole numbers in a Variable (what a Sequential passes)
+  CHECK(small(V(A{{4.0, 0.0}})).value() == small(test::index_array({1, 2}, {4, 0})).value());
+  // the gradient of row i is the sum of the gradients where i was used
+  autodiff::sum(y * y).backward();
+  const A& g = small.weight().grad();
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(g(4, k) == doctest::Approx(4 * t(4, k)));
+    CHECK(g(0, k) == doctest::Approx(4 * t(0, k)));
+    CHECK(g(1, k) == doctest::Approx(2 * t(1, k)));
+    CHECK(g(3, k) == 0);
+  }
+  // errors name the layer, the index and where it is
+  CHECK(test::message_of([&] { small(test::index_array({2, 2}, {0, 1, 5, 2})); })
+            .find("Embedding(5, 3): index 5 at [1, 0] is out of range [0, 5)") != std::string::npos);
+  CHECK_THROWS_AS(small(autodiff::IndexList{-1}), autodiff::ShapeError);
+  CHECK(test::message_of([&] { small(V(A{0.5})); }).find("not a whole-number index") != std::string::npos);
+  CHECK_THROWS_AS(small(V(A{1e30})), autodiff::ShapeError);
+  CHECK(small(autodiff::IndexList{}).shape() == autodiff::Shape{0, 3});
 }
