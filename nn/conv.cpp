@@ -71,17 +71,26 @@ Variable<T>& Conv2d<T>::bias() {
   return this->registered_parameter(1);
 }
 
+namespace {
+// The weight and bias as the layer finds them when it runs (data() may have resized them), as Linear checks.
+template <class T>
+void check_parameters(const std::string& name, const Variable<T>& weight, const autodiff::Shape& want,
+                      const Variable<T>* bias, std::size_t out) {
+  if (weight.shape() != want)
+    throw autodiff::ShapeError(name + ": the weight has shape " + autodiff::to_string(weight.shape()) + " where " +
+                               autodiff::to_string(want) + " is expected");
+  if (bias && bias->shape() != autodiff::Shape{out})
+    throw autodiff::ShapeError(name + ": the bias has shape " + autodiff::to_string(bias->shape()) + " where " +
+                               autodiff::to_string({out}) + " is expected");
+}
+}  // namespace
+
 template <class T>
 Variable<T> Conv2d<T>::forward(const Variable<T>& x) {
   const std::string name = describe();
   detail::require_defined(name, "the input", x);
   const autodiff::Shape want{out_, in_ / std::size_t(options_.groups), std::size_t(kernel_.h), std::size_t(kernel_.w)};
-  if (weight().shape() != want)
-    throw autodiff::ShapeError(name + ": the weight has shape " + autodiff::to_string(weight().shape()) + " where " +
-                               autodiff::to_string(want) + " is expected");
-  if (has_bias_ && bias().shape() != autodiff::Shape{out_})
-    throw autodiff::ShapeError(name + ": the bias has shape " + autodiff::to_string(bias().shape()) + " where " +
-                               autodiff::to_string({out_}) + " is expected");
+  check_parameters(name, weight(), want, has_bias_ ? &bias() : nullptr, out_);
   if (x.dimension() != 4 || x.shape()[1] != in_)
     throw autodiff::ShapeError(name + " got input of shape " + autodiff::to_string(x.shape()) + ", expected (batch, " +
                                std::to_string(in_) + ", H, W)");
@@ -130,12 +139,7 @@ Variable<T> Conv1d<T>::forward(const Variable<T>& x) {
   const std::string name = describe();
   detail::require_defined(name, "the input", x);
   const autodiff::Shape want{out_, in_ / std::size_t(options_.groups), kernel_};
-  if (weight().shape() != want)
-    throw autodiff::ShapeError(name + ": the weight has shape " + autodiff::to_string(weight().shape()) + " where " +
-                               autodiff::to_string(want) + " is expected");
-  if (has_bias_ && bias().shape() != autodiff::Shape{out_})
-    throw autodiff::ShapeError(name + ": the bias has shape " + autodiff::to_string(bias().shape()) + " where " +
-                               autodiff::to_string({out_}) + " is expected");
+  check_parameters(name, weight(), want, has_bias_ ? &bias() : nullptr, out_);
   if (x.dimension() != 3 || x.shape()[1] != in_)
     throw autodiff::ShapeError(name + " got input of shape " + autodiff::to_string(x.shape()) + ", expected (batch, " +
                                std::to_string(in_) + ", L)");
