@@ -1097,6 +1097,11 @@ class Generator {
       case Op::mean_axis:
       case Op::max_axis:
       case Op::logsumexp:
+      case Op::min_axis:
+      case Op::prod_axis:
+      case Op::cumsum:  // (these three ignore keepdims)
+      case Op::cumsum_backward:
+      case Op::prod_others:
         if (r == 0) throw Reject{};
         node.axis = random_axis(r);
         node.keepdims = random_.chance(0.5);
@@ -1227,15 +1232,6 @@ class Generator {
       }
       case Op::min:
       case Op::prod: break;
-      case Op::min_axis:
-      case Op::prod_axis:
-      case Op::cumsum:
-      case Op::cumsum_backward:
-      case Op::prod_others:
-        if (r == 0) throw Reject{};
-        node.axis = random_axis(r);
-        node.keepdims = random_.chance(0.5);
-        break;
       case Op::prod_others_backward: {  // (h, x) of one shape
         if (r == 0) throw Reject{};
         node.axis = random_axis(r);
