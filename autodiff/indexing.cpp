@@ -281,8 +281,12 @@ template <class T>
 Variable<T> at_impl(const Variable<T>& x, std::size_t offset, const Shape& sub_shape) {
   Array<T> y = Array<T>::from_shape(sub_shape);
   std::copy_n(x.value().data() + offset, y.size(), y.data());
-  return record<T>(at_op, std::move(y), {x}, [offset](Backward<T>& d) {
-    d.add_grad(0, at_backward_impl(d.g, offset, d.input(0).shape()));
+  // x[i] is the block of y.size() values at offset: a one-index slice of x seen as
+  // (1, blocks, block size), whose gradient the sweep can add in place.
+  const std::size_t block = std::max<std::size_t>(y.size(), 1);
+  const SliceRegion region{1, std::max<std::size_t>(x.size(), 1) / block, y.size(), offset / block, 1, 1};
+  return record<T>(at_op, std::move(y), {x}, [offset, region](Backward<T>& d) {
+    d.add_grad_slice(0, d.g, region, [&] { return at_backward_impl(d.g, offset, d.input(0).shape()); });
   });
 }
 

@@ -99,34 +99,30 @@ Variable<T> broadcast_to(const Variable<T>& x, const Shape& shape) {
 namespace {
 
 // x[start + k * step for k < count] along axis (indices already checked): the
-// op behind slice, and the gradient of slice_backward.
+// op behind slice, and the gradient of slice_backward. Without keep_axis (one
+// index: select), the result has no such axis.
 template <class T>
-Variable<T> slice_raw(const Variable<T>& x, std::size_t ax, std::size_t start, long step, std::size_t count) {
+Variable<T> slice_raw(const Variable<T>& x, std::size_t ax, std::size_t start, long step, std::size_t count,
+                      bool keep_axis = true) {
   static const OpInfo op{"slice", "dx = slice_backward(g, axis, start, length, step): g placed at the taken indices"};
+  static const OpInfo select_op{"select", "dx = slice_backward(unsqueeze(g, axis), axis, index, length)"};
   const AxisLanes v = lanes_around(x.shape(), ax);
   Shape shape = x.shape();
   shape[ax] = count;
+  if (!keep_axis) shape.erase(shape.begin() + long(ax));
   Array<T> y = Array<T>::from_shape(shape);
+  const SliceRegion region{v.outer, v.n, v.inner, start, count, step};
   const T* in = x.value().data();
-  if (step == 1) {  // one contiguous block per outer index
-    for (std::size_t o = 0; o < v.outer; ++o)
-      std::copy_n(in + (o * v.n + start) * v.inner, count * v.inner, y.data() + o * count * v.inner);
-  } else if (v.inner == 1) {  // single elements: a plain loop (a copy_n call per element costs ~10x)
-    T* out = y.data();
-    for (std::size_t o = 0; o < v.outer; ++o, out += count) {
-      const T* row = in + o * v.n + start;
-      for (std::size_t k = 0; k < count; ++k) out[k] = row[long(k) * step];
-    }
-  } else {
-    T* out = y.data();
-    for (std::size_t o = 0; o < v.outer; ++o)
-      for (std::size_t k = 0; k < count; ++k, out += v.inner) {
-        const std::size_t i = std::size_t(long(start) + long(k) * step);
-        std::copy_n(in + (o * v.n + i) * v.inner, v.inner, out);
-      }
-  }
-  return record<T>(op, std::move(y), {x}, [ax, start, step](Backward<T>& d) {
-    d.add_grad(0, slice_backward(d.g, long(ax), start, d.input(0).shape()[ax], step));
+  T* out = y.data();
+  detail::for_each_slice_run(region, [&](std::size_t to, std::size_t from, std::size_t n) {
+    if (n == 1) out[to] = in[from];  // single elements: a copy_n call per element costs ~10x
+    else std::copy_n(in + from, n, out + to);
+  });
+  return record<T>(keep_axis ? op : select_op, std::move(y), {x}, [ax, region, keep_axis](Backward<T>& d) {
+    d.add_grad_slice(0, d.g, region, [&] {
+      return slice_backward(keep_axis ? d.g : unsqueeze(d.g, long(ax)), long(ax), region.start, region.length,
+                            region.step);
+    });
   });
 }
 
@@ -173,25 +169,31 @@ Variable<T> slice_backward(const Variable<T>& g, long axis, std::size_t start, s
   checked_size(op, shape);
   Array<T> y = xt::zeros<T>(shape);
   const AxisLanes v = lanes_around(shape, ax);
-  const T* in = g.value().data();
-  if (step == 1) {
-    for (std::size_t o = 0; o < v.outer; ++o)
-      std::copy_n(in + o * taken * v.inner, taken * v.inner, y.data() + (o * v.n + start) * v.inner);
-  } else if (v.inner == 1) {
-    for (std::size_t o = 0; o < v.outer; ++o, in += taken) {
-      T* row = y.data() + o * v.n + start;
-      for (std::size_t k = 0; k < taken; ++k) row[long(k) * step] = in[k];
-    }
-  } else {
-    for (std::size_t o = 0; o < v.outer; ++o)
-      for (std::size_t k = 0; k < taken; ++k, in += v.inner) {
-        const std::size_t i = std::size_t(long(start) + long(k) * step);
-        std::copy_n(in, v.inner, y.data() + (o * v.n + i) * v.inner);
-      }
-  }
+  detail::place_slice<false>(g.value().data(), y.data(), SliceRegion{v.outer, v.n, v.inner, start, taken, step});
   return record<T>(op, std::move(y), {g}, [ax, start, step, taken](Backward<T>& d) {
     d.add_grad(0, slice_raw(d.g, ax, start, step, taken));
   });
+}
+
+template <class T>
+Variable<T> select(const Variable<T>& x, long axis, long index) {
+  static const OpInfo op{"select", ""};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  const long n = long(x.shape()[ax]);
+  if (index < -n || index >= n)
+    throw ShapeError("select: index " + std::to_string(index) + " out of range for axis " + std::to_string(ax) +
+                     " of length " + std::to_string(n) + " (shape " + to_string(x.shape()) + ")");
+  return slice_raw(x, ax, std::size_t(index < 0 ? index + n : index), 1, 1, false);
+}
+
+template <class T>
+std::vector<Variable<T>> unstack(const Variable<T>& x, long axis) {
+  static const OpInfo op{"unstack", ""};
+  const std::size_t ax = normalize_axis(op, axis, x.dimension());
+  std::vector<Variable<T>> parts;
+  parts.reserve(x.shape()[ax]);
+  for (std::size_t i = 0; i < x.shape()[ax]; ++i) parts.push_back(slice_raw(x, ax, i, 1, 1, false));
+  return parts;
 }
 
 template <class T>
@@ -867,6 +869,8 @@ Variable<T> flip(const Variable<T>& x) {
   template Variable<T> flip(const Variable<T>&, long);                                        \
   template std::vector<Variable<T>> split(const Variable<T>&, const std::vector<long>&, long); \
   template std::vector<Variable<T>> split(const Variable<T>&, long, long);                    \
+  template Variable<T> select(const Variable<T>&, long, long);                                \
+  template std::vector<Variable<T>> unstack(const Variable<T>&, long);                    \
   template std::vector<Variable<T>> chunk(const Variable<T>&, long, long);                    \
   template Variable<T> squeeze(const Variable<T>&);                                           \
   template Variable<T> squeeze(const Variable<T>&, long);                                     \

@@ -23,6 +23,12 @@ template <class T> Variable<T> broadcast_to(const Variable<T>& x, const Shape& s
 // fine), step may be negative (x[::-1] is slice(x, axis, -1, LONG_MIN, -1): a stop
 // below -length runs to the front); step 0 is an error.
 template <class T> Variable<T> slice(const Variable<T>& x, long axis, long start, long stop, long step = 1);
+// x[..., index, ...] along axis, without that axis (torch.select; NumPy's x[:, i]);
+// a negative index counts from the end.
+template <class T> Variable<T> select(const Variable<T>& x, long axis, long index);
+// The selects of every index along axis (torch.unbind): the inverse of stack. Taking
+// a sequence apart this way costs O(length) in the backward pass, as one slice does.
+template <class T> std::vector<Variable<T>> unstack(const Variable<T>& x, long axis = 0);
 // Rows [begin, end) along axis 0; bounds out of range are an error (slice clamps them).
 template <class T> Variable<T> slice_rows(const Variable<T>& x, std::size_t begin, std::size_t end);
 // x[rows[0]], x[rows[1]], ... along axis 0 (a row may repeat; its gradients add up).

@@ -509,6 +509,26 @@ void Backward<T>::add_grad(std::size_t i, Variable<T> gradient) {
 }
 
 template <class T>
+bool Backward<T>::add_slice_in_place(std::size_t i, const Variable<T>& gradient, const SliceRegion& region) {
+  const NodePtr<T>& input = output_->inputs[i];
+  if (grad_enabled() || input->released) return false;  // recorded (create_graph), or add_grad's error
+  if (input->adjoint && input->adjoint.use_count() != 1) return false;  // shared: add out of place
+  if (region.outer * region.count * region.inner != gradient.size() ||
+      region.outer * region.length * region.inner != input->value.size())
+    throw std::logic_error("add_grad_slice: a region that does not fit its gradient or input");
+  check_gradient(*input, gradient.value());
+  if (!input->adjoint) {
+    Array<T> zeros = Array<T>::from_shape(input->value.shape());
+    std::fill_n(zeros.data(), zeros.size(), T(0));
+    detail::place_slice<false>(gradient.value().data(), zeros.data(), region);
+    add_adjoint(*current_sweep<T>(), input, Variable<T>(std::move(zeros)));
+  } else {
+    detail::place_slice<true>(gradient.value().data(), input->adjoint->value.data(), region);
+  }
+  return true;
+}
+
+template <class T>
 void Variable<T>::backward(const BackwardOptions<T>& options) const {
   backward(Variable(), options);
 }

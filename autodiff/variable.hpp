@@ -285,6 +285,14 @@ class Variable {
   NodePtr<T> node_;
 };
 
+// Where a slice's values lie in the array it was taken from: that array seen as
+// (outer, length, inner) row-major, the slice holding indices start, start + step, ...
+// (count of them) of the middle axis; see Backward::add_grad_slice.
+struct SliceRegion {
+  std::size_t outer, length, inner, start, count;
+  long step;
+};
+
 // What an op's backward closure sees: g = dC/d(output), the op's inputs and
 // output as Variables, and add_grad to pass each input its share. Everything
 // it computes is ordinary ops: recorded when the sweep has create_graph, so
@@ -308,8 +316,20 @@ class Backward {
   // dC/d(input i) += gradient. A gradient of a broadcast shape is summed back
   // to the input's shape here (PyTorch's sum_to), so ops need not do it.
   void add_grad(std::size_t i, Variable<T> gradient);
+  // dC/d(input i) += a gradient that is zero outside a slice of input i (the ops that
+  // take slices: slice, select, unstack, x(i)): `region` says where its values go, and
+  // embed() returns the full-size gradient as a differentiable op (slice_backward).
+  // The result is add_grad(i, embed()), but a sweep that records nothing adds the
+  // values in place into input i's gradient: taking the T steps of a sequence then
+  // costs O(T) in the backward pass, not T full-size gradients.
+  template <class Embed>
+  void add_grad_slice(std::size_t i, const Variable<T>& gradient, const SliceRegion& region, Embed embed) {
+    if (needs_grad(i) && !add_slice_in_place(i, gradient, region)) add_grad(i, embed());
+  }
 
  private:
+  bool add_slice_in_place(std::size_t i, const Variable<T>& gradient, const SliceRegion& region);
+
   const NodePtr<T>& output_;
   std::uint32_t prune_id_;
 };

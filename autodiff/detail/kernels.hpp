@@ -1,6 +1,7 @@
 // Array kernels shared by several ops (not recorded on the tape).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <utility>
 #include <cstddef>
@@ -34,6 +35,39 @@ inline std::vector<std::size_t> strides_of(const Shape& shape) {
   std::vector<std::size_t> strides(shape.size(), 1);
   for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
   return strides;
+}
+
+// run(slice offset, array offset, n) for each run of n consecutive elements of a
+// slice and of the array it was taken from (slice, slice_backward, and a slice's
+// gradient added in place): one run per lane for step 1, else one per index.
+template <class Run>
+void for_each_slice_run(const SliceRegion& r, Run run) {
+  for (std::size_t o = 0, at = 0; o < r.outer; ++o) {
+    const std::size_t lane = o * r.length * r.inner;
+    if (r.step == 1) {
+      run(at, lane + r.start * r.inner, r.count * r.inner);
+      at += r.count * r.inner;
+    } else {
+      for (std::size_t k = 0; k < r.count; ++k, at += r.inner)
+        run(at, lane + std::size_t(long(r.start) + long(k) * r.step) * r.inner, r.inner);
+    }
+  }
+}
+
+// Writes a slice's values (with accumulate: adds them) at their places in the array
+// the slice was taken from.
+template <bool accumulate, class T>
+void place_slice(const T* slice, T* array, const SliceRegion& r) {
+  for_each_slice_run(r, [&](std::size_t from, std::size_t to, std::size_t n) {
+    if (n == 1) {  // single elements: a call per element would cost ~10x
+      if constexpr (accumulate) array[to] += slice[from];
+      else array[to] = slice[from];
+    } else if constexpr (accumulate) {
+      for (std::size_t j = 0; j < n; ++j) array[to + j] += slice[from + j];
+    } else {
+      std::copy_n(slice + from, n, array + to);
+    }
+  });
 }
 
 // f(e, offsets...) for each position e (row-major) of `shape`: an odometer in

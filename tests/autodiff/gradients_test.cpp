@@ -294,6 +294,22 @@ const std::vector<OpCase> op_cases = {
        const auto p = split(x[0], 2, 0);
        return concatenate<double>({p[2], square(p[0]), p[1] * -2.0}, 0);
      }},
+    // select and unstack: a sweep without create_graph adds their gradients in place
+    // (Backward::add_grad_slice); the second-order check takes the recorded path.
+    {"select a middle index, broadcast against x", {{3, 4}},
+     [](const Inputs& x) { return x[0] * select(x[0], 0, 1) + select(x[0], 0, -1); }},
+    {"select along the last axis", {{2, 3, 4}}, [](const Inputs& x) { return square(select(x[0], -1, 2)); }},
+    {"unstack, parts reused and reordered", {{2, 3, 2}},
+     [](const Inputs& x) {
+       const auto p = unstack(x[0], 1);
+       return stack<double>({p[2] * p[0], p[1], p[0] * 3.0}, 0);
+     }},
+    {"slices, a select and x itself add into one gradient", {{4, 5}},
+     [](const Inputs& x) {
+       return slice(x[0], 0, 0, 4, 2) * select(x[0], 0, 3) + square(slice(x[0], 0, 1, 3)) + slice(x[0], 0, 1, 3);
+     }},
+    {"x(i) of a vector, many times", {{5}},
+     [](const Inputs& x) { return x[0](0) * x[0](3) + x[0](-1) * x[0](0) + square(x[0](2)); }},
     {"chunk into 3 along the last axis", {{2, 7}},
      [](const Inputs& x) {
        const auto p = chunk(x[0], 3, -1);
