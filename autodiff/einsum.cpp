@@ -112,6 +112,7 @@ Spec parse(const std::string& subscripts, const std::vector<Shape>& shapes) {
     for (std::size_t c = 0; c < 128; ++c)  // the labels that appear once, in ASCII order (as NumPy)
       if (count[c] == 1) spec.output += char(c);
   }
+  checked_size("einsum", spec.shape_of(spec.output));  // before any intermediate is made
   return spec;
 }
 
@@ -205,6 +206,7 @@ Term<T> contracted(Term<T>&& left, Term<T>&& right, const std::array<bool, 128>&
   const Term<T> c = arranged(std::move(right), tb ? batch + right_only + inner : batch + inner + right_only);
   Term<T> out;
   out.labels = batch + left_only + right_only;
+  checked_size("einsum", spec.shape_of(out.labels));  // "i,j,k->ijk" of huge vectors would wrap
   out.own = Array<T>::from_shape(spec.shape_of(out.labels));
   std::vector<std::size_t> a_offsets(b), c_offsets(b);
   for (std::size_t i = 0; i < b; ++i) a_offsets[i] = i * m * k, c_offsets[i] = i * k * n;

@@ -308,6 +308,19 @@ Variable<T> index_select(const Variable<T>& x, long axis, const IndexList& indic
 }
 
 template <class T>
+Variable<T> index_select(const Variable<T>& x, long axis, const std::vector<std::size_t>& indices) {
+  IndexList signed_indices(indices.size());
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    if (indices[k] > std::size_t(INT64_MAX))
+      throw ShapeError("index_select: index " + std::to_string(indices[k]) + " (entry " + std::to_string(k) +
+                       ") is above 2^63 - 1, perhaps a negative number wrapped around (x of shape " +
+                       to_string(x.shape()) + ")");
+    signed_indices[k] = std::int64_t(indices[k]);
+  }
+  return index_select(x, axis, signed_indices);
+}
+
+template <class T>
 Variable<T> index_select_backward(const Variable<T>& g, long axis, const IndexList& indices, std::size_t length) {
   const std::size_t ax = normalize_axis(index_select_backward_op, axis, g.dimension());
   if (g.shape()[ax] != indices.size())
@@ -391,6 +404,7 @@ void throw_unsigned_index(const std::vector<std::string>& indices, const std::ve
 
 #define WENGERT_INSTANTIATE(T)                                                                              \
   template Variable<T> index_select(const Variable<T>&, long, const IndexList&);                            \
+  template Variable<T> index_select(const Variable<T>&, long, const std::vector<std::size_t>&);             \
   template Variable<T> index_select_backward(const Variable<T>&, long, const IndexList&, std::size_t);      \
   template Variable<T> gather(const Variable<T>&, long, const IndexArray&);                                 \
   template Variable<T> gather_backward(const Variable<T>&, long, const IndexArray&, const Shape&);          \

@@ -26,6 +26,15 @@ using IndexArray = xt::xarray<std::int64_t>;
 // The slices x[..., indices[0], ...], x[..., indices[1], ...], ... along axis
 // (torch.index_select, numpy.take with an axis): axis gets length indices.size().
 template <class T> Variable<T> index_select(const Variable<T>& x, long axis, const IndexList& indices);
+// The same with unsigned indices (class labels, as nn::load_labels returns); one
+// above 2^63 - 1 is a ShapeError.
+template <class T>
+Variable<T> index_select(const Variable<T>& x, long axis, const std::vector<std::size_t>& indices);
+// index_select(x, 1, {2, 0, 2}): a braced list (chosen over both vector overloads).
+template <class T>
+Variable<T> index_select(const Variable<T>& x, long axis, std::initializer_list<std::int64_t> indices) {
+  return index_select(x, axis, IndexList(indices));
+}
 
 // out[i][j][k] = x[index[i][j][k]][j][k] for axis 0 (likewise for the others), as
 // torch.gather: index has x's rank and, off the axis, extents no larger than x's;

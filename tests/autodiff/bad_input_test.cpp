@@ -217,6 +217,12 @@ const std::vector<Misuse> catalogue = {
     {"dot of a matrix", Kind::shape, {"dot", "vectors", "(3, 4)"}, [] { dot(leaf(m34), leaf(v5)); }},
     {"outer of a matrix", Kind::shape, {"outer", "vectors", "(3, 4)"}, [] { outer(leaf(v5), leaf(m34)); }},
     {"mv with a vector of the wrong length", Kind::shape, {"mv", "(3, 4)", "(5,)"}, [] { mv(leaf(m34), leaf(v5)); }},
+    {"einsum whose output would have more than 2^64 elements", Kind::shape,
+     {"einsum", "(65536, 65536, 65536, 65536)", "more than 2^64 elements"},
+     [] {
+       const V v = leaf(Array<double>(xt::zeros<double>({65536})));
+       einsum("i,j,k,l->ijkl", v, v, v, v);
+     }},
     {"einsum with more terms than operands", Kind::invalid_argument,
      {"einsum", "2 subscript terms for 1 operand", "\"ij,jk->ik\"", "(3, 4)"},
      [] { einsum("ij,jk->ik", leaf(m34)); }},
@@ -340,6 +346,9 @@ const std::vector<Misuse> catalogue = {
     {"flip over an axis twice", Kind::shape, {"flip", "axis 1", "twice", "(3, 4)"}, [] { flip(leaf(m34), {1, -1}); }},
 
     // ---- indexing (issue #12)
+    {"index_select with an unsigned index that wrapped around", Kind::shape,
+     {"index_select", "index 18446744073709551615", "entry 1", "above 2^63 - 1", "(3, 4)"},
+     [] { index_select(leaf(m34), 1, std::vector<std::size_t>{0, std::size_t(-1)}); }},
     {"index_select with an index out of range", Kind::shape,
      {"index_select", "index 4", "axis 1", "length 4", "(3, 4)", "indices[1]"},
      [] { index_select(leaf(m34), 1, {0, 4}); }},

@@ -57,6 +57,13 @@ TEST_CASE("index_select of a vector and in float32; empty index lists give an ax
   CHECK(index_select(V(Array<double>::from_shape({2, 0})), 1, {}).shape() == Shape{2, 0});
 }
 
+TEST_CASE("index_select takes unsigned indices (labels as nn::load_labels returns them)") {
+  const V m(iota({3, 2}));
+  const std::vector<std::size_t> labels{2, 0, 2};
+  CHECK(index_select(m, 0, labels).value() == index_select(m, 0, IndexList{2, 0, 2}).value());
+  CHECK(index_select(m, 0, labels).value() == Array<double>{{4, 5}, {0, 1}, {4, 5}});
+}
+
 TEST_CASE("index_select's gradient adds up over repeated indices (scatter-add)") {
   V x(iota({2, 3}), true);
   const V y = index_select(x, 1, {2, 0, 2, 2});
