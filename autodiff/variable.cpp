@@ -553,7 +553,12 @@ void Variable<T>::backward(const Variable& seed, const BackwardOptions<T>& optio
     for (Node<T>* node : sweep.touched) {
       if (!node->is_leaf() || !node->requires_grad || !node->adjoint) continue;
       if (request.prune && node->needed != sweep.id) continue;
-      if (!node->grad)
+      // Two leaves can be handed the same gradient array (the backward of a + b passes g to both):
+      // each gets its own copy, as PyTorch's AccumulateGrad clones a gradient it cannot steal, so an
+      // in-place change to one leaf's gradient (clip_grad_norm) does not reach the other's.
+      if (!node->grad && !request.create_graph && node->adjoint.use_count() > 1)
+        node->grad = result_of(Variable<T>(Array<T>(node->adjoint->value)).node_ptr(), false);
+      else if (!node->grad)
         node->grad = result_of(node->adjoint, request.create_graph);
       else if (!request.create_graph && node->grad.use_count() == 1 && !node->grad->requires_grad)
         xt::noalias(node->grad->value) += node->adjoint->value;

@@ -229,6 +229,8 @@ std::vector<Array<T>*> gradients_of(const char* call, const std::vector<Variable
     detail::require_defined(call, "parameter " + std::to_string(i), parameters[i]);
     if (!parameters[i].has_grad()) continue;
     autodiff::Node<T>& gradient = *parameters[i].node().grad;
+    // a gradient shared by two parameters (create_graph's a + b, or a parameter listed twice) is changed once
+    if (std::find(gradients.begin(), gradients.end(), &gradient.value) != gradients.end()) continue;
     ++gradient.version;  // a graph that used this gradient (create_graph) would see the change
     gradients.push_back(&gradient.value);
   }

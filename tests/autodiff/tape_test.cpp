@@ -52,6 +52,23 @@ TEST_CASE("a value used on several paths gets the sum of their gradients") {
   CHECK(x.grad()() == 13.0);
 }
 
+TEST_CASE("two leaves handed the same gradient (a + b) each get their own array") {
+  V a(Array<double>{1.0, 2.0}, true), b(Array<double>{3.0, 4.0}, true);
+  V seed(Array<double>{5.0, 6.0});
+  (a + b).backward(seed);  // the backward of + passes the same g to both inputs
+  CHECK(a.grad() == seed.value());
+  CHECK(b.grad() == seed.value());
+  CHECK(a.grad().data() != b.grad().data());
+  CHECK(a.grad().data() != seed.value().data());
+  // so a change to one, in place (what clip_grad_norm does), leaves the other alone
+  a.node().grad->value *= 2.0;
+  CHECK(b.grad() == seed.value());
+  // and accumulation still adds into each
+  (a + b).backward(seed);
+  CHECK(a.grad() == Array<double>{15.0, 18.0});
+  CHECK(b.grad() == Array<double>{10.0, 12.0});
+}
+
 TEST_CASE("backward releases the tape; a second backward is a clear error unless the graph was kept") {
   Tape<double>::current().release();  // start from an empty tape
   V x = V::scalar(2.0, true);

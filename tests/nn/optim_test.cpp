@@ -358,6 +358,24 @@ TEST_CASE("clip_grad_norm scales all gradients together to max_norm and returns 
   CHECK_FALSE(unused.has_grad());
 }
 
+TEST_CASE("clip_grad_norm and clip_grad_value scale two parameters that got the same gradient (a + b) once each") {
+  // An RNN's bias_ih and bias_hh are such a pair: the backward of a + b passes one array to both.
+  for (bool create_graph : {false, true}) {
+    CAPTURE(create_graph);
+    V a(A{0.0, 0.0}, true), b(A{0.0, 0.0}, true);
+    sum((a + b) * V(A{3.0, -4.0})).backward({.create_graph = create_graph});
+    CHECK(clip_grad_norm<double>({a, b}, 1.0) == doctest::Approx(std::sqrt(50.0)));
+    const double scale = 1.0 / (std::sqrt(50.0) + 1e-6);
+    for (const V& p : {a, b}) {
+      CHECK(p.grad()(0) == doctest::Approx(3.0 * scale).epsilon(1e-14));
+      CHECK(p.grad()(1) == doctest::Approx(-4.0 * scale).epsilon(1e-14));
+    }
+    clip_grad_value<double>({a, b}, 0.5);
+    for (const V& p : {a, b}) CHECK(p.grad()(1) == doctest::Approx(-0.5));
+    CHECK(a.grad()(0) == doctest::Approx(3.0 * scale).epsilon(1e-14));  // below 0.5: unchanged
+  }
+}
+
 TEST_CASE("clip_grad_value clamps every entry, keeping NaN") {
   auto p = with_gradients();
   clip_grad_value(p, 3.5);
