@@ -3,6 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include <autodiff/shape.hpp>
+
 #include "check.hpp"
 
 namespace nn {
@@ -229,12 +231,37 @@ std::string AdaptiveAvgPool2d<T>::describe() const {
   return "AdaptiveAvgPool2d(" + size2(output_size_) + ")";
 }
 
+template <class T>
+Upsample<T>::Upsample(Size2 scale_factor) : scale_(scale_factor) {
+  if (scale_factor.h < 1 || scale_factor.w < 1)
+    throw std::invalid_argument(describe() + ": the scale factors must be positive");
+}
+
+template <class T>
+Variable<T> Upsample<T>::forward(const Variable<T>& x) {
+  const std::string name = describe();
+  detail::require_defined(name, "the input", x);
+  if (x.dimension() != 4)
+    throw autodiff::ShapeError(name + " got input of shape " + autodiff::to_string(x.shape()) +
+                               ", expected (batch, channels, H, W)");
+  // each row repeated, then each column: the gradient sums each block back (repeat_interleave's VJP)
+  return named(name, [&] {
+    return autodiff::repeat_interleave(autodiff::repeat_interleave(x, long(scale_.h), 2), long(scale_.w), 3);
+  });
+}
+
+template <class T>
+std::string Upsample<T>::describe() const {
+  return "Upsample(scale " + size2(scale_) + ", nearest)";
+}
+
 #define WENGERT_INSTANTIATE(T)          \
   template class Conv2d<T>;             \
   template class Conv1d<T>;             \
   template class MaxPool2d<T>;          \
   template class AvgPool2d<T>;          \
-  template class AdaptiveAvgPool2d<T>;
+  template class AdaptiveAvgPool2d<T>; \
+  template class Upsample<T>;
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

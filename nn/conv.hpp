@@ -91,4 +91,18 @@ class AdaptiveAvgPool2d : public Module<T> {
   Size2 output_size_;
 };
 
+// Nearest-neighbour upsampling of (batch, channels, H, W) by whole factors
+// (nn.Upsample(scale_factor=..., mode='nearest')): each pixel becomes a
+// scale.h x scale.w block. Only integer factors and the nearest mode.
+template <class T = float>
+class Upsample : public Module<T> {
+ public:
+  explicit Upsample(Size2 scale_factor);
+  Variable<T> forward(const Variable<T>& x) override;
+  std::string describe() const override;
+
+ private:
+  Size2 scale_;
+};
+
 }  // namespace nn

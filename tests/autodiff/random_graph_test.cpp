@@ -121,6 +121,8 @@ enum class Op {
   index_select, index_select_backward, gather, gather_backward, scatter_add, at, at_backward,
   // more elementwise and shape ops
   atan2, where_scalar_left, sign, repeat,
+  // one index of an axis (the gradient the sweep adds in place)
+  select, unstack,
   // the unary functions of the table below (node.fn says which)
   function,
   count
@@ -139,7 +141,8 @@ const char* name_of(Op op) {
       "cumsum_backward", "slice_step", "stack", "split", "chunk", "squeeze", "squeeze_axis", "unsqueeze", "expand", "tile",
       "repeat_interleave", "pad", "pad_backward", "flip", "flip_all", "matmul_batched", "permute", "transpose_axes", "dot",
       "outer", "mv", "einsum", "index_select", "index_select_backward", "gather", "gather_backward",
-      "scatter_add", "at", "at_backward", "atan2", "where_scalar_left", "sign", "repeat", "function"};
+      "scatter_add", "at", "at_backward", "atan2", "where_scalar_left", "sign", "repeat", "select", "unstack",
+      "function"};
   static_assert(sizeof(names) / sizeof(names[0]) == std::size_t(Op::count));
   return names[std::size_t(op)];
 }
@@ -343,6 +346,8 @@ V run_node(const GraphNode& node, const std::vector<V>& v) {
     case Op::where_scalar_left: return autodiff::where(node.mask, node.c, a(0));
     case Op::sign: return sign(a(0));
     case Op::repeat: return repeat(a(0), node.axes);
+    case Op::select: return select(a(0), node.axis, node.start);
+    case Op::unstack: return unstack(a(0), node.axis).at(std::size_t(node.start));
     case Op::function: return unary_functions()[node.fn].apply(a(0));
     case Op::leaf:
     case Op::count: break;
@@ -524,6 +529,8 @@ std::string expression(const GraphNode& node, const std::vector<std::string>& na
     case Op::where_scalar_left: return "autodiff::where(" + mask + ", " + number(node.c) + ", " + a(0) + ")";
     case Op::sign: return "sign(" + a(0) + ")";
     case Op::repeat: return "repeat(" + a(0) + ", std::vector<long>" + braces(node.axes) + ")";
+    case Op::select: return "select(" + a(0) + ", " + ax + ", " + std::to_string(node.start) + ")";
+    case Op::unstack: return "unstack(" + a(0) + ", " + ax + ")[" + std::to_string(node.start) + "]";
     case Op::function: return std::string(unary_functions()[node.fn].name) + "(" + a(0) + unary_functions()[node.fn].after;
     case Op::leaf:
     case Op::count: break;
@@ -1337,6 +1344,16 @@ class Generator {
       case Op::tile: {
         node.axes.assign(random_.between(1, r + 1), 1);
         for (long& rep : node.axes) rep = long(random_.between(1, 2));
+        break;
+      }
+      case Op::select:
+      case Op::unstack: {  // one index of an axis (select's may count from the end)
+        if (r == 0) throw Reject{};
+        node.axis = random_axis(r);
+        const std::size_t n = s[axis_of(node.axis, r)];
+        if (n == 0) throw Reject{};
+        node.start = long(random_.between(0, n - 1));
+        if (op == Op::select && random_.chance(0.3)) node.start -= long(n);
         break;
       }
       case Op::repeat: {  // torch's repeat: at least one count per axis (one more gives a new leading axis)

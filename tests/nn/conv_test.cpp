@@ -82,6 +82,31 @@ TEST_CASE("pooling layers equal their ops") {
   CHECK(AvgPool2d<double>(3, 2, 1, false).describe() == "AvgPool2d(kernel 3, stride 2, padding 1, count_include_pad false)");
 }
 
+TEST_CASE("Upsample: each pixel becomes a block, and its gradient is the block's sum") {
+  const V x(test::random_array({2, 3, 2, 3}, 7), true);
+  Upsample<double> up({2, 3});
+  const V y = up(x);
+  REQUIRE(y.shape() == autodiff::Shape{2, 3, 4, 9});
+  const autodiff::Array<double> w = test::random_array({2, 3, 4, 9}, 8);
+  autodiff::sum(y * V(w)).backward();
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t i = 0; i < 2; ++i)
+        for (std::size_t j = 0; j < 3; ++j) {
+          double block = 0;
+          for (std::size_t a = 0; a < 2; ++a)
+            for (std::size_t b = 0; b < 3; ++b) {
+              CHECK(y.value()(n, c, 2 * i + a, 3 * j + b) == x.value()(n, c, i, j));
+              block += w(n, c, 2 * i + a, 3 * j + b);
+            }
+          CHECK(x.grad()(n, c, i, j) == doctest::Approx(block).epsilon(1e-12));
+        }
+  CHECK(up.describe() == "Upsample(scale (2, 3), nearest)");
+  CHECK(test::message_of([&] { up(V(autodiff::Array<double>::from_shape({2, 3}))); }) ==
+        "Upsample(scale (2, 3), nearest) got input of shape (2, 3), expected (batch, channels, H, W)");
+  CHECK_THROWS_AS(Upsample<double>({0, 2}), std::invalid_argument);
+}
+
 TEST_CASE("a LeNet-shaped CNN: shapes, gradients against finite differences, and it learns") {
   manual_seed(11);
   Sequential<double> model;
