@@ -295,9 +295,9 @@ void plot(const std::string& directory, const Settings& settings, const std::vec
            << "set object 1 rect from lo,-0.05 to hi,1.05 fc rgb '#ffe8c8' fs solid 1.0 noborder behind\n"
            << "set title '" << tc_text << "'\n"
            << "plot '" << stem << ".dat' using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc rgb 'blue' "
-           << "title 'held-out configurations', 0.5 with lines dt 3 lc rgb 'gray' title 'P = 1/2', \\\n"
+           << "title 'held out', 0.5 with lines dt 3 lc rgb 'gray' title 'P = 1/2', \\\n"
            << "     '+' using (tc_net):(0.5) with points pt 6 ps 2 lw 2 lc rgb 'red' title 'crossing'\n"
-           << "set origin 0.5,0.36\nset ylabel 'mean |m| per spin'\nset key bottom left Left reverse\n"
+           << "set origin 0.5,0.36\nset ylabel 'mean |m| per spin'\nset key default\nset key bottom left Left reverse\n"
            << "set title '|m|: Monte Carlo, and exact for L = infinity (Onsager/Yang)'\n"
            << "set samples 1000\n"
            << "m(t) = t < Tc ? (1 - sinh(2/t)**-4)**0.125 : 0\n"
@@ -399,9 +399,10 @@ int main(int argc, char** argv) {
               " near 0 says that successive samples are nearly independent.)\n\n");
 
   // ---- 2. Training data: label 1 = ordered (T < T_c), 0 = disordered. ----
-  // We train only on temperatures at least `training_gap` away from T_c. Every
-  // T_c between 1.97 and 2.57 would give the same labels, so the labels do not
-  // put the answer in: where the network's output crosses 1/2 between the two
+  // We train only on temperatures at least `training_gap` away from T_c. Any
+  // T_c between the warmest "ordered" and the coldest "disordered" training
+  // temperature (1.95 and 2.60 in the full run) would give the same labels, so
+  // the labels do not put the answer in: where the network's output crosses 1/2 between the two
   // training regions is its own conclusion about the configurations it has not
   // been taught on. (Training on all temperatures, as Carrasquilla & Melko did,
   // would tell the network where T_c is through the labels next to it.)
