@@ -13,4 +13,5 @@
 #include "normalization.hpp"
 #include "optim.hpp"
 #include "recurrent.hpp"
+#include "scheduler.hpp"
 #include "train.hpp"

@@ -1,0 +1,3 @@
+#include "scheduler.hpp"
+
+namespace nn {}  // namespace nn
