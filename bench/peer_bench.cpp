@@ -38,8 +38,9 @@
 //                 and an Adam step (lr 1e-3); also loss + gradient alone.
 //   8-10. lenet, mnist-cnn, lstm (issue #13): CNN and LSTM training steps
 //                 against LibTorch and their GEMM floors (see their section), at
-//                 --threads 2 also LibTorch's other splits of its threads between
-//                 OpenMP and OpenBLAS ("torch O+B"). --workload NAME runs one alone,
+//                 --threads 2 also LibTorch with fewer OpenBLAS threads ("torch O+B",
+//                 O = --torch-omp N, LibTorch's OpenMP threads, default --threads: run once
+//                 per N for all splits). --workload NAME runs one alone,
 //                 and with --memory it picks the steps of the memory run.
 //
 // The GEMM floor of an L-layer MLP: forward a_l = a_{l-1} W_l for every layer;
@@ -70,7 +71,7 @@
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench --workload lstm [--threads 2]
 //   OPENBLAS_NUM_THREADS=1 ./build/bench/peer_bench_wengert --memory wengert --workload lenet
 //
-// Flags: --threads N (1), --rounds R (15), --round-ms MS (50), --quick (few
+// Flags: --threads N (1), --torch-omp N (LibTorch's OpenMP threads; --threads), --rounds R (15), --round-ms MS (50), --quick (few
 // rounds and steps: a smoke check), --only LIST (comma-separated of tiny,
 // digits, fashion, fullbatch, hvp, hvp-large, pinn, lenet, mnist-cnn, lstm), --workload NAME (one
 // of those alone; with --memory, its steps instead of fashion's), --loaded (a child process busy-loops
@@ -123,6 +124,7 @@ namespace {
 
 struct Options {
   int threads = 1;
+  int torch_omp = 0;  // --torch-omp N: LibTorch's OpenMP threads (0: --threads)
   int rounds = 15;
   double round_ms = 50;
   bool quick = false;
@@ -138,7 +140,7 @@ struct Options {
 
 [[noreturn]] void usage(const std::string& problem) {
   std::cerr << "peer_bench: " << problem << "\n"
-            << "usage: peer_bench [--threads N] [--rounds R] [--round-ms MS] [--quick] [--loaded]\n"
+            << "usage: peer_bench [--threads N] [--torch-omp N] [--rounds R] [--round-ms MS] [--quick] [--loaded]\n"
             << "                  [--only tiny,digits,fashion,fullbatch,hvp,hvp-large,pinn,lenet,mnist-cnn,lstm]\n"
             << "                  [--workload NAME (one of those: --only NAME, and the steps of --memory)]\n"
             << "                  [--memory wengert|torch [--steps N]] [--profile 'CASE/FRAMEWORK' [--iterations N]]\n";
@@ -162,6 +164,7 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--threads") o.threads = std::stoi(value(i));
+    else if (a == "--torch-omp") o.torch_omp = std::stoi(value(i));
     else if (a == "--rounds") o.rounds = std::stoi(value(i));
     else if (a == "--round-ms") o.round_ms = std::stod(value(i));
     else if (a == "--quick") o.quick = true;
@@ -183,6 +186,8 @@ Options parse(int argc, char** argv) {
     } else usage("unknown argument " + a);
   }
   if (o.threads < 1 || o.rounds < 1 || o.round_ms <= 0) usage("threads, rounds and round-ms must be positive");
+  if (o.torch_omp < 0) usage("--torch-omp must be positive");
+  if (o.torch_omp == 0) o.torch_omp = o.threads;
   if (!o.memory.empty() && o.memory != "wengert" && o.memory != "torch") usage("--memory takes wengert or torch");
   if (o.quick) {
     o.rounds = std::min(o.rounds, 3);
@@ -227,10 +232,12 @@ pid_t spawn_busy_loop() {
   return pid;
 }
 
-void set_threads(int threads) {
+void set_threads(int threads, int torch_omp) {
   autodiff::set_num_threads(threads);  // OpenBLAS: wengert's and LibTorch's GEMMs, and the floor's
 #if WENGERT_PEER_TORCH
-  torch::set_num_threads(threads);  // LibTorch's own kernels (OpenMP)
+  torch::set_num_threads(torch_omp);  // LibTorch's own kernels (OpenMP)
+#else
+  (void)torch_omp;
 #endif
 }
 
@@ -1396,12 +1403,6 @@ struct TorchNet {
   }
 };
 
-// LibTorch with its own split of threads: `omp` for its kernels (at::set_num_threads),
-// `blas` for OpenBLAS's GEMMs; the process's setting (--threads for both) is restored after.
-struct TorchSplit {
-  int omp, blas;
-  std::string name() const { return "torch " + std::to_string(omp) + "+" + std::to_string(blas); }
-};
 
 // The frameworks agree from the same weights: loss, first layer's gradient, and its weight after one step.
 void check_net_agreement(const std::string& name, WengertNet& w, TorchNet& t) {
@@ -1428,7 +1429,8 @@ void check_net_agreement(const std::string& name, WengertNet& w, TorchNet& t) {
 std::vector<std::string> net_workloads;  // the names run, for the summary
 
 void net_workload(const NetSpec& spec, const Options& o) {
-  std::printf("\n== %s, %d thread(s) ==\n", spec.title.c_str(), o.threads);
+  std::printf("\n== %s, %d thread(s); \"torch\" is LibTorch with %d OpenMP + %d OpenBLAS threads ==\n",
+              spec.title.c_str(), o.threads, o.torch_omp, o.threads);
   const NetData data = make_net_data(spec, 12);
   WengertNet w(spec, data);
   TorchNet t(spec, data, w);
@@ -1438,19 +1440,17 @@ void net_workload(const NetSpec& spec, const Options& o) {
   std::vector<Contender> contenders = {{step, "wengert", [&] { w.step(); }},
                                        {step, "torch", [&] { t.step(); }},
                                        {step, "floor", [&] { f.step(); }}};
-  if (o.threads > 1)  // LibTorch's other splits of the threads between OpenMP and OpenBLAS
-    for (int omp = 1; omp <= o.threads; ++omp)
-      for (int blas = 1; blas <= o.threads; ++blas) {
-        if (omp == o.threads && blas == o.threads) continue;  // "torch" itself
-        const TorchSplit split{omp, blas};
-        contenders.push_back({step, split.name(), [&t, split, threads = o.threads] {
-                                torch::set_num_threads(split.omp);
-                                openblas_set_num_threads(split.blas);
-                                t.step();
-                                torch::set_num_threads(threads);
-                                openblas_set_num_threads(threads);
-                              }});
-      }
+  // LibTorch's other splits of its threads: OpenMP's count is the process's (--torch-omp;
+  // changing it between iterations costs LibTorch far more than a step: its oneDNN
+  // primitives depend on it), OpenBLAS's is set around each step ("torch O+B").
+  if (o.threads > 1 || o.torch_omp > 1)
+    for (int blas = 1; blas < o.threads; ++blas)
+      contenders.push_back({step, "torch " + std::to_string(o.torch_omp) + "+" + std::to_string(blas),
+                            [&t, blas, threads = o.threads] {
+                              openblas_set_num_threads(blas);
+                              t.step();
+                              openblas_set_num_threads(threads);
+                            }});
   run_cases(contenders, Unit{"ms", 1e3, 1}, o);
   net_workloads.push_back(spec.name);
 }
@@ -1510,11 +1510,12 @@ void summary(const Options& o) {
     ratio(step, "wengert", "floor", 1.3, step);
     ratio(step, "torch", "floor", 0, step);
     const Record* r = record(step);
-    if (!r || o.threads == 1) continue;
+    if (!r) continue;
     const Measured* best = nullptr;
+    int splits = 0;
     for (const auto& m : r->results)
-      if (m.framework.rfind("torch", 0) == 0 && (!best || m.median() < best->median())) best = &m;
-    if (best) ratio(step, "wengert", best->framework, 1.0, step + " (LibTorch's best split)");
+      if (m.framework.rfind("torch", 0) == 0 && ++splits && (!best || m.median() < best->median())) best = &m;
+    if (splits > 1) ratio(step, "wengert", best->framework, 1.0, step + " (LibTorch's best split here)");
   }
 #endif
   ratio("pinn: loss+gradient", "wengert", "torch", 0, "PINN loss + gradient, no update");
@@ -1609,7 +1610,7 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   pid_t busy = 0;
   if (o.loaded) busy = spawn_busy_loop();  // before any thread exists in this process
-  set_threads(o.threads);
+  set_threads(o.threads, o.torch_omp);
 
   char host[256] = "";
   gethostname(host, sizeof host);
