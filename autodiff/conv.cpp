@@ -127,18 +127,20 @@ void walk_plane(Image pixels, Column plane, std::size_t rows, std::size_t wo, st
                 std::size_t row_step, std::size_t sw) {
   using T = std::remove_cv_t<std::remove_pointer_t<Column>>;
   const std::size_t tail = wo - first - len;
-  for (std::size_t r = 0; r < rows; ++r, pixels += row_step, plane += wo) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto image_row = pixels + r * row_step;  // (indexed, so that no pointer steps past the image)
+    const auto row = plane + r * wo;
     if constexpr (kToColumns) {
-      for (std::size_t q = 0; q < first; ++q) plane[q] = T(0);  // loops, not std::fill: no memset call per row
+      for (std::size_t q = 0; q < first; ++q) row[q] = T(0);  // loops, not std::fill: no memset call per row
       if (sw == 1)
-        for (std::size_t q = 0; q < len; ++q) plane[first + q] = pixels[q];
+        for (std::size_t q = 0; q < len; ++q) row[first + q] = image_row[q];
       else
-        for (std::size_t q = 0; q < len; ++q) plane[first + q] = pixels[q * sw];
-      for (std::size_t q = 0; q < tail; ++q) plane[first + len + q] = T(0);
+        for (std::size_t q = 0; q < len; ++q) row[first + q] = image_row[q * sw];
+      for (std::size_t q = 0; q < tail; ++q) row[first + len + q] = T(0);
     } else if (sw == 1) {
-      for (std::size_t q = 0; q < len; ++q) pixels[q] += plane[first + q];
+      for (std::size_t q = 0; q < len; ++q) image_row[q] += row[first + q];
     } else {
-      for (std::size_t q = 0; q < len; ++q) pixels[q * sw] += plane[first + q];
+      for (std::size_t q = 0; q < len; ++q) image_row[q * sw] += row[first + q];
     }
   }
 }
