@@ -1,7 +1,8 @@
 // Convolution as im2col + one gemm per group and batch element (weights as the
 // left operand, so each product writes its (O / groups, Ho Wo) block of the
 // output in place); its two gradients as gemms with transpose flags (W^T g, then
-// col2im; g col^T accumulated over the batch with beta = 1). Pooling as window
+// col2im; g col^T accumulated over the batch with beta = 1, col kept from the
+// forward pass when it is small). im2col and col2im are one traversal. Pooling as window
 // loops over contiguous rows, with backward ops that are each other's adjoints.
 #include "conv.hpp"
 
@@ -13,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "op.hpp"
 #include "reduction.hpp"
@@ -113,70 +115,92 @@ void valid_range(std::size_t out, std::size_t stride, std::size_t pad, std::size
   lo = std::min(lo, hi);
 }
 
-// col (c h_k w_k, ho wo) of one batch element's x (c, h, w): zeros where the window is in the padding.
-template <class T>
-void im2col(const Geom& g, const T* x, T* col) {
-  const std::size_t cols = g.cols();
+// One (channel, kernel row, kernel column) plane of the columns against its
+// pixels: `rows` rows of the plane, from column `first`, `len` long, row r's
+// pixels at pixels + r row_step with stride sw. kToColumns copies the pixels into
+// the plane (zeros in its columns outside [first, first + len)); otherwise it adds
+// the plane into the pixels. Few variables, so that they stay in registers: the
+// rows are short (ho wo is 100 in LeNet's second layer), and the loop overhead is
+// what this costs.
+template <bool kToColumns, class Image, class Column>
+void walk_plane(Image pixels, Column plane, std::size_t rows, std::size_t wo, std::size_t first, std::size_t len,
+                std::size_t row_step, std::size_t sw) {
+  using T = std::remove_cv_t<std::remove_pointer_t<Column>>;
+  const std::size_t tail = wo - first - len;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const auto image_row = pixels + r * row_step;  // (indexed, so that no pointer steps past the image)
+    const auto row = plane + r * wo;
+    if constexpr (kToColumns) {
+      for (std::size_t q = 0; q < first; ++q) row[q] = T(0);  // loops, not std::fill: no memset call per row
+      if (sw == 1)
+        for (std::size_t q = 0; q < len; ++q) row[first + q] = image_row[q];
+      else
+        for (std::size_t q = 0; q < len; ++q) row[first + q] = image_row[q * sw];
+      for (std::size_t q = 0; q < tail; ++q) row[first + len + q] = T(0);
+    } else if (sw == 1) {
+      for (std::size_t q = 0; q < len; ++q) image_row[q] += row[first + q];
+    } else {
+      for (std::size_t q = 0; q < len; ++q) image_row[q * sw] += row[first + q];
+    }
+  }
+}
+
+// The one traversal of im2col and col2im: every (channel, kernel row i, kernel
+// column j) plane of the columns against the pixels its windows cover. kToColumns:
+// im2col, col (c kh kw, ho wo) = x's pixels, zeros where a window is in the padding;
+// otherwise col2im, its adjoint: dx (c, h, w) += the columns at those pixels.
+// Image is const T* for im2col and T* for col2im, Column the other way round.
+template <bool kToColumns, class Image, class Column>
+void walk_windows(const Geom& g, Image image, Column col) {
+  using T = std::remove_cv_t<std::remove_pointer_t<Column>>;
+  const std::size_t cols = g.cols(), wo = g.wo;
   for (std::size_t c = 0; c < g.c; ++c)
     for (std::size_t i = 0; i < g.kh; ++i) {
       std::size_t oh0, oh1;
       valid_range(g.ho, g.sh, g.ph, i * g.dh, g.h, oh0, oh1);
       for (std::size_t j = 0; j < g.kw; ++j) {
-        T* dst = col + ((c * g.kh + i) * g.kw + j) * cols;
+        const auto plane = col + ((c * g.kh + i) * g.kw + j) * cols;
         std::size_t ow0, ow1;
         valid_range(g.wo, g.sw, g.pw, j * g.dw, g.w, ow0, ow1);
-        std::fill(dst, dst + oh0 * g.wo, T(0));
-        for (std::size_t oh = oh0; oh < oh1; ++oh) {
-          T* row = dst + oh * g.wo;
-          if (ow0 == ow1) {
-            std::fill(row, row + g.wo, T(0));
-            continue;
-          }
-          // x's columns ow sw + j dw - pw for ow in [ow0, ow1): all inside the row
-          const T* src = x + (c * g.h + oh * g.sh + i * g.dh - g.ph) * g.w + (ow0 * g.sw + j * g.dw - g.pw);
-          std::fill(row, row + ow0, T(0));
-          if (g.sw == 1)
-            std::copy(src, src + (ow1 - ow0), row + ow0);
-          else
-            for (std::size_t ow = ow0; ow < ow1; ++ow) row[ow] = src[(ow - ow0) * g.sw];
-          std::fill(row + ow1, row + g.wo, T(0));
+        if constexpr (kToColumns) {  // the rows above and below the image are padding
+          std::fill(plane, plane + oh0 * wo, T(0));
+          std::fill(plane + (ow0 < ow1 ? oh1 : oh0) * wo, plane + cols, T(0));
         }
-        std::fill(dst + oh1 * g.wo, dst + cols, T(0));
+        if (ow0 == ow1 || oh0 == oh1) continue;  // every window of this (i, j) is in the padding
+        // row oh0's pixels: the image's columns ow sw + j dw - pw for ow in [ow0, ow1), all inside its row
+        const auto pixels = image + (c * g.h + oh0 * g.sh + i * g.dh - g.ph) * g.w + (ow0 * g.sw + j * g.dw - g.pw);
+        walk_plane<kToColumns>(pixels, plane + oh0 * wo, oh1 - oh0, wo, ow0, ow1 - ow0, g.sh * g.w, g.sw);
       }
     }
+}
+
+// col (c h_k w_k, ho wo) of one batch element's x (c, h, w): zeros where the window is in the padding.
+template <class T>
+void im2col(const Geom& g, const T* x, T* col) {
+  walk_windows<true>(g, x, col);
 }
 
 // dx (c, h, w) += col2im(col): the adjoint of im2col.
 template <class T>
 void col2im(const Geom& g, const T* col, T* dx) {
-  const std::size_t cols = g.cols();
-  for (std::size_t c = 0; c < g.c; ++c)
-    for (std::size_t i = 0; i < g.kh; ++i) {
-      std::size_t oh0, oh1;
-      valid_range(g.ho, g.sh, g.ph, i * g.dh, g.h, oh0, oh1);
-      for (std::size_t j = 0; j < g.kw; ++j) {
-        const T* src = col + ((c * g.kh + i) * g.kw + j) * cols;
-        std::size_t ow0, ow1;
-        valid_range(g.wo, g.sw, g.pw, j * g.dw, g.w, ow0, ow1);
-        for (std::size_t oh = oh0; oh < oh1; ++oh) {
-          if (ow0 == ow1) continue;
-          T* dst = dx + (c * g.h + oh * g.sh + i * g.dh - g.ph) * g.w + (ow0 * g.sw + j * g.dw - g.pw);
-          const T* row = src + oh * g.wo + ow0;
-          const std::size_t len = ow1 - ow0;
-          if (g.sw == 1)
-            for (std::size_t q = 0; q < len; ++q) dst[q] += row[q];
-          else
-            for (std::size_t q = 0; q < len; ++q) dst[q * g.sw] += row[q];
-        }
-      }
-    }
+  walk_windows<false>(g, dx, col);
 }
 
-// y (n, o, ho, wo) = conv(x, w) (+ bias when given).
+// The most bytes of columns conv2d keeps for its weight gradient (see conv2d).
+constexpr std::size_t kKeptColumnsBytes = std::size_t(8) << 20;
+
+// The im2col columns of a whole batch, (n, c kh kw, ho wo), kept by conv2d's
+// forward pass for its weight gradient (which would otherwise compute them again).
 template <class T>
-Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias) {
+using Columns = std::shared_ptr<const Array<T>>;
+
+// y (n, o, ho, wo) = conv(x, w) (+ bias when given). With keep, the batch's
+// columns are written into *keep (one block per batch element) instead of one
+// reused buffer.
+template <class T>
+Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias, Array<T>* keep = nullptr) {
   Array<T> y = Array<T>::from_shape({g.n, g.o, g.ho, g.wo});
-  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og();
+  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og(), block = g.c * g.kh * g.kw * cols;
   if (y.size() == 0) return y;
   if (rows == 0) {  // no input channels: the bias alone (gemm refuses a leading dimension of 0)
     for (std::size_t n = 0; n < g.n; ++n)
@@ -184,11 +208,16 @@ Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias) {
         std::fill(y.data() + (n * g.o + o) * cols, y.data() + (n * g.o + o + 1) * cols, bias ? bias[o] : T(0));
     return y;
   }
-  Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : g.c * g.kh * g.kw * cols});
+  const bool kept = keep && !g.trivial();
+  Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : kept ? g.n * block : block});
   for (std::size_t n = 0; n < g.n; ++n) {
     const T* xn = x + n * g.c * g.h * g.w;
     const T* col = xn;
-    if (!g.trivial()) im2col(g, xn, buffer.data()), col = buffer.data();
+    if (!g.trivial()) {
+      T* dst = buffer.data() + (kept ? n * block : 0);
+      im2col(g, xn, dst);
+      col = dst;
+    }
     T* yn = y.data() + n * g.o * cols;
     if (bias)
       for (std::size_t o = 0; o < g.o; ++o) std::fill(yn + o * cols, yn + (o + 1) * cols, bias[o]);
@@ -196,6 +225,7 @@ Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias) {
       gemm_raw(false, false, int(og), int(cols), int(rows), w + k * og * rows, int(rows), col + k * rows * cols,
                int(cols), bias ? T(1) : T(0), yn + k * og * cols, int(cols));
   }
+  if (kept) *keep = std::move(buffer);
   return y;
 }
 
@@ -221,18 +251,20 @@ Array<T> conv_input_grad(const Geom& g, const T* grad, const T* w) {
   return dx;
 }
 
-// dw (o, c / groups, kh, kw) = sum over the batch of g im2col(x)^T, per group.
+// dw (o, c / groups, kh, kw) = sum over the batch of g im2col(x)^T, per group;
+// from the forward pass's columns when given (the same numbers, not computed again).
 template <class T>
-Array<T> conv_weight_grad(const Geom& g, const T* grad, const T* x) {
+Array<T> conv_weight_grad(const Geom& g, const T* grad, const T* x, const T* columns = nullptr) {
   Array<T> dw = Array<T>::from_shape({g.o, g.cg(), g.kh, g.kw});
   std::fill(dw.begin(), dw.end(), T(0));
-  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og();
+  const std::size_t cols = g.cols(), rows = g.rows(), og = g.og(), block = g.c * g.kh * g.kw * cols;
   if (dw.size() == 0 || g.n == 0 || cols == 0) return dw;
-  Array<T> buffer = Array<T>::from_shape({g.trivial() ? 0 : g.c * g.kh * g.kw * cols});
+  Array<T> buffer = Array<T>::from_shape({g.trivial() || columns ? 0 : block});
   for (std::size_t n = 0; n < g.n; ++n) {
     const T* xn = x + n * g.c * g.h * g.w;
     const T* col = xn;
-    if (!g.trivial()) im2col(g, xn, buffer.data()), col = buffer.data();
+    if (columns) col = columns + n * block;
+    else if (!g.trivial()) im2col(g, xn, buffer.data()), col = buffer.data();
     const T* gn = grad + n * g.o * cols;
     for (std::size_t k = 0; k < g.groups; ++k)
       gemm_raw(false, true, int(og), int(rows), int(cols), gn + k * og * cols, int(cols), col + k * rows * cols,
@@ -240,6 +272,10 @@ Array<T> conv_weight_grad(const Geom& g, const T* grad, const T* x) {
   }
   return dw;
 }
+
+template <class T>
+Variable<T> weight_grad_op(const Variable<T>& g, const Variable<T>& x, const Shape& weight_shape,
+                           Conv2dOptions options, const Columns<T>& columns);
 
 }  // namespace
 
@@ -252,11 +288,23 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
   if (has_bias && !(bias.dimension() == 1 && bias.shape()[0] == g.o))
     throw ShapeError("conv2d: bias of shape " + to_string(bias.shape()) + " does not fit weight " +
                      to_string(weight.shape()) + " (need (" + std::to_string(g.o) + ",))");
-  Array<T> y = conv_forward(g, x.value().data(), weight.value().data(), has_bias ? bias.value().data() : nullptr);
-  auto vjp = [options](Backward<T>& d) {
+  // The weight's gradient needs im2col(x) again: keep the forward pass's columns
+  // for it when it will be asked for (recorded, the weight wanting a gradient),
+  // and when they are small enough to stay in the cache: larger ones cost more to
+  // write out and read back (and to fault in, beyond the pool's blocks) than im2col
+  // costs to compute again per batch element (MNIST's 32 -> 64 k3 layer, 42 MB of
+  // columns: 94-104 ms kept against 74-75 ms recomputed, bench/RESULTS.md).
+  const bool keep = grad_enabled() && weight.requires_grad() && !g.trivial() &&
+                    g.n * g.c * g.kh * g.kw * g.cols() * sizeof(T) <= kKeptColumnsBytes;
+  Array<T> kept;
+  Array<T> y = conv_forward(g, x.value().data(), weight.value().data(), has_bias ? bias.value().data() : nullptr,
+                            keep ? &kept : nullptr);
+  Columns<T> columns = keep ? std::make_shared<const Array<T>>(std::move(kept)) : nullptr;
+  // The columns go with the closure: when the node is released after backward, or with the tape.
+  auto vjp = [options, columns](Backward<T>& d) {
     const Variable<T> x = d.input(0), w = d.input(1);
     if (d.needs_grad(0)) d.add_grad(0, conv2d_backward_input(d.g, w, x.shape(), options));
-    if (d.needs_grad(1)) d.add_grad(1, conv2d_backward_weight(d.g, x, w.shape(), options));
+    if (d.needs_grad(1)) d.add_grad(1, weight_grad_op(d.g, x, w.shape(), options, columns));
     if (d.inputs() == 3 && d.needs_grad(2)) d.add_grad(2, sum(d.g, Axes{0, 2, 3}));
   };
   if (has_bias) return record<T>(op, std::move(y), {x, weight, bias}, vjp);
@@ -277,18 +325,31 @@ Variable<T> conv2d_backward_input(const Variable<T>& g, const Variable<T>& weigh
                    });
 }
 
+namespace {
+
+// conv2d_backward_weight, its value from im2col(x)'s columns when conv2d kept them
+// (a shortcut to the same numbers: the op recorded, its inputs and its VJP are
+// conv2d_backward_weight's, so create_graph and higher orders see no difference).
 template <class T>
-Variable<T> conv2d_backward_weight(const Variable<T>& g, const Variable<T>& x, const Shape& weight_shape,
-                                   Conv2dOptions options) {
+Variable<T> weight_grad_op(const Variable<T>& g, const Variable<T>& x, const Shape& weight_shape,
+                           Conv2dOptions options, const Columns<T>& columns) {
   static const OpInfo op{"conv2d_backward_weight", "dg = conv2d(x, h), dx = conv2d_backward_input(g, h)"};
   const Geom geo = geometry("conv2d_backward_weight", x.shape(), weight_shape, options);
   check_output("conv2d_backward_weight", geo, g.shape(), x.shape(), weight_shape);
-  return record<T>(op, conv_weight_grad(geo, g.value().data(), x.value().data()), {g, x},
-                   [options](Backward<T>& d) {
+  return record<T>(op, conv_weight_grad(geo, g.value().data(), x.value().data(), columns ? columns->data() : nullptr),
+                   {g, x}, [options](Backward<T>& d) {
                      const Variable<T> g = d.input(0), x = d.input(1);
                      if (d.needs_grad(0)) d.add_grad(0, conv2d(x, d.g, Variable<T>(), options));
                      if (d.needs_grad(1)) d.add_grad(1, conv2d_backward_input(g, d.g, x.shape(), options));
                    });
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> conv2d_backward_weight(const Variable<T>& g, const Variable<T>& x, const Shape& weight_shape,
+                                   Conv2dOptions options) {
+  return weight_grad_op(g, x, weight_shape, options, Columns<T>());
 }
 
 template <class T>
@@ -494,18 +555,40 @@ Variable<T> max_pool2d(const Variable<T>& x, Size2 kernel, Size2 stride, Size2 p
   const T* xv = x.value().data();
   T* yv = y.data();
   std::uint32_t* ix = index->data();
+  // The first maximum in row-major order; NaN wins (as PyTorch: it propagates).
+  auto take = [](T v, std::size_t at, T& m, std::size_t& best) {
+    const bool wins = v > m || (v != v && m == m);
+    m = wins ? v : m;
+    best = wins ? at : best;
+  };
+  const bool stride_2 = (stride.h == 2 && stride.w == 2) || (stride.h == 0 && stride.w == 0);  // 0: the kernel's
+  if (kernel.h == 2 && kernel.w == 2 && stride_2 && padding.h == 0 && padding.w == 0) {
+    // The common 2x2 pooling: four values per window, no window bounds to look up (it
+    // was the slowest op of a LeNet step with the general loops below).
+    for (std::size_t p = 0; p < win->planes(); ++p) {
+      const T* plane = xv + p * win->h * win->w;
+      for (std::size_t i = 0; i < win->ho; ++i) {
+        const std::size_t top = 2 * i * win->w, bottom = top + win->w;
+        for (std::size_t j = 0; j < win->wo; ++j) {
+          std::size_t best = top + 2 * j;
+          T m = plane[best];
+          take(plane[top + 2 * j + 1], top + 2 * j + 1, m, best);
+          take(plane[bottom + 2 * j], bottom + 2 * j, m, best);
+          take(plane[bottom + 2 * j + 1], bottom + 2 * j + 1, m, best);
+          *yv++ = m;
+          *ix++ = std::uint32_t(best);
+        }
+      }
+    }
+  } else
   for (std::size_t p = 0; p < win->planes(); ++p) {
     const T* plane = xv + p * win->h * win->w;
     for (std::size_t i = 0; i < win->ho; ++i)
       for (std::size_t j = 0; j < win->wo; ++j) {
-        // the first maximum in row-major order; NaN wins (as PyTorch: it propagates)
         std::size_t best = win->h0[i] * win->w + win->w0[j];
         T m = plane[best];
         for (std::size_t r = win->h0[i]; r < win->h1[i]; ++r)
-          for (std::size_t q = win->w0[j]; q < win->w1[j]; ++q) {
-            const T v = plane[r * win->w + q];
-            if (v > m || (v != v && m == m)) m = v, best = r * win->w + q;
-          }
+          for (std::size_t q = win->w0[j]; q < win->w1[j]; ++q) take(plane[r * win->w + q], r * win->w + q, m, best);
         *yv++ = m;
         *ix++ = std::uint32_t(best);
       }

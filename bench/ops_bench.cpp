@@ -39,10 +39,11 @@
 //                       3 = permute (16, 128, 64) by (1, 0, 2) (rows copied whole)
 //   BM_Conv2d           forward and backward of a LeNet-sized convolution on float32, batch 64,
 //                       layer 0 = 1 -> 6 channels on 28x28, kernel 5 (the input wants no gradient:
-//                       dw and db only), layer 1 = 6 -> 16 on 14x14, kernel 5 (dx too); impl 0 =
+//                       dw and db only), layer 1 = 6 -> 16 on 14x14, kernel 5 (dx too), layer 2 =
+//                       32 -> 64 on 26x26, kernel 3 (the MNIST example CNN's second, dx too); impl 0 =
 //                       autodiff::conv2d with bias, then backward with a seed, impl 1 = the GEMM
-//                       floor: the same im2col products (y = W col, dW += g col^T, and for layer
-//                       1 dcol = W^T g) per batch element on buffers made beforehand, impl 2 = the
+//                       floor: the same im2col products (y = W col, dW += g col^T, and for layers
+//                       1, 2 dcol = W^T g) per batch element on buffers made beforehand, impl 2 = the
 //                       same products as one gemm each over the whole batch
 //
 // The counter per_op is time / (iterations * N), shown in seconds with an SI
@@ -354,7 +355,9 @@ void chain_args(benchmark::internal::Benchmark* b) {
 
 void BM_Conv2d(benchmark::State& state) {
   const int layer = int(state.range(0)), impl = int(state.range(1));
-  const std::size_t n = 64, c = layer == 0 ? 1 : 6, o = layer == 0 ? 6 : 16, hw = layer == 0 ? 28 : 14, k = 5;
+  // layers 0 and 1: LeNet's (without padding); 2: the MNIST example CNN's second convolution
+  const std::size_t n = 64, c = layer == 0 ? 1 : layer == 1 ? 6 : 32, o = layer == 0 ? 6 : layer == 1 ? 16 : 64,
+                    hw = layer == 0 ? 28 : layer == 1 ? 14 : 26, k = layer == 2 ? 3 : 5;
   const std::size_t out = hw - k + 1, cols = out * out, rows = c * k * k;
   auto random = [](const Shape& shape, unsigned seed) {
     std::mt19937 engine(seed);
@@ -363,7 +366,7 @@ void BM_Conv2d(benchmark::State& state) {
     for (auto& v : a) v = uniform(engine);
     return a;
   };
-  const bool input_grad = layer == 1;
+  const bool input_grad = layer >= 1;
   if (impl == 0) {
     V x(random({n, c, hw, hw}, 1), input_grad), w(random({o, c, k, k}, 2), true), b(random({o}, 3), true);
     const Array<float> seed = random({n, o, out, out}, 4);
@@ -409,7 +412,7 @@ void BM_Conv2d(benchmark::State& state) {
       benchmark::DoNotOptimize(dcol.data());
     }
   }
-  state.SetLabel(layer == 0 ? "1->6 28x28 k5" : "6->16 14x14 k5");
+  state.SetLabel(layer == 0 ? "1->6 28x28 k5" : layer == 1 ? "6->16 14x14 k5" : "32->64 26x26 k3");
 }
 
 }  // namespace
@@ -429,6 +432,6 @@ BENCHMARK(BM_ReluBackward)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_SgdUpdate)->DenseRange(0, 1)->ArgName("impl");
 BENCHMARK(BM_BatchedMatmul)->DenseRange(0, 3)->ArgName("impl");
 BENCHMARK(BM_Permute)->DenseRange(0, 3)->ArgName("impl");
-BENCHMARK(BM_Conv2d)->ArgsProduct({{0, 1}, {0, 1, 2}})->ArgNames({"layer", "impl"})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Conv2d)->ArgsProduct({{0, 1, 2}, {0, 1, 2}})->ArgNames({"layer", "impl"})->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -113,6 +113,58 @@ TEST_CASE("conv2d's gradients are the transposed convolution and the weight corr
   }
 }
 
+TEST_CASE("conv2d's backward: the weight gradient from the kept columns is conv2d_backward_weight's, both adjoints hold") {
+  // conv2d keeps its im2col columns for the weight gradient when the weight wants
+  // one; the result must be the same numbers as conv2d_backward_weight computing
+  // them again, and both gradients the adjoints of the convolution:
+  // <dx, u> = <g, conv(u, w)> and <dw, v> = <g, conv(x, v)> for random u, v.
+  struct Case {
+    Shape x, w;
+    Opts o;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 5, 6}, {4, 3, 3, 2}, {}},
+      {{2, 3, 7, 6}, {4, 3, 3, 3}, {2, 2, 1, 1, 1, 1, 1}},
+      {{1, 2, 9, 8}, {3, 2, 2, 3}, {1, 1, 1, 0, 2, 2, 1}},
+      {{2, 4, 5, 5}, {6, 2, 3, 3}, {2, 1, 1, 1, 1, 1, 2}},
+      {{1, 6, 6, 7}, {3, 2, 3, 2}, {1, 3, 2, 1, 2, 1, 3}},
+      {{3, 4, 3, 5}, {2, 2, 1, 1}, {1, 1, 0, 0, 1, 1, 2}},  // 1x1: x is its own columns, nothing kept
+      {{2, 3, 4, 4}, {5, 3, 1, 1}, {2, 2, 1, 1, 1, 1, 1}},
+      {{3, 1, 12, 12}, {6, 1, 5, 5}, {}},                   // LeNet-like, batch 3
+      {{1, 1, 3, 3}, {1, 1, 3, 3}, {1, 1, 2, 2, 2, 2, 1}},  // windows mostly in the padding
+  };
+  unsigned seed = 101;
+  for (const Case& c : cases) {
+    CAPTURE(seed);
+    const Array<double> x = test::random_array(c.x, seed++), w = test::random_array(c.w, seed++);
+    const Array<double> y0 = naive_conv(x, w, nullptr, c.o);
+    const Shape ys(y0.shape().begin(), y0.shape().end());
+    const Array<double> g = test::random_array(ys, seed++), u = test::random_array(c.x, seed++),
+                        v = test::random_array(c.w, seed++);
+    Variable<double> vx(x, true), vw(w, true);
+    conv2d(vx, vw, {}, to_options(c.o)).backward(g);
+    const Array<double> recomputed =
+        conv2d_backward_weight(Variable<double>(g), Variable<double>(x), c.w, to_options(c.o)).value();
+    REQUIRE(vw.grad().size() == recomputed.size());
+    for (std::size_t i = 0; i < recomputed.size(); ++i) CHECK(vw.grad().data()[i] == recomputed.data()[i]);
+    const double scale = double(xt::sum(xt::abs(g))());
+    CHECK(double(xt::sum(vx.grad() * u)()) ==
+          doctest::Approx(double(xt::sum(naive_conv(u, w, nullptr, c.o) * g)())).epsilon(1e-12).scale(scale));
+    CHECK(double(xt::sum(vw.grad() * v)()) ==
+          doctest::Approx(double(xt::sum(naive_conv(x, v, nullptr, c.o) * g)())).epsilon(1e-12).scale(scale));
+    // The same in float32, with the columns kept (weight wants a gradient) and not (it does not).
+    const Array<float> xf = xt::cast<float>(x), wf = xt::cast<float>(w), gf = xt::cast<float>(g);
+    Variable<float> fx(xf, true), fw(wf, true), fw_fixed(wf);
+    conv2d(fx, fw, {}, to_options(c.o)).backward(gf);
+    Variable<float> fx2(xf, true);
+    conv2d(fx2, fw_fixed, {}, to_options(c.o)).backward(gf);
+    const Array<float> frecomputed =
+        conv2d_backward_weight(Variable<float>(gf), Variable<float>(xf), c.w, to_options(c.o)).value();
+    for (std::size_t i = 0; i < frecomputed.size(); ++i) CHECK(fw.grad().data()[i] == frecomputed.data()[i]);
+    for (std::size_t i = 0; i < xf.size(); ++i) CHECK(fx.grad().data()[i] == fx2.grad().data()[i]);
+  }
+}
+
 TEST_CASE("conv1d is conv2d with a height of 1") {
   const Array<double> x = test::random_array({2, 4, 11}, 21), w = test::random_array({6, 2, 3}, 22),
                       b = test::random_array({6}, 23);
@@ -151,6 +203,25 @@ TEST_CASE("max_pool2d: window maxima, -inf padding, the first maximum gets the g
             if (r >= 0 && r < 5 && q >= 0 && q < 5) m = std::max(m, neg(0, c, r, q));
         CHECK(p.value()(0, c, i, j) == m);
       }
+  // kernel 2, stride 2 (a path of its own) on odd sizes against the definition; ties from rounding to 0.5
+  const Array<double> r = xt::round(test::random_array({2, 3, 7, 9}, 6) * 2.0) / 2.0;
+  Variable<double> rv(r, true);
+  const Variable<double> rp = max_pool2d(rv, 2, 2);
+  REQUIRE(rp.shape() == Shape{2, 3, 3, 4});
+  sum(rp).backward();
+  Array<double> want_grad = xt::zeros<double>(r.shape());
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 4; ++j) {
+          std::size_t bi = 2 * i, bj = 2 * j;
+          for (std::size_t a = 2 * i; a < 2 * i + 2; ++a)
+            for (std::size_t b = 2 * j; b < 2 * j + 2; ++b)
+              if (r(n, c, a, b) > r(n, c, bi, bj)) bi = a, bj = b;
+          CHECK(rp.value()(n, c, i, j) == r(n, c, bi, bj));
+          want_grad(n, c, bi, bj) += 1;
+        }
+  CHECK(rv.grad() == want_grad);
   // NaN propagates, as in PyTorch
   Array<double> with_nan = x;
   with_nan(0, 0, 1, 1) = std::nan("");
