@@ -129,17 +129,19 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], H = hidden_;
   const long hidden = static_cast<long>(H);
   const bool lstm = kind_ == RecurrentKind::lstm, gru = kind_ == RecurrentKind::gru;
-  // Each layer's input projections x_t W_ih^T + b for all steps are one product over
-  // (batch * time, input), taken apart per step with unstack: one large product is
-  // faster than `time` small ones, and unstack's backward adds each step's gradient
-  // in place (O(time) work, where slicing into full-size gradients would be O(time^2)).
-  Variable<T> layer_input = x;  // (batch, time, features): x, then the layer below's outputs
-  std::vector<Variable<T>> outputs(steps);
+  // The input of step t, (batch, input): x's step t for the first layer, the layer
+  // below's h_t for the others. Each step's input projection is its own product,
+  // which stays in cache: one product over (batch * time, input) taken apart per
+  // step was measured slower (peer_bench lstm, bench/RESULTS.md), as it adds passes
+  // over the whole sequence's gates. x(t)'s gradient is added in place (O(time)).
+  Variable<T> time_major = autodiff::permute(x, {1, 0, 2});  // (time, batch, input)
+  std::vector<Variable<T>> inputs(steps);
+  for (std::size_t t = 0; t < steps; ++t) inputs[t] = autodiff::at(time_major, {static_cast<std::int64_t>(t)});
   std::vector<Variable<T>> last_h, last_c;
   for (std::size_t l = 0; l < layers_; ++l) {
     Variable<T>& w_hh = weight_hh(l);
     Variable<T>& b_hh = bias_hh(l);
-    const std::size_t features = layer_input.shape()[2], rows = gate_count(kind_) * H;
+    Variable<T> w_ih_t = autodiff::transpose(weight_ih(l));
     // b_hh joins the input projection's bias except for the GRU, whose n gate
     // multiplies h W_hn^T + b_hn by r
     Variable<T> b = gru ? bias_ih(l) : bias_ih(l) + b_hh;
@@ -153,13 +155,8 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
       h = Variable<T>(Array<T>(xt::zeros<T>({batch, H})));
       if (lstm) c = h;
     }
-    const std::vector<Variable<T>> projections = autodiff::unstack(
-        autodiff::reshape(autodiff::affine(autodiff::reshape(layer_input, Shape{batch * steps, features}),
-                                           autodiff::transpose(weight_ih(l)), b),
-                          Shape{batch, steps, rows}),
-        1);
     for (std::size_t t = 0; t < steps; ++t) {
-      const Variable<T>& px = projections[t];
+      Variable<T> px = autodiff::affine(inputs[t], w_ih_t, b);
       if (gru) {
         auto xs = autodiff::split(px, hidden, 1);
         auto hs_parts = autodiff::split(autodiff::affine(h, w_hh_t, b_hh), hidden, 1);
@@ -177,14 +174,13 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
           h = kind_ == RecurrentKind::rnn_tanh ? autodiff::tanh(pre) : autodiff::relu(pre);
         }
       }
-      outputs[t] = h;
+      inputs[t] = h;  // the next layer's input at step t, and this layer's output
     }
-    layer_input = autodiff::stack(outputs, 1);  // (batch, time, hidden): the next layer's input
     last_h.push_back(h);
     if (lstm) last_c.push_back(c);
   }
   RecurrentOutput<T> result;
-  result.output = layer_input;
+  result.output = autodiff::stack(inputs, 1);  // (batch, time, hidden)
   result.state.h = autodiff::stack(last_h, 0);
   if (lstm) result.state.c = autodiff::stack(last_c, 0);
   return result;
