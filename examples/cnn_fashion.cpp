@@ -39,6 +39,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -314,18 +315,9 @@ int main(int argc, char** argv) {
   const nn::Labels predicted = predict_classes(model, test);
   const double test_accuracy = nn::accuracy(predicted, test.labels);
   const auto counts = nn::confusion_matrix(predicted, test.labels, 10);
-  std::printf("\nconfusion matrix on the test set (rows: true class, columns: predicted class)\n%13s", "");
-  for (int c = 0; c < 10; ++c) std::printf("%5d", c);
-  std::printf("   accuracy\n");
-  for (std::size_t i = 0; i < 10; ++i) {
-    std::size_t row_total = 0;
-    std::printf("%d %-11s", int(i), class_names[i]);
-    for (std::size_t j = 0; j < 10; ++j) {
-      std::printf("%5zu", counts(i, j));
-      row_total += counts(i, j);
-    }
-    std::printf("   %.3f\n", row_total ? double(counts(i, i)) / double(row_total) : 0.0);
-  }
+  std::printf("\nconfusion matrix on the test set (rows: true class, columns: predicted class)\n");
+  std::fflush(stdout);
+  nn::print_confusion_matrix(std::cout, counts, {std::begin(class_names), std::end(class_names)});
   std::printf("\n%d epochs: %.1f s of training (%.1f s per epoch, %.2f ms per minibatch of %zu), %.1f s in all\n\n",
               epochs, training_seconds, training_seconds / epochs,
               1e3 * training_seconds / double(epochs * loader.batches_per_epoch()), batch_size, total_seconds);

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <memory>
 #include <iostream>
+#include <iterator>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -112,18 +113,9 @@ int main(int argc, char** argv) {
   const double test_accuracy = nn::accuracy(predicted, test.labels);
   const auto counts = nn::confusion_matrix(predicted, test.labels, 10);
 
-  std::printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%13s", "");
-  for (int c = 0; c < 10; ++c) std::printf("%5d", c);
-  std::printf("   accuracy\n");
-  for (std::size_t i = 0; i < 10; ++i) {
-    std::size_t row_total = 0;
-    std::printf("%d %-11s", int(i), class_names[i]);
-    for (std::size_t j = 0; j < 10; ++j) {
-      std::printf("%5zu", counts(i, j));
-      row_total += counts(i, j);
-    }
-    std::printf("   %.3f\n", row_total ? double(counts(i, i)) / double(row_total) : 0.0);
-  }
+  std::printf("\nconfusion matrix (rows: true class, columns: predicted class)\n");
+  std::fflush(stdout);
+  nn::print_confusion_matrix(std::cout, counts, {std::begin(class_names), std::end(class_names)});
   std::printf("\n%zu epochs: %.2f s training (%.2f s per epoch), %.2f s with the per-epoch evaluation\n",
               history.epochs.size(), training, training / double(history.epochs.size()), total);
   std::printf("test accuracy: %.4f\n", test_accuracy);

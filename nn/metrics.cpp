@@ -1,5 +1,8 @@
 #include "metrics.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <ostream>
 #include <stdexcept>
 
 #include "check.hpp"
@@ -59,6 +62,37 @@ xt::xarray<std::size_t> confusion_matrix(const Labels& predicted, const Labels& 
   xt::xarray<std::size_t> counts = xt::zeros<std::size_t>({classes, classes});
   for (std::size_t i = 0; i < truth.size(); ++i) ++counts(truth[i], predicted[i]);
   return counts;
+}
+
+void print_confusion_matrix(std::ostream& out, const xt::xarray<std::size_t>& counts,
+                            const std::vector<std::string>& class_names) {
+  const std::size_t classes = counts.dimension() == 2 ? counts.shape()[0] : 0;
+  if (counts.dimension() != 2 || counts.shape()[1] != classes)
+    throw autodiff::ShapeError("print_confusion_matrix: counts of shape " + autodiff::to_string(counts.shape()) +
+                               ", expected a square matrix (classes, classes)");
+  if (!class_names.empty() && class_names.size() != classes)
+    throw std::invalid_argument("print_confusion_matrix: " + std::to_string(class_names.size()) +
+                                " class names for " + std::to_string(classes) + " classes");
+  std::size_t name_width = 0;
+  for (const std::string& name : class_names) name_width = std::max(name_width, name.size());
+  const auto cell = [](const char* format, auto value) {
+    char text[32];
+    std::snprintf(text, sizeof text, format, value);
+    return std::string(text);
+  };
+  const std::string margin(name_width + (name_width ? 1 : 0) + 3, ' ');
+  out << margin;
+  for (std::size_t j = 0; j < classes; ++j) out << cell("%6zu", j);
+  out << "   accuracy\n";
+  for (std::size_t i = 0; i < classes; ++i) {
+    std::size_t row_total = 0;
+    out << cell("%-3zu", i) << (name_width ? class_names[i] + std::string(name_width - class_names[i].size() + 1, ' ') : "");
+    for (std::size_t j = 0; j < classes; ++j) {
+      out << cell("%6zu", counts(i, j));
+      row_total += counts(i, j);
+    }
+    out << (row_total ? cell("   %.3f", double(counts(i, i)) / double(row_total)) : std::string("   -")) << "\n";
+  }
 }
 
 namespace {

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include <nn/metrics.hpp>
@@ -41,6 +42,26 @@ TEST_CASE("accuracy with different numbers of predictions and labels is an error
   CHECK(message.find("2 labels") != std::string::npos);
   CHECK_THROWS_AS(accuracy(Labels{}, Labels{}), std::invalid_argument);
   CHECK_THROWS_AS(accuracy(A{{1.0, 0.0}, {0.0, 1.0}}, Labels{0, 1, 1}), std::invalid_argument);
+}
+
+TEST_CASE("print_confusion_matrix: a row per true class with its accuracy, names when given") {
+  const xt::xarray<std::size_t> counts = {{3, 1, 0}, {0, 0, 0}, {1, 0, 4}};
+  std::ostringstream plain, named;
+  print_confusion_matrix(plain, counts);
+  CHECK(plain.str() ==
+        "        0     1     2   accuracy\n"
+        "0       3     1     0   0.750\n"
+        "1       0     0     0   -\n"
+        "2       1     0     4   0.800\n");
+  print_confusion_matrix(named, counts, {"cat", "dog", "bird"});
+  CHECK(named.str() ==
+        "             0     1     2   accuracy\n"
+        "0  cat       3     1     0   0.750\n"
+        "1  dog       0     0     0   -\n"
+        "2  bird      1     0     4   0.800\n");
+  CHECK(message_of([&] { print_confusion_matrix(plain, counts, {"a", "b"}); }) ==
+        "print_confusion_matrix: 2 class names for 3 classes");
+  CHECK_THROWS_AS(print_confusion_matrix(plain, xt::xarray<std::size_t>::from_shape({2, 3})), autodiff::ShapeError);
 }
 
 TEST_CASE("confusion_matrix counts samples of true class i predicted as class j") {
