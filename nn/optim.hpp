@@ -18,7 +18,9 @@ using autodiff::Variable;
 
 // One group of parameters with its own hyper-parameters (PyTorch's param_groups):
 // a learning rate or weight decay not given here is the optimizer's default.
-//   nn::SGD<float> sgd({{encoder.parameters(), 0.01}, {head.parameters(), 0.1, 0.0}}, {.lr = 0.05, .momentum = 0.9});
+//   nn::SGD<float> sgd({{.parameters = body.parameters(), .lr = 0.01}, {.parameters = head.parameters()}},
+//                      {.lr = 0.1, .momentum = 0.9});  // the head at 0.1
+// A parameter may be in one group only; an empty group is allowed (as PyTorch).
 template <class T = float>
 struct ParamGroup {
   std::vector<Variable<T>> parameters = {};
