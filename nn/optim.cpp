@@ -10,22 +10,46 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "check.hpp"
+#include "module.hpp"
+#include "normalization.hpp"
 
 namespace nn {
 
+namespace {
+// "parameter 3 ('weight')", with its group when there are several.
 template <class T>
-Optimizer<T>::Optimizer(std::string name, std::vector<Variable<T>> parameters, double learning_rate,
+std::string describe_parameter(std::size_t i, const Variable<T>& p, std::size_t group, std::size_t groups) {
+  return "parameter " + std::to_string(i) + (p.defined() && !p.name().empty() ? " ('" + p.name() + "')" : "") +
+         (groups > 1 ? " (group " + std::to_string(group) + ")" : "");
+}
+}  // namespace
+
+template <class T>
+Optimizer<T>::Optimizer(std::string name, std::vector<ParamGroup<T>> groups, double learning_rate,
                         double weight_decay)
-    : parameters_(std::move(parameters)), learning_rate_(learning_rate), weight_decay_(weight_decay),
-      name_(std::move(name)) {
+    : name_(std::move(name)) {
   detail::require_at_least(name_, "learning rate", learning_rate, 0);
   detail::require_at_least(name_, "weight_decay", weight_decay, 0);
+  if (groups.empty()) throw std::invalid_argument(name_ + ": got no parameter groups (nothing to optimize)");
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const ParamGroup<T>& given = groups[g];
+    const std::string which = "group " + std::to_string(g) + "'s ";
+    const Group group{parameters_.size(), parameters_.size() + given.parameters.size(),
+                      given.lr.value_or(learning_rate), given.weight_decay.value_or(weight_decay)};
+    if (given.lr) detail::require_at_least(name_, which + "learning rate", *given.lr, 0);
+    if (given.weight_decay) detail::require_at_least(name_, which + "weight_decay", *given.weight_decay, 0);
+    groups_.push_back(group);
+    for (const Variable<T>& p : given.parameters) {
+      parameters_.push_back(p);
+      group_of_.push_back(g);
+    }
+  }
   if (parameters_.empty())
     throw std::invalid_argument(name_ + ": got an empty parameter list (nothing to optimize)");
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     const Variable<T>& p = parameters_[i];
     detail::require_defined(name_, "parameter " + std::to_string(i), p);
-    const std::string what = "parameter " + std::to_string(i) + (p.name().empty() ? "" : " ('" + p.name() + "')");
+    const std::string what = describe_parameter(i, p, group_of_[i], groups_.size());
     if (!p.is_leaf())
       throw autodiff::GraphError(name_ + ": " + what + " was made by op '" + p.op()->name +
                                  "'; every parameter must be a leaf that requires a gradient");
@@ -33,17 +57,61 @@ Optimizer<T>::Optimizer(std::string name, std::vector<Variable<T>> parameters, d
       throw autodiff::GraphError(name_ + ": " + what +
                                  " does not require a gradient; every parameter must be a leaf that requires a gradient");
     for (std::size_t j = 0; j < i; ++j)
-      if (parameters_[j].node_ptr() == p.node_ptr())
-        throw std::invalid_argument(name_ + ": " + what + " is the same Variable as parameter " + std::to_string(j) +
+      if (parameters_[j].node_ptr() == p.node_ptr()) {
+        if (group_of_[j] != group_of_[i])  // PyTorch: "some parameters appear in more than one parameter group"
+          throw std::invalid_argument(name_ + ": " + what + " is the same Variable as " +
+                                      describe_parameter(j, parameters_[j], group_of_[j], groups_.size()) +
+                                      "; a parameter may be in only one group");
+        throw std::invalid_argument(name_ + ": " + what + " is the same Variable as " +
+                                    describe_parameter(j, parameters_[j], group_of_[j], groups_.size()) +
                                     "; each parameter may appear only once (it would be updated twice)");
+      }
     shapes_.push_back(p.shape());
   }
+  updates_.assign(parameters_.size(), 0);
+}
+
+template <class T>
+Optimizer<T>::Optimizer(std::string name, std::vector<Variable<T>> parameters, double learning_rate,
+                        double weight_decay)
+    : Optimizer(std::move(name), std::vector<ParamGroup<T>>{ParamGroup<T>{std::move(parameters), {}, {}}},
+                learning_rate, weight_decay) {}
+
+template <class T>
+const typename Optimizer<T>::Group& Optimizer<T>::group(const std::string& call, std::size_t g) const {
+  if (g >= groups_.size())
+    throw std::out_of_range(name_ + "::" + call + ": group " + detail::label_string(g) + " does not exist (" +
+                            std::to_string(groups_.size()) + (groups_.size() == 1 ? " group)" : " groups)"));
+  return groups_[g];
+}
+
+template <class T>
+double Optimizer<T>::learning_rate(std::size_t g) const {
+  return group("learning_rate", g).learning_rate;
+}
+
+template <class T>
+double Optimizer<T>::weight_decay(std::size_t g) const {
+  return group("weight_decay", g).weight_decay;
+}
+
+template <class T>
+std::vector<Variable<T>> Optimizer<T>::group_parameters(std::size_t g) const {
+  const Group& chosen = group("group_parameters", g);
+  return {parameters_.begin() + std::ptrdiff_t(chosen.begin), parameters_.begin() + std::ptrdiff_t(chosen.end)};
 }
 
 template <class T>
 void Optimizer<T>::set_learning_rate(double rate) {
   detail::require_at_least(name_ + "::set_learning_rate", "learning rate", rate, 0);
-  learning_rate_ = rate;
+  for (Group& g : groups_) g.learning_rate = rate;
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(std::size_t g, double rate) {
+  group("set_learning_rate", g);
+  detail::require_at_least(name_ + "::set_learning_rate", "group " + std::to_string(g) + "'s learning rate", rate, 0);
+  groups_[g].learning_rate = rate;
 }
 
 template <class T>
@@ -51,7 +119,7 @@ void Optimizer<T>::step() {
   // Everything is checked before anything changes.
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     const Variable<T>& p = parameters_[i];
-    const std::string what = "parameter " + std::to_string(i) + (p.name().empty() ? "" : " ('" + p.name() + "')");
+    const std::string what = describe_parameter(i, p, group_of_[i], groups_.size());
     if (!autodiff::detail::same_shape(p.shape(), shapes_[i]))
       throw autodiff::ShapeError(name_ + "::step: " + what + " has shape " + autodiff::to_string(p.shape()) +
                                  " but had shape " + autodiff::to_string(shapes_[i]) +
@@ -66,11 +134,16 @@ void Optimizer<T>::step() {
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
     Variable<T>& p = parameters_[i];
     if (!p.has_grad()) continue;
-    if (weight_decay_ != 0) {
-      const Array<T> gradient = p.grad() + T(weight_decay_) * p.value();
-      update(i, p.data(), gradient);
+    const Group& g = groups_[group_of_[i]];
+    ++updates_[i];
+    if (g.weight_decay != 0 && decoupled_weight_decay_) {
+      p.data() *= T(1 - g.learning_rate * g.weight_decay);  // before the step, as LibTorch's AdamW
+      update(i, p.data(), p.grad(), g.learning_rate);
+    } else if (g.weight_decay != 0) {
+      const Array<T> gradient = p.grad() + T(g.weight_decay) * p.value();
+      update(i, p.data(), gradient, g.learning_rate);
     } else {
-      update(i, p.data(), p.grad());
+      update(i, p.data(), p.grad(), g.learning_rate);
     }
   }
 }
@@ -81,95 +154,232 @@ void Optimizer<T>::zero_grad() {
 }
 
 template <class T>
-std::vector<Array<T>> Optimizer<T>::make_state() const {
+std::vector<Array<T>> Optimizer<T>::make_state(double value) const {
   std::vector<Array<T>> state;
-  for (auto& p : parameters_) state.push_back(xt::zeros<T>(p.shape()));
+  for (auto& p : parameters_) state.emplace_back(p.shape(), T(value));
   return state;
 }
+
+// ---- SGD ----
+
+namespace {
+template <class T>
+std::vector<ParamGroup<T>> one_group(std::vector<Variable<T>> parameters) {
+  return {ParamGroup<T>{std::move(parameters), {}, {}}};
+}
+}  // namespace
 
 template <class T>
 SGD<T>::SGD(std::vector<Variable<T>> parameters, double learning_rate, double momentum, bool nesterov,
             double weight_decay)
-    : Optimizer<T>("SGD", std::move(parameters), learning_rate, weight_decay), momentum_(momentum), nesterov_(nesterov) {
-  detail::require_at_least("SGD", "momentum", momentum, 0);
-  if (nesterov && momentum == 0)
+    : SGD(one_group(std::move(parameters)),
+          SGDOptions{.lr = learning_rate, .momentum = momentum, .weight_decay = weight_decay, .nesterov = nesterov}) {}
+
+template <class T>
+SGD<T>::SGD(std::vector<Variable<T>> parameters, const SGDOptions& options)
+    : SGD(one_group(std::move(parameters)), options) {}
+
+template <class T>
+SGD<T>::SGD(std::vector<ParamGroup<T>> groups, const SGDOptions& options)
+    : Optimizer<T>("SGD", std::move(groups), options.lr, options.weight_decay), options_(options) {
+  detail::require_at_least("SGD", "momentum", options.momentum, 0);
+  detail::require(std::isfinite(options.dampening), "SGD", "dampening", options.dampening, "must be a finite number");
+  if (options.nesterov && options.momentum == 0)
     throw std::invalid_argument("SGD: Nesterov momentum needs a momentum > 0 (got momentum 0)");
-  if (momentum_ != 0) velocity_ = this->make_state();
+  if (options.nesterov && options.dampening != 0)
+    throw std::invalid_argument("SGD: Nesterov momentum needs dampening 0 (got dampening " +
+                                detail::number(options.dampening) + ")");
+  if (options.momentum != 0) velocity_ = this->make_state();
 }
 
 template <class T>
-void SGD<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
-  const T lr = T(this->learning_rate_), mu = T(momentum_);
-  if (momentum_ == 0) {  // w -= lr g as a plain loop: `xt::noalias(w) -= lr * g` takes 1.9x as long
+void SGD<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double learning_rate) {
+  const T lr = T(learning_rate), mu = T(options_.momentum);
+  if (options_.momentum == 0) {  // w -= lr g as a plain loop: `xt::noalias(w) -= lr * g` takes 1.9x as long
     T* weights = w.data();
     const T* gradient = g.data();
     for (std::size_t k = 0, n = w.size(); k < n; ++k) weights[k] -= lr * gradient[k];
     return;
   }
-  Array<T>& v = velocity_[i];  // starts at 0, so the first update sets v = g (as PyTorch)
-  xt::noalias(v) = mu * v + g;
-  if (nesterov_) xt::noalias(w) -= lr * (g + mu * v);
+  Array<T>& v = velocity_[i];
+  if (this->updates()[i] == 1) xt::noalias(v) = g;  // PyTorch's buffer starts as the first gradient, undamped
+  else if (options_.dampening == 0) xt::noalias(v) = mu * v + g;
+  else xt::noalias(v) = mu * v + T(1 - options_.dampening) * g;
+  if (options_.nesterov) xt::noalias(w) -= lr * (g + mu * v);
   else xt::noalias(w) -= lr * v;
 }
 
+// ---- Adagrad ----
+
 template <class T>
 Adagrad<T>::Adagrad(std::vector<Variable<T>> parameters, double learning_rate, double eps, double weight_decay)
-    : Optimizer<T>("Adagrad", std::move(parameters), learning_rate, weight_decay), eps_(eps) {
-  detail::require_above("Adagrad", "eps", eps, 0);
-  sum_squares_ = this->make_state();
+    : Adagrad(one_group(std::move(parameters)),
+              AdagradOptions{.lr = learning_rate, .weight_decay = weight_decay, .eps = eps}) {}
+
+template <class T>
+Adagrad<T>::Adagrad(std::vector<Variable<T>> parameters, const AdagradOptions& options)
+    : Adagrad(one_group(std::move(parameters)), options) {}
+
+template <class T>
+Adagrad<T>::Adagrad(std::vector<ParamGroup<T>> groups, const AdagradOptions& options)
+    : Optimizer<T>("Adagrad", std::move(groups), options.lr, options.weight_decay), options_(options) {
+  detail::require_at_least("Adagrad", "lr_decay", options.lr_decay, 0);
+  detail::require_at_least("Adagrad", "initial_accumulator_value", options.initial_accumulator_value, 0);
+  detail::require_above("Adagrad", "eps", options.eps, 0);
+  sum_squares_ = this->make_state(options.initial_accumulator_value);
 }
 
 template <class T>
-void Adagrad<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
+void Adagrad<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
   Array<T>& s = sum_squares_[i];
+  const double clr = lr / (1 + double(this->updates()[i] - 1) * options_.lr_decay);
   xt::noalias(s) += g * g;
-  xt::noalias(w) -= T(this->learning_rate_) * g / (xt::sqrt(s) + T(eps_));
+  xt::noalias(w) -= T(clr) * g / (xt::sqrt(s) + T(options_.eps));
 }
+
+// ---- RMSprop ----
 
 template <class T>
 RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, double learning_rate, double alpha, double eps,
                     double weight_decay)
-    : Optimizer<T>("RMSprop", std::move(parameters), learning_rate, weight_decay), alpha_(alpha), eps_(eps) {
-  detail::require_in_closed("RMSprop", "alpha", alpha, 0, 1);
-  detail::require_above("RMSprop", "eps", eps, 0);
+    : RMSprop(one_group(std::move(parameters)),
+              RMSpropOptions{.lr = learning_rate, .alpha = alpha, .eps = eps, .weight_decay = weight_decay}) {}
+
+template <class T>
+RMSprop<T>::RMSprop(std::vector<Variable<T>> parameters, const RMSpropOptions& options)
+    : RMSprop(one_group(std::move(parameters)), options) {}
+
+template <class T>
+RMSprop<T>::RMSprop(std::vector<ParamGroup<T>> groups, const RMSpropOptions& options)
+    : Optimizer<T>("RMSprop", std::move(groups), options.lr, options.weight_decay), options_(options) {
+  detail::require_in_closed("RMSprop", "alpha", options.alpha, 0, 1);
+  detail::require_above("RMSprop", "eps", options.eps, 0);
+  detail::require_at_least("RMSprop", "momentum", options.momentum, 0);
   mean_squares_ = this->make_state();
+  if (options.centered) mean_gradients_ = this->make_state();
+  if (options.momentum > 0) momentum_buffers_ = this->make_state();
 }
 
 template <class T>
-void RMSprop<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
-  Array<T>& s = mean_squares_[i];
-  xt::noalias(s) = T(alpha_) * s + T(1 - alpha_) * g * g;
-  xt::noalias(w) -= T(this->learning_rate_) * g / (xt::sqrt(s) + T(eps_));
+std::vector<Array<T>> RMSprop<T>::state() const {
+  std::vector<Array<T>> all = mean_squares_;
+  all.insert(all.end(), mean_gradients_.begin(), mean_gradients_.end());
+  all.insert(all.end(), momentum_buffers_.begin(), momentum_buffers_.end());
+  return all;
 }
+
+template <class T>
+void RMSprop<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
+  const T alpha = T(options_.alpha), eps = T(options_.eps);
+  Array<T>& s = mean_squares_[i];
+  xt::noalias(s) = alpha * s + T(1 - options_.alpha) * g * g;
+  Array<T> denominator;
+  if (options_.centered) {
+    Array<T>& a = mean_gradients_[i];
+    xt::noalias(a) = alpha * a + T(1 - options_.alpha) * g;
+    denominator = xt::sqrt(s - a * a) + eps;  // the variance of g, not its mean square
+  } else {
+    denominator = xt::sqrt(s) + eps;
+  }
+  if (options_.momentum > 0) {
+    Array<T>& b = momentum_buffers_[i];
+    xt::noalias(b) = T(options_.momentum) * b + g / denominator;
+    xt::noalias(w) -= T(lr) * b;
+  } else {
+    xt::noalias(w) -= T(lr) * g / denominator;
+  }
+}
+
+// ---- Adam and AdamW ----
 
 template <class T>
 Adam<T>::Adam(std::vector<Variable<T>> parameters, double learning_rate, double beta1, double beta2, double eps,
               double weight_decay)
-    : Optimizer<T>("Adam", std::move(parameters), learning_rate, weight_decay), beta1_(beta1), beta2_(beta2), eps_(eps) {
-  detail::require_in_half_open("Adam", "beta1", beta1, 0, 1);
-  detail::require_in_half_open("Adam", "beta2", beta2, 0, 1);
-  detail::require_above("Adam", "eps", eps, 0);
+    : Adam(one_group(std::move(parameters)),
+           AdamOptions{.lr = learning_rate, .betas = {beta1, beta2}, .eps = eps, .weight_decay = weight_decay}) {}
+
+template <class T>
+Adam<T>::Adam(std::vector<Variable<T>> parameters, const AdamOptions& options)
+    : Adam(one_group(std::move(parameters)), options) {}
+
+template <class T>
+Adam<T>::Adam(std::vector<ParamGroup<T>> groups, const AdamOptions& options)
+    : Adam("Adam", std::move(groups), options, false) {}
+
+template <class T>
+Adam<T>::Adam(std::string name, std::vector<ParamGroup<T>> groups, const AdamOptions& options, bool decoupled)
+    : Optimizer<T>(name, std::move(groups), options.lr, options.weight_decay), options_(options) {
+  detail::require_in_half_open(name, "beta1", options.betas.first, 0, 1);
+  detail::require_in_half_open(name, "beta2", options.betas.second, 0, 1);
+  detail::require_above(name, "eps", options.eps, 0);
+  this->decoupled_weight_decay_ = decoupled;
   m_ = this->make_state();
   v_ = this->make_state();
-  updates_.assign(this->parameters_.size(), 0);
+  if (options.amsgrad) max_v_ = this->make_state();
 }
 
 template <class T>
 std::vector<Array<T>> Adam<T>::state() const {
   std::vector<Array<T>> all = m_;
   all.insert(all.end(), v_.begin(), v_.end());
+  all.insert(all.end(), max_v_.begin(), max_v_.end());
   return all;
 }
 
 template <class T>
-void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g) {
+void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
+  // LibTorch's arrangement: w -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps), c = 1 - beta^t
+  const auto [beta1, beta2] = options_.betas;
   Array<T>&m = m_[i], &v = v_[i];
-  xt::noalias(m) = T(beta1_) * m + T(1 - beta1_) * g;
-  xt::noalias(v) = T(beta2_) * v + T(1 - beta2_) * g * g;
-  const double t = double(++updates_[i]);
-  const T m_correction = T(1 / (1 - std::pow(beta1_, t)));
-  const T v_correction = T(1 / (1 - std::pow(beta2_, t)));
-  xt::noalias(w) -= T(this->learning_rate_) * (m * m_correction) / (xt::sqrt(v * v_correction) + T(eps_));
+  xt::noalias(m) = T(beta1) * m + T(1 - beta1) * g;
+  xt::noalias(v) = T(beta2) * v + T(1 - beta2) * g * g;
+  const double t = double(this->updates()[i]);
+  const T step_size = T(lr / (1 - std::pow(beta1, t)));
+  const T root_correction = T(std::sqrt(1 - std::pow(beta2, t)));
+  if (options_.amsgrad) {
+    Array<T>& largest = max_v_[i];
+    xt::noalias(largest) = xt::maximum(largest, v);
+    xt::noalias(w) -= step_size * m / (xt::sqrt(largest) / root_correction + T(options_.eps));
+  } else {
+    xt::noalias(w) -= step_size * m / (xt::sqrt(v) / root_correction + T(options_.eps));
+  }
+}
+
+template <class T>
+AdamW<T>::AdamW(std::vector<Variable<T>> parameters, double learning_rate, double beta1, double beta2, double eps,
+                double weight_decay)
+    : AdamW(one_group(std::move(parameters)),
+            AdamWOptions{.lr = learning_rate, .betas = {beta1, beta2}, .eps = eps, .weight_decay = weight_decay}) {}
+
+template <class T>
+AdamW<T>::AdamW(std::vector<Variable<T>> parameters, const AdamWOptions& options)
+    : AdamW(one_group(std::move(parameters)), options) {}
+
+template <class T>
+AdamW<T>::AdamW(std::vector<ParamGroup<T>> groups, const AdamWOptions& options)
+    : Adam<T>("AdamW", std::move(groups),
+              AdamOptions{.lr = options.lr, .betas = options.betas, .eps = options.eps,
+                          .weight_decay = options.weight_decay, .amsgrad = options.amsgrad},
+              true) {}
+
+// ---- decay groups ----
+
+template <class T>
+std::vector<ParamGroup<T>> decay_groups(Module<T>& model, double weight_decay) {
+  detail::require_at_least("decay_groups", "weight_decay", weight_decay, 0);
+  std::vector<const void*> in_norms;  // the nodes of every BatchNorm's and LayerNorm's parameters
+  for (Module<T>* m : model.modules())
+    if (dynamic_cast<BatchNorm<T>*>(m) || dynamic_cast<LayerNorm<T>*>(m))
+      for (const auto& [name, p] : m->named_parameters()) in_norms.push_back(p.node_ptr().get());
+  ParamGroup<T> decayed{{}, {}, weight_decay}, not_decayed{{}, {}, 0.0};
+  for (const auto& [name, p] : model.named_parameters()) {
+    const std::size_t dot = name.rfind('.');
+    const std::string last = dot == std::string::npos ? name : name.substr(dot + 1);
+    const bool bias = last == "bias" || last.rfind("bias_", 0) == 0;
+    const bool norm = std::find(in_norms.begin(), in_norms.end(), p.node_ptr().get()) != in_norms.end();
+    (bias || norm ? not_decayed : decayed).parameters.push_back(p);
+  }
+  return {std::move(decayed), std::move(not_decayed)};
 }
 
 StepDecay::StepDecay(std::size_t step_size, double gamma) : step_size_(step_size), gamma_(gamma) {
@@ -279,7 +489,9 @@ void clip_grad_value(const std::vector<Variable<T>>& parameters, double clip_val
   template class SGD<T>;       \
   template class Adagrad<T>;   \
   template class RMSprop<T>;   \
-  template class Adam<T>;     \
+  template class Adam<T>;      \
+  template class AdamW<T>;     \
+  template std::vector<ParamGroup<T>> decay_groups(Module<T>&, double); \
   template double clip_grad_norm(const std::vector<Variable<T>>&, double, double, bool); \
   template void clip_grad_value(const std::vector<Variable<T>>&, double);
 WENGERT_INSTANTIATE(float)

@@ -689,6 +689,75 @@ std::vector<Row> catalogue() {
       [](World& w) { w.optimizer->set_learning_rate(-1); });
   add("optim", "set_learning_rate(NaN)", THROWS(std::invalid_argument), {"Adam::set_learning_rate", "nan"},
       [](World& w) { w.optimizer->set_learning_rate(kNaN); });
+  // issue #14: LibTorch's options, AdamW, parameter groups
+  add("optim", "SGD with Nesterov and dampening", THROWS(std::invalid_argument), {"SGD", "Nesterov", "dampening 0", "0.1"},
+      [](World& w) { SGD<double>(w.model.parameters(), {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .nesterov = true}); });
+  add("optim", "SGD with a NaN dampening", THROWS(std::invalid_argument), {"SGD", "dampening nan", "finite"},
+      [](World& w) { SGD<double>(w.model.parameters(), {.lr = 0.1, .momentum = 0.9, .dampening = kNaN}); });
+  add("optim", "Adagrad with lr_decay -1", THROWS(std::invalid_argument), {"Adagrad", "lr_decay -1", ">= 0"},
+      [](World& w) { Adagrad<double>(w.model.parameters(), {.lr_decay = -1}); });
+  add("optim", "Adagrad with initial_accumulator_value -0.5", THROWS(std::invalid_argument),
+      {"Adagrad", "initial_accumulator_value -0.5", ">= 0"},
+      [](World& w) { Adagrad<double>(w.model.parameters(), {.initial_accumulator_value = -0.5}); });
+  add("optim", "RMSprop with momentum -0.9", THROWS(std::invalid_argument), {"RMSprop", "momentum -0.9", ">= 0"},
+      [](World& w) { RMSprop<double>(w.model.parameters(), {.momentum = -0.9, .centered = true}); });
+  add("optim", "Adam with betas (0.9, 1) in its options", THROWS(std::invalid_argument), {"Adam", "beta2 1", "[0, 1)"},
+      [](World& w) { Adam<double>(w.model.parameters(), {.betas = {0.9, 1.0}, .amsgrad = true}); });
+  add("optim", "AdamW with beta1 1.5", THROWS(std::invalid_argument), {"AdamW", "beta1 1.5", "[0, 1)"},
+      [](World& w) { AdamW<double>(w.model.parameters(), {.betas = {1.5, 0.999}}); });
+  add("optim", "AdamW with a negative weight decay", THROWS(std::invalid_argument), {"AdamW", "weight_decay -0.01", ">= 0"},
+      [](World& w) { AdamW<double>(w.model.parameters(), 1e-3, 0.9, 0.999, 1e-8, -0.01); });
+  add("optim", "AdamW with eps 0", THROWS(std::invalid_argument), {"AdamW", "eps 0", "> 0"},
+      [](World& w) { AdamW<double>(w.model.parameters(), {.eps = 0}); });
+  add("optim", "a group with a negative learning rate", THROWS(std::invalid_argument),
+      {"SGD", "group 1's learning rate -0.1", ">= 0"}, [](World& w) {
+        auto p = w.model.parameters();
+        SGD<double>({{.parameters = {p[0], p[1]}}, {.parameters = {p[2], p[3]}, .lr = -0.1}}, {.lr = 0.1});
+      });
+  add("optim", "a group with a NaN weight decay", THROWS(std::invalid_argument), {"AdamW", "group 0's weight_decay nan"},
+      [](World& w) { AdamW<double>({{.parameters = w.model.parameters(), .weight_decay = kNaN}}); });
+  add("optim", "a parameter in two groups", THROWS(std::invalid_argument),
+      {"Adam", "parameter 4 ('weight') (group 1)", "same Variable as parameter 0 ('weight') (group 0)", "only one group"},
+      [](World& w) {
+        auto p = w.model.parameters();
+        Adam<double>({{.parameters = p}, {.parameters = {p[0]}}});
+      });
+  add("optim", "an optimizer given no groups", THROWS(std::invalid_argument), {"RMSprop", "no parameter groups"},
+      [](World&) { RMSprop<double>(std::vector<ParamGroup<double>>{}); });
+  add("optim", "an optimizer given only empty groups", THROWS(std::invalid_argument), {"SGD", "empty parameter list"},
+      [](World&) { SGD<double>({{.parameters = {}}, {.parameters = {}}}, {.lr = 0.1}); });
+  add("optim", "set_learning_rate of a group that does not exist", THROWS(std::out_of_range),
+      {"Adam::set_learning_rate", "group 5 does not exist", "(1 group)"},
+      [](World& w) { w.optimizer->set_learning_rate(5, 0.1); });
+  add("optim", "set_learning_rate of group -1", THROWS(std::out_of_range), {"Adam::set_learning_rate", "group -1"},
+      [](World& w) { w.optimizer->set_learning_rate(kMinusOne, 0.1); });
+  add("optim", "learning_rate of a group that does not exist", THROWS(std::out_of_range),
+      {"Adam::learning_rate", "group 2 does not exist"}, [](World& w) { (void)w.optimizer->learning_rate(2); });
+  add("optim", "set_learning_rate of a group to -1", THROWS(std::invalid_argument),
+      {"Adam::set_learning_rate", "group 0's learning rate -1", ">= 0"},
+      [](World& w) { w.optimizer->set_learning_rate(0, -1); });
+  add("optim", "decay_groups with a negative weight decay", THROWS(std::invalid_argument),
+      {"decay_groups", "weight_decay -1", ">= 0"}, [](World& w) { decay_groups(w.model, -1.0); });
+  add("optim", "RMSprop (centered, momentum)::step after a parameter was resized", THROWS(ShapeError),
+      {"RMSprop::step", "parameter 1 (group 1)", "has shape (3,)", "had shape (2,)"}, [](World&) {
+        auto p = leaves(2);
+        RMSprop<double> rmsprop({{.parameters = {p[0]}}, {.parameters = {p[1]}, .lr = 0.1}},
+                                {.momentum = 0.9, .centered = true});
+        for (int i = 0; i < 2; ++i) {
+          rmsprop.zero_grad();
+          autodiff::sum(p[0] * p[0] + p[1] * p[1]).backward();
+          rmsprop.step();
+        }
+        p[1].data() = xt::ones<double>({3});
+        const auto updates = rmsprop.updates();
+        try {
+          unchanged_on_throw(rmsprop, [&] { rmsprop.step(); });
+        } catch (...) {
+          CHECK(rmsprop.updates() == updates);  // the per-parameter counts too
+          throw;
+        }
+      },
+      kTrains);
 
   // ---- schedules ----
   add("schedule", "StepDecay with step size 0", THROWS(std::invalid_argument), {"StepDecay", "step size 0", "at least 1"},
@@ -1253,6 +1322,9 @@ TEST_CASE("accepted as PyTorch accepts them: lr 0, momentum >= 1, betas of 0, al
   // RMSprop's alpha: PyTorch checks alpha >= 0 only; 0 and 1 are the ends of what stays finite
   CHECK_NOTHROW(RMSprop<double>(p, 0.01, 0.0));
   CHECK_NOTHROW(RMSprop<double>(p, 0.01, 1.0));
+  // SGD's dampening has no range check in PyTorch (1 keeps only the first gradient); an empty group is allowed
+  CHECK_NOTHROW(SGD<double>(p, {.lr = 0.1, .momentum = 0.9, .dampening = 1.0}));
+  CHECK_NOTHROW(SGD<double>({{.parameters = p}, {.parameters = {}}}, {.lr = 0.1}));
   // ReduceOnPlateau with patience 0 (PyTorch allows it), StepDecay gamma 0
   CHECK_NOTHROW(ReduceOnPlateau(5, 0));
   CHECK(StepDecay(1, 0.0).next(0.1, 0.1, {1, 1, 1.0}) == 0.0);

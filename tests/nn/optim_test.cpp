@@ -9,7 +9,10 @@
 #include <vector>
 
 #include <autodiff/autodiff.hpp>
+#include <nn/module.hpp>
+#include <nn/normalization.hpp>
 #include <nn/optim.hpp>
+#include <nn/recurrent.hpp>
 
 #include "test_util.hpp"
 
@@ -238,6 +241,316 @@ TEST_CASE("set_learning_rate changes the step size of the following steps") {
   CHECK(sgd.learning_rate() == 0.01);
   sgd.step();  // the same gradient again: 0.8 - 0.02
   CHECK(w.value()(0) == doctest::Approx(0.78).epsilon(1e-14));
+}
+
+// ---- issue #14: LibTorch's options, AdamW, parameter groups ----------------------------
+
+namespace {
+// Reference SGD with dampening: v = g at the first step (undamped), then v = mu v + (1 - d) g.
+Vector reference_sgd_dampened(double lr, double mu, double dampening, double wd) {
+  Vector w = kStart, v(w.size(), 0.0);
+  for (std::size_t k = 0; k < kSteps; ++k)
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double g = gradient(w, k, i) + wd * w[i];
+      v[i] = k == 0 ? g : mu * v[i] + (1 - dampening) * g;
+      w[i] -= lr * v[i];
+    }
+  return w;
+}
+
+// Reference Adagrad (PyTorch): s starts at init; step t (from 1) uses clr = lr / (1 + (t - 1) lr_decay).
+Vector reference_adagrad(double lr, double lr_decay, double init, double eps, double wd) {
+  Vector w = kStart, s(w.size(), init);
+  for (std::size_t k = 0; k < kSteps; ++k) {
+    const double clr = lr / (1 + double(k) * lr_decay);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double g = gradient(w, k, i) + wd * w[i];
+      s[i] += g * g;
+      w[i] -= clr * g / (std::sqrt(s[i]) + eps);
+    }
+  }
+  return w;
+}
+
+// Reference RMSprop (PyTorch): centered divides by sqrt(s - a^2) + eps with a the mean
+// gradient; momentum accumulates b = mu b + g / denominator and steps by lr b.
+Vector reference_rmsprop(double lr, double alpha, double eps, double wd, double mu, bool centered) {
+  Vector w = kStart, s(w.size(), 0.0), a(w.size(), 0.0), b(w.size(), 0.0);
+  for (std::size_t k = 0; k < kSteps; ++k)
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const double g = gradient(w, k, i) + wd * w[i];
+      s[i] = alpha * s[i] + (1 - alpha) * g * g;
+      a[i] = alpha * a[i] + (1 - alpha) * g;
+      const double denominator = (centered ? std::sqrt(s[i] - a[i] * a[i]) : std::sqrt(s[i])) + eps;
+      if (mu > 0) {
+        b[i] = mu * b[i] + g / denominator;
+        w[i] -= lr * b[i];
+      } else {
+        w[i] -= lr * g / denominator;
+      }
+    }
+  return w;
+}
+
+// Reference Adam with AMSGrad (the largest v so far in place of v) and AdamW's decoupled
+// decay (w *= 1 - lr wd before the step, the gradient left as it is).
+Vector reference_adam_full(double lr, double b1, double b2, double eps, double wd, bool amsgrad, bool decoupled) {
+  Vector w = kStart, m(w.size(), 0.0), v(w.size(), 0.0), largest(w.size(), 0.0);
+  for (std::size_t k = 0; k < kSteps; ++k) {
+    const double t = double(k + 1);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      double g = gradient(w, k, i);
+      if (decoupled) w[i] *= 1 - lr * wd;
+      else g += wd * w[i];
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      largest[i] = std::max(largest[i], v[i]);
+      const double m_hat = m[i] / (1 - std::pow(b1, t));
+      const double v_hat = (amsgrad ? largest[i] : v[i]) / (1 - std::pow(b2, t));
+      w[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
+    }
+  }
+  return w;
+}
+
+double largest_difference(const A& a, const Vector& b) {
+  double largest = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) largest = std::max(largest, std::abs(a(i) - b[i]));
+  return largest;
+}
+}  // namespace
+
+TEST_CASE("the options structs give the positional constructors' results") {
+  check_close(run([](std::vector<V> p) { return SGD<double>(std::move(p), {.lr = 0.1, .momentum = 0.9, .nesterov = true}); }),
+              reference_sgd(0.1, 0.9, true, 0));
+  check_close(run([](std::vector<V> p) { return SGD<double>(std::move(p), {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.2}); }),
+              reference_sgd(0.1, 0.9, false, 0.2));
+  check_close(run([](std::vector<V> p) { return Adam<double>(std::move(p), {.lr = 0.1, .betas = {0.8, 0.99}, .eps = 0.5}); }),
+              reference_adam(0.1, 0.8, 0.99, 0.5, 0));
+  // defaults are PyTorch's
+  const AdamOptions adam;
+  CHECK(adam.lr == 1e-3);
+  CHECK(adam.betas == std::pair{0.9, 0.999});
+  CHECK(adam.eps == 1e-8);
+  CHECK(AdamWOptions{}.weight_decay == 0.01);
+  CHECK(AdagradOptions{}.eps == 1e-10);
+  CHECK(RMSpropOptions{}.alpha == 0.99);
+}
+
+TEST_CASE("SGD's dampening scales the gradient into the momentum buffer from the second step on") {
+  const A w = run([](std::vector<V> p) { return SGD<double>(std::move(p), {.lr = 0.1, .momentum = 0.9, .dampening = 0.3}); });
+  check_close(w, reference_sgd_dampened(0.1, 0.9, 0.3, 0));
+  CHECK(largest_difference(w, reference_sgd(0.1, 0.9, false, 0)) > 1e-2);  // dampening matters
+  // with weight decay, which is dampened too (it is part of the gradient)
+  check_close(run([](std::vector<V> p) {
+                return SGD<double>(std::move(p), {.lr = 0.1, .momentum = 0.9, .dampening = 0.5, .weight_decay = 0.2});
+              }),
+              reference_sgd_dampened(0.1, 0.9, 0.5, 0.2));
+  // dampening 1: the buffer only decays after the first step, v = mu^k g_0
+  V p(A{1.0}, true);
+  SGD<double> sgd({p}, {.lr = 0.1, .momentum = 0.5, .dampening = 1.0});
+  autodiff::sum(p * 2.0).backward();  // g = 2 at every step
+  sgd.step();
+  sgd.step();
+  CHECK(sgd.velocity()[0](0) == doctest::Approx(1.0).epsilon(1e-15));  // 0.5 * 2
+  CHECK(p.value()(0) == doctest::Approx(1.0 - 0.1 * 2 - 0.1 * 1).epsilon(1e-14));
+}
+
+TEST_CASE("Adagrad's lr_decay and initial_accumulator_value") {
+  for (const double lr_decay : {0.0, 0.5})
+    for (const double init : {0.0, 2.0}) {
+      CAPTURE(lr_decay);
+      CAPTURE(init);
+      const A w = run([=](std::vector<V> p) {
+        return Adagrad<double>(std::move(p), {.lr = 0.3, .lr_decay = lr_decay, .initial_accumulator_value = init});
+      });
+      check_close(w, reference_adagrad(0.3, lr_decay, init, 1e-10, 0));
+      if (lr_decay != 0 || init != 0) CHECK(largest_difference(w, reference_adagrad(0.3, 0, 0, 1e-10, 0)) > 1e-2);
+    }
+  check_close(run([](std::vector<V> p) {
+                return Adagrad<double>(std::move(p), {.lr = 0.3, .lr_decay = 0.1, .weight_decay = 0.4, .eps = 0.5});
+              }),
+              reference_adagrad(0.3, 0.1, 0, 0.5, 0.4));
+  // the accumulator starts at the value
+  V p(A{1.0, 2.0}, true);
+  Adagrad<double> adagrad({p}, {.initial_accumulator_value = 0.25});
+  CHECK(adagrad.sum_squares()[0] == A{0.25, 0.25});
+}
+
+TEST_CASE("RMSprop's momentum and centered options") {
+  for (const double mu : {0.0, 0.8})
+    for (const bool centered : {false, true}) {
+      CAPTURE(mu);
+      CAPTURE(centered);
+      const A w = run([=](std::vector<V> p) {
+        return RMSprop<double>(std::move(p), {.lr = 0.05, .alpha = 0.9, .eps = 1e-8, .momentum = mu, .centered = centered});
+      });
+      check_close(w, reference_rmsprop(0.05, 0.9, 1e-8, 0, mu, centered));
+      if (mu != 0 || centered) CHECK(largest_difference(w, reference_rmsprop(0.05, 0.9, 1e-8, 0, 0, false)) > 1e-3);
+    }
+  check_close(run([](std::vector<V> p) {
+                return RMSprop<double>(std::move(p),
+                                       {.lr = 0.05, .alpha = 0.7, .eps = 0.1, .weight_decay = 0.3, .momentum = 0.5, .centered = true});
+              }),
+              reference_rmsprop(0.05, 0.7, 0.1, 0.3, 0.5, true));
+  // the state holds the mean square, the mean gradient (centered) and the momentum buffer
+  V p(A{1.0}, true);
+  RMSprop<double> both({p}, {.momentum = 0.9, .centered = true});
+  CHECK(both.state().size() == 3);
+  CHECK(RMSprop<double>({p}).state().size() == 1);
+}
+
+TEST_CASE("Adam's amsgrad divides by the largest second moment so far") {
+  // beta2 = 0.5 forgets fast, so v falls on this problem and the maximum matters
+  const A w = run([](std::vector<V> p) { return Adam<double>(std::move(p), {.lr = 0.1, .betas = {0.9, 0.5}, .amsgrad = true}); });
+  check_close(w, reference_adam_full(0.1, 0.9, 0.5, 1e-8, 0, true, false));
+  CHECK(largest_difference(w, reference_adam(0.1, 0.9, 0.5, 1e-8, 0)) > 1e-3);
+  check_close(run([](std::vector<V> p) {
+                return Adam<double>(std::move(p), {.lr = 0.1, .betas = {0.8, 0.6}, .eps = 0.01, .weight_decay = 0.3, .amsgrad = true});
+              }),
+              reference_adam_full(0.1, 0.8, 0.6, 0.01, 0.3, true, false));
+  V p(A{1.0}, true);
+  CHECK(Adam<double>({p}, {.amsgrad = true}).state().size() == 3);  // m, v, max v
+}
+
+TEST_CASE("AdamW decays the weights by lr * weight_decay before the Adam step on the plain gradient") {
+  const A w = run([](std::vector<V> p) { return AdamW<double>(std::move(p), {.lr = 0.1, .weight_decay = 0.5}); });
+  check_close(w, reference_adam_full(0.1, 0.9, 0.999, 1e-8, 0.5, false, true));
+  check_close(run([](std::vector<V> p) {
+                return AdamW<double>(std::move(p), {.lr = 0.1, .betas = {0.9, 0.5}, .weight_decay = 0.5, .amsgrad = true});
+              }),
+              reference_adam_full(0.1, 0.9, 0.5, 1e-8, 0.5, true, true));
+  // Adam with the same weight_decay (L2 in the gradient) takes a different path
+  const A coupled = run([](std::vector<V> p) { return Adam<double>(std::move(p), {.lr = 0.1, .weight_decay = 0.5}); });
+  CHECK(largest_difference(coupled, reference_adam_full(0.1, 0.9, 0.999, 1e-8, 0.5, false, false)) < 1e-12);
+  CHECK(largest_difference(w, {coupled(0), coupled(1), coupled(2)}) > 1e-2);
+
+  // The first step spelled out (m^ = g, v^ = g^2): AdamW w1 = w0 (1 - lr wd) - lr g / (|g| + eps);
+  // Adam + L2: w1 = w0 - lr g' / (|g'| + eps) with g' = g + wd w0.
+  V a(A{2.0}, true), b(A{2.0}, true);
+  AdamW<double> adamw({a}, {.lr = 0.1, .weight_decay = 0.5});
+  Adam<double> adam({b}, {.lr = 0.1, .weight_decay = 0.5});
+  autodiff::sum(a * -0.5).backward();  // g = -0.5, g' = -0.5 + 1 = 0.5: opposite signs
+  autodiff::sum(b * -0.5).backward();
+  adamw.step();
+  adam.step();
+  CHECK(a.value()(0) == doctest::Approx(2.0 * 0.95 + 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));  // 2.0
+  CHECK(b.value()(0) == doctest::Approx(2.0 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));         // 1.9
+
+  // weight_decay 0 is Adam exactly; the default is 0.01 (PyTorch's)
+  V c(to_array(kStart), true);
+  const A no_decay = run([](std::vector<V> p) { return AdamW<double>(std::move(p), {.lr = 0.1, .weight_decay = 0}); });
+  const A plain = run([](std::vector<V> p) { return Adam<double>(std::move(p), 0.1); });
+  CHECK(no_decay == plain);
+  AdamW<double> defaults({c});
+  CHECK(defaults.weight_decay(0) == 0.01);
+  CHECK(defaults.learning_rate() == 1e-3);
+  CHECK(defaults.name() == "AdamW");
+  check_close(run([](std::vector<V> p) { return AdamW<double>(std::move(p), 0.1); }),
+              reference_adam_full(0.1, 0.9, 0.999, 1e-8, 0.01, false, true));
+}
+
+TEST_CASE("parameter groups: each group's learning rate and weight decay, the optimizer's defaults for the rest") {
+  V a(A{1.0, -2.0}, true), b(A{0.5}, true), c(A{3.0}, true);
+  SGD<double> sgd({{.parameters = {a}, .lr = 0.1}, {.parameters = {b}, .weight_decay = 0.5}, {.parameters = {c}}},
+                  {.lr = 0.01, .weight_decay = 0.2});
+  REQUIRE(sgd.group_count() == 3);
+  CHECK(sgd.learning_rate(0) == 0.1);
+  CHECK(sgd.weight_decay(0) == 0.2);  // default
+  CHECK(sgd.learning_rate(1) == 0.01);  // default
+  CHECK(sgd.weight_decay(1) == 0.5);
+  CHECK(sgd.learning_rate(2) == 0.01);
+  CHECK(sgd.weight_decay(2) == 0.2);
+  CHECK(sgd.learning_rate() == 0.1);  // group 0's
+  CHECK(sgd.parameters().size() == 3);
+  REQUIRE(sgd.group_parameters(1).size() == 1);
+  CHECK(sgd.group_parameters(1)[0].node_ptr() == b.node_ptr());
+
+  const auto loss = [&] { return autodiff::sum(a * a) + autodiff::sum(b * b) + autodiff::sum(c * c); };  // g = 2 w
+  loss().backward();
+  sgd.step();
+  CHECK(a.value()(0) == doctest::Approx(1.0 - 0.1 * (2.0 + 0.2) * 1.0).epsilon(1e-14));
+  CHECK(a.value()(1) == doctest::Approx(-2.0 - 0.1 * (2.0 + 0.2) * -2.0).epsilon(1e-14));
+  CHECK(b.value()(0) == doctest::Approx(0.5 - 0.01 * (2.0 + 0.5) * 0.5).epsilon(1e-14));
+  CHECK(c.value()(0) == doctest::Approx(3.0 - 0.01 * (2.0 + 0.2) * 3.0).epsilon(1e-14));
+
+  // one group's rate changes, the others' stay
+  sgd.set_learning_rate(2, 0.05);
+  CHECK(sgd.learning_rate(2) == 0.05);
+  CHECK(sgd.learning_rate(1) == 0.01);
+  const double a0 = a.value()(0), b0 = b.value()(0), c0 = c.value()(0);
+  sgd.zero_grad();
+  loss().backward();
+  sgd.step();
+  CHECK(a.value()(0) == doctest::Approx(a0 - 0.1 * 2.2 * a0).epsilon(1e-14));
+  CHECK(b.value()(0) == doctest::Approx(b0 - 0.01 * 2.5 * b0).epsilon(1e-14));
+  CHECK(c.value()(0) == doctest::Approx(c0 - 0.05 * 2.2 * c0).epsilon(1e-14));
+
+  // set_learning_rate(rate) sets every group
+  sgd.set_learning_rate(0.3);
+  for (std::size_t g = 0; g < 3; ++g) CHECK(sgd.learning_rate(g) == 0.3);
+}
+
+TEST_CASE("parameter groups in Adam: each group moves by its own rate at the first step; an empty group is allowed") {
+  V a(A{1.0}, true), b(A{1.0}, true);
+  Adam<double> adam({{.parameters = {a}, .lr = 0.1}, {.parameters = {}}, {.parameters = {b}}}, {.lr = 0.01});
+  CHECK(adam.group_count() == 3);
+  autodiff::sum(a * 3.0 + b * 3.0).backward();
+  adam.step();
+  CHECK(a.value()(0) == doctest::Approx(1.0 - 0.1 * 3.0 / (3.0 + 1e-8)).epsilon(1e-14));
+  CHECK(b.value()(0) == doctest::Approx(1.0 - 0.01 * 3.0 / (3.0 + 1e-8)).epsilon(1e-14));
+  CHECK(adam.updates() == std::vector<std::size_t>{1, 1});
+}
+
+TEST_CASE("decay_groups puts biases and BatchNorm and LayerNorm parameters in a group without decay") {
+  Sequential<double> model;
+  model.add(Linear<double>(4, 5)).add(BatchNorm1d<double>(5)).add(Linear<double>(5, 3)).add(LayerNorm<double>({3}));
+  const auto groups = decay_groups(model, 0.1);
+  REQUIRE(groups.size() == 2);
+  const auto names = [&](const ParamGroup<double>& group) {
+    std::vector<std::string> found;
+    for (const V& p : group.parameters)
+      for (const auto& [name, q] : model.named_parameters())
+        if (q.node_ptr() == p.node_ptr()) found.push_back(name);
+    return found;
+  };
+  CHECK(names(groups[0]) == std::vector<std::string>{"0.weight", "2.weight"});
+  CHECK(names(groups[1]) == std::vector<std::string>{"0.bias", "1.weight", "1.bias", "2.bias", "3.weight", "3.bias"});
+  CHECK(groups[0].weight_decay == 0.1);
+  CHECK(groups[1].weight_decay == 0.0);
+  CHECK_FALSE(groups[0].lr.has_value());
+
+  // With zero gradients, SGD's only change is the decay: the weights shrink by 1 - lr wd, the rest stay.
+  SGD<double> sgd(groups, {.lr = 0.5});
+  std::vector<A> before;
+  for (const auto& p : model.parameters()) before.push_back(p.value());
+  (autodiff::sum(model(V(test::random_array({6, 4}, 3)))) * 0.0).backward();
+  sgd.step();
+  const auto after = model.named_parameters();
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    CAPTURE(after[i].first);
+    REQUIRE(after[i].second.has_grad());
+    const bool decayed = after[i].first == "0.weight" || after[i].first == "2.weight";
+    if (decayed) CHECK(xt::allclose(after[i].second.value(), before[i] * 0.95, 1e-14, 0));
+    else CHECK(after[i].second.value() == before[i]);
+  }
+
+  // an RNN's bias_ih_l0 and bias_hh_l0 are biases
+  RNN<double> rnn(3, 4);
+  const auto rnn_groups = decay_groups(rnn, 0.1);
+  CHECK(rnn_groups[0].parameters.size() == 2);
+  CHECK(rnn_groups[1].parameters.size() == 2);
+  for (const V& p : rnn_groups[1].parameters) CHECK(p.name().rfind("bias_", 0) == 0);
+}
+
+TEST_CASE("a group's learning rate is what the schedule-facing accessors read and write; step() then uses it") {
+  V a(A{1.0}, true), b(A{1.0}, true);
+  AdamW<double> adamw({{.parameters = {a}}, {.parameters = {b}, .lr = 0.5, .weight_decay = 0.0}}, {.lr = 0.1});
+  adamw.set_learning_rate(1, 0.2);
+  autodiff::sum(a * 1.0 + b * 1.0).backward();
+  adamw.step();
+  CHECK(a.value()(0) == doctest::Approx(1.0 * (1 - 0.1 * 0.01) - 0.1 * 1.0 / (1.0 + 1e-8)).epsilon(1e-14));
+  CHECK(b.value()(0) == doctest::Approx(1.0 - 0.2 * 1.0 / (1.0 + 1e-8)).epsilon(1e-14));
 }
 
 // ---- learning-rate schedules ------------------------------------------------------
