@@ -98,6 +98,8 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
   DataLoader<T> loader(std::move(train), options.batch_size, true, options.seed);
   const std::vector<Variable<T>> weights = model.weights();
   const double initial_rate = optimizer.learning_rate();
+  std::vector<double> initial_group_rates;  // the schedule moves group 0; the others keep their ratio to it
+  for (std::size_t g = 0; g < optimizer.group_count(); ++g) initial_group_rates.push_back(optimizer.learning_rate(g));
   History history;
   double best_score = -std::numeric_limits<double>::infinity();
   std::size_t epochs_without_improvement = 0, samples_seen = 0;
@@ -139,7 +141,9 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       if (!(std::isfinite(rate) && rate >= 0))
         throw std::invalid_argument("fit: the schedule returned learning rate " + detail::number(rate) +
                                     " after epoch " + std::to_string(epoch) + "; a rate must be a finite number >= 0");
-      optimizer.set_learning_rate(rate);
+      optimizer.set_learning_rate(0, rate);
+      for (std::size_t g = 1; g < initial_group_rates.size(); ++g)
+        if (initial_rate > 0) optimizer.set_learning_rate(g, rate * (initial_group_rates[g] / initial_rate));
     }
     if (options.early_stopping) {
       // Higher is better: validation accuracy, or minus the training loss.

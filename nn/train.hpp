@@ -27,7 +27,8 @@ struct FitOptions {
   bool early_stopping = false;      // stop when the validation accuracy (or without validation
   std::size_t n_iter_no_change = 10;  // data, the training loss) has not improved by tol for
   double tol = 1e-4;                  // n_iter_no_change epochs; the best parameters are restored
-  std::shared_ptr<Schedule> schedule;  // learning rate per epoch (none: constant)
+  std::shared_ptr<Schedule> schedule;  // learning rate per epoch (none: constant); moves group 0, the
+                                       // other parameter groups keep their ratio to it
   std::uint64_t seed = 0;           // of the shuffling and the validation split
   std::ostream* progress = &std::cout;  // one line per epoch; nullptr for silence
 };

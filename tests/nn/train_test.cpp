@@ -122,6 +122,21 @@ TEST_CASE("a learning-rate schedule changes the optimizer's rate per epoch") {
   CHECK(progress.str().find("nan") == std::string::npos);
 }
 
+TEST_CASE("a schedule in fit moves every parameter group, each keeping its ratio to group 0") {
+  manual_seed(4);
+  Dataset<float> data = blobs(20, 6);
+  Sequential<float> model = mlp<float>({2, 4, 3}, Tanh<float>());
+  SGD<float> optimizer(decay_groups(model, 0.0), SGDOptions{.lr = 0.1});
+  optimizer.set_learning_rate(1, 0.4);
+  FitOptions options;
+  options.epochs = 2;
+  options.schedule = std::make_shared<ExponentialDecay>(0.5);
+  options.progress = nullptr;
+  fit(model, optimizer, [](auto& z, auto& batch) { return cross_entropy(z, batch.labels); }, data, options);
+  CHECK(optimizer.learning_rate(0) == doctest::Approx(0.025));
+  CHECK(optimizer.learning_rate(1) == doctest::Approx(0.1));
+}
+
 TEST_CASE("the lecture's digits network reaches 95% in a few epochs") {
   Dataset<float> digits = load_digits<float>(WENGERT_DATA_DIR "/digits.csv.gz");
   auto [train, test] = train_test_split(digits, 0.2, 1);
