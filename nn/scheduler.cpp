@@ -41,8 +41,10 @@ std::size_t next_serial() {
 // A count (steps, a period) of at least `low`; a size_t made from a negative int
 // is named as the negative number it was.
 void require_count(const std::string& call, const std::string& what, std::size_t value, std::size_t low) {
-  if (value < low || value > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))
-    throw std::invalid_argument(call + ": " + what + " " + detail::label_string(value) + " must be at least " +
+  if (value > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))
+    throw std::invalid_argument(call + ": " + what + " " + detail::label_string(value) + " is negative");
+  if (value < low)
+    throw std::invalid_argument(call + ": " + what + " " + std::to_string(value) + " must be at least " +
                                 std::to_string(low));
 }
 
@@ -150,7 +152,7 @@ template <class T>
 MultiStepLR<T>::MultiStepLR(Optimizer<T>& optimizer, std::vector<std::size_t> milestones, double gamma)
     : LRScheduler<T>("MultiStepLR", optimizer), milestones_(std::move(milestones)), gamma_(gamma) {
   for (std::size_t i = 0; i < milestones_.size(); ++i) {
-    require_count("MultiStepLR", "milestone " + std::to_string(i), milestones_[i], 0);
+    require_count("MultiStepLR", "milestone " + std::to_string(i) + " =", milestones_[i], 0);
     if (i > 0 && milestones_[i] <= milestones_[i - 1])
       throw std::invalid_argument("MultiStepLR: milestones must be strictly increasing, but milestone " +
                                   std::to_string(i) + " is " + std::to_string(milestones_[i]) + " after " +
@@ -334,7 +336,7 @@ SequentialLR<T>::SequentialLR(Optimizer<T>& optimizer, std::vector<std::shared_p
                                 std::to_string(milestones_.size()) + " milestones; it needs one milestone fewer (" +
                                 std::to_string(schedulers_.size() - 1) + ")");
   for (std::size_t i = 0; i < milestones_.size(); ++i) {
-    require_count("SequentialLR", "milestone " + std::to_string(i), milestones_[i], 1);
+    require_count("SequentialLR", "milestone " + std::to_string(i) + " =", milestones_[i], 1);
     if (i > 0 && milestones_[i] <= milestones_[i - 1])
       throw std::invalid_argument("SequentialLR: milestones must be strictly increasing, but milestone " +
                                   std::to_string(i) + " is " + std::to_string(milestones_[i]) + " after " +

@@ -732,6 +732,8 @@ std::vector<Row> catalogue() {
       [](World& w) { MultiStepLR<double>(*w.optimizer, {3, 2}, 0.1); });
   add("scheduler", "MultiStepLR with a repeated milestone", THROWS(std::invalid_argument),
       {"MultiStepLR", "milestone 2 is 4 after 4"}, [](World& w) { MultiStepLR<double>(*w.optimizer, {1, 4, 4}, 0.1); });
+  add("scheduler", "MultiStepLR with milestone -1", THROWS(std::invalid_argument),
+      {"MultiStepLR", "milestone 0 = -1", "negative"}, [](World& w) { MultiStepLR<double>(*w.optimizer, {kMinusOne}, 0.1); });
   add("scheduler", "MultiStepLR with gamma -0.1", THROWS(std::invalid_argument), {"MultiStepLR", "gamma -0.1"},
       [](World& w) { MultiStepLR<double>(*w.optimizer, {2}, -0.1); });
   add("scheduler", "ExponentialLR with gamma -1", THROWS(std::invalid_argument), {"ExponentialLR", "gamma -1", "> 0"},
@@ -755,7 +757,7 @@ std::vector<Row> catalogue() {
   add("scheduler", "CosineAnnealingLR with eta_min -0.01", THROWS(std::invalid_argument),
       {"CosineAnnealingLR", "eta_min -0.01", ">= 0"}, [](World& w) { CosineAnnealingLR<double>(*w.optimizer, 10, -0.01); });
   add("scheduler", "CosineAnnealingWarmRestarts with T_0 -1", THROWS(std::invalid_argument),
-      {"CosineAnnealingWarmRestarts", "T_0 -1", "at least 1"},
+      {"CosineAnnealingWarmRestarts", "T_0 -1", "negative"},
       [](World& w) { CosineAnnealingWarmRestarts<double>(*w.optimizer, kMinusOne); });
   add("scheduler", "CosineAnnealingWarmRestarts with T_mult 0", THROWS(std::invalid_argument),
       {"CosineAnnealingWarmRestarts", "T_mult 0"}, [](World& w) { CosineAnnealingWarmRestarts<double>(*w.optimizer, 5, 0); });
@@ -806,7 +808,7 @@ std::vector<Row> catalogue() {
         Sched a = std::make_shared<LinearLR<double>>(sgd), b = std::make_shared<ExponentialLR<double>>(sgd, 0.9);
         SequentialLR<double>(sgd, {a, b}, {3, 5});
       });
-  add("scheduler", "SequentialLR with milestone 0", THROWS(std::invalid_argument), {"SequentialLR", "milestone 0 0"},
+  add("scheduler", "SequentialLR with milestone 0", THROWS(std::invalid_argument), {"SequentialLR", "milestone 0 = 0", "at least 1"},
       [](World&) {
         SGD<double> sgd(leaves(1), 0.1);
         Sched a = std::make_shared<LinearLR<double>>(sgd), b = std::make_shared<ExponentialLR<double>>(sgd, 0.9);
@@ -834,7 +836,7 @@ std::vector<Row> catalogue() {
       {"ReduceLROnPlateau", "factor 1", "(0, 1)"}, [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 1.0); });
   add("scheduler", "ReduceLROnPlateau with factor 0", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "factor 0"},
       [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.0); });
-  add("scheduler", "ReduceLROnPlateau with patience -1", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "patience -1"},
+  add("scheduler", "ReduceLROnPlateau with patience -1", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "patience -1", "negative"},
       [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.1, kMinusOne); });
   add("scheduler", "ReduceLROnPlateau with threshold -0.1", THROWS(std::invalid_argument),
       {"ReduceLROnPlateau", "threshold -0.1", ">= 0"},
