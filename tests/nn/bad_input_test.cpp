@@ -788,6 +788,176 @@ std::vector<Row> catalogue() {
       },
       kTrains);
 
+  // ---- learning-rate schedulers (scheduler.hpp): the constructors check before they touch the optimizer ----
+  using Sched = std::shared_ptr<LRScheduler<double>>;
+  add("scheduler", "StepLR with step_size 0", THROWS(std::invalid_argument), {"StepLR", "step_size 0", "at least 1"},
+      [](World& w) { StepLR<double>(*w.optimizer, 0, 0.5); });
+  add("scheduler", "StepLR with gamma 0", THROWS(std::invalid_argument), {"StepLR", "gamma 0", "> 0"},
+      [](World& w) { StepLR<double>(*w.optimizer, 2, 0.0); });
+  add("scheduler", "StepLR with a NaN gamma", THROWS(std::invalid_argument), {"StepLR", "gamma nan"},
+      [](World& w) { StepLR<double>(*w.optimizer, 2, kNaN); });
+  add("scheduler", "MultiStepLR with milestones out of order", THROWS(std::invalid_argument),
+      {"MultiStepLR", "strictly increasing", "milestone 1 is 2 after 3"},
+      [](World& w) { MultiStepLR<double>(*w.optimizer, {3, 2}, 0.1); });
+  add("scheduler", "MultiStepLR with a repeated milestone", THROWS(std::invalid_argument),
+      {"MultiStepLR", "milestone 2 is 4 after 4"}, [](World& w) { MultiStepLR<double>(*w.optimizer, {1, 4, 4}, 0.1); });
+  add("scheduler", "MultiStepLR with milestone -1", THROWS(std::invalid_argument),
+      {"MultiStepLR", "milestone 0 = -1", "negative"}, [](World& w) { MultiStepLR<double>(*w.optimizer, {kMinusOne}, 0.1); });
+  add("scheduler", "MultiStepLR with gamma -0.1", THROWS(std::invalid_argument), {"MultiStepLR", "gamma -0.1"},
+      [](World& w) { MultiStepLR<double>(*w.optimizer, {2}, -0.1); });
+  add("scheduler", "ExponentialLR with gamma -1", THROWS(std::invalid_argument), {"ExponentialLR", "gamma -1", "> 0"},
+      [](World& w) { ExponentialLR<double>(*w.optimizer, -1); });
+  add("scheduler", "ExponentialLR stepped until its rate overflows", THROWS(std::runtime_error),
+      {"ExponentialLR::step", "step 309", "inf", "nothing was changed"}, [](World&) {
+        SGD<double> sgd(leaves(1), 1.0);
+        ExponentialLR<double> schedule(sgd, 10);
+        for (int i = 0; i < 308; ++i) schedule.step();
+        const double rate = sgd.learning_rate();
+        try {
+          schedule.step();
+        } catch (...) {
+          CHECK(schedule.step_count() == 308);
+          CHECK(sgd.learning_rate() == rate);
+          throw;
+        }
+      });
+  add("scheduler", "CosineAnnealingLR with T_max 0", THROWS(std::invalid_argument),
+      {"CosineAnnealingLR", "T_max 0", "at least 1"}, [](World& w) { CosineAnnealingLR<double>(*w.optimizer, 0); });
+  add("scheduler", "CosineAnnealingLR with eta_min -0.01", THROWS(std::invalid_argument),
+      {"CosineAnnealingLR", "eta_min -0.01", ">= 0"}, [](World& w) { CosineAnnealingLR<double>(*w.optimizer, 10, -0.01); });
+  add("scheduler", "CosineAnnealingWarmRestarts with T_0 -1", THROWS(std::invalid_argument),
+      {"CosineAnnealingWarmRestarts", "T_0 -1", "negative"},
+      [](World& w) { CosineAnnealingWarmRestarts<double>(*w.optimizer, kMinusOne); });
+  add("scheduler", "CosineAnnealingWarmRestarts with T_mult 0", THROWS(std::invalid_argument),
+      {"CosineAnnealingWarmRestarts", "T_mult 0"}, [](World& w) { CosineAnnealingWarmRestarts<double>(*w.optimizer, 5, 0); });
+  add("scheduler", "LinearLR with start_factor 0", THROWS(std::invalid_argument), {"LinearLR", "start_factor 0", "(0, 1]"},
+      [](World& w) { LinearLR<double>(*w.optimizer, 0.0); });
+  add("scheduler", "LinearLR with start_factor 1.5", THROWS(std::invalid_argument), {"LinearLR", "start_factor 1.5"},
+      [](World& w) { LinearLR<double>(*w.optimizer, 1.5); });
+  add("scheduler", "LinearLR with end_factor 2", THROWS(std::invalid_argument), {"LinearLR", "end_factor 2", "[0, 1]"},
+      [](World& w) { LinearLR<double>(*w.optimizer, 0.5, 2.0); });
+  add("scheduler", "LinearLR with total_iters 0", THROWS(std::invalid_argument), {"LinearLR", "total_iters 0"},
+      [](World& w) { LinearLR<double>(*w.optimizer, 0.5, 1.0, 0); });
+  add("scheduler", "OneCycleLR with pct_start 0", THROWS(std::invalid_argument), {"OneCycleLR", "pct_start 0", "(0, 1)"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, 0.1, 100, 0.0); });
+  add("scheduler", "OneCycleLR with pct_start 1", THROWS(std::invalid_argument), {"OneCycleLR", "pct_start 1", "(0, 1)"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, 0.1, 100, 1.0); });
+  add("scheduler", "OneCycleLR with total_steps 1", THROWS(std::invalid_argument), {"OneCycleLR", "total_steps 1", "at least 2"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, 0.1, 1); });
+  add("scheduler", "OneCycleLR whose rise is one step (PyTorch divides 0 by 0)", THROWS(std::invalid_argument),
+      {"OneCycleLR", "pct_start 0.1", "total_steps 10", "more than 1"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, 0.1, 10, 0.1); });
+  add("scheduler", "OneCycleLR three_phase with pct_start 0.6", THROWS(std::invalid_argument),
+      {"OneCycleLR", "three_phase", "pct_start 0.6", "last phase"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, 0.1, 100, 0.6, Anneal::cos, 25, 1e4, true); });
+  add("scheduler", "OneCycleLR with div_factor 0", THROWS(std::invalid_argument), {"OneCycleLR", "div_factor 0", "> 0"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, 0.1, 100, 0.3, Anneal::cos, 0); });
+  add("scheduler", "OneCycleLR with max_lr -1", THROWS(std::invalid_argument), {"OneCycleLR", "max_lr -1", ">= 0"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, -1.0, 100); });
+  add("scheduler", "OneCycleLR with two max_lrs for one group", THROWS(std::invalid_argument),
+      {"OneCycleLR", "2 max_lr for 1 parameter group"},
+      [](World& w) { OneCycleLR<double>(*w.optimizer, std::vector<double>{0.1, 0.2}, 100); });
+  add("scheduler", "OneCycleLR stepped past total_steps", THROWS(std::out_of_range),
+      {"OneCycleLR::step", "step 11", "total_steps is 10"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        OneCycleLR<double> schedule(sgd, 1.0, 10);
+        for (int i = 0; i < 10; ++i) schedule.step();
+        const double rate = sgd.learning_rate();
+        try {
+          schedule.step();
+        } catch (...) {
+          CHECK(schedule.step_count() == 10);
+          CHECK(sgd.learning_rate() == rate);
+          throw;
+        }
+      });
+  add("scheduler", "SequentialLR with as many milestones as schedulers", THROWS(std::invalid_argument),
+      {"SequentialLR", "2 schedulers and 2 milestones", "one milestone fewer (1)"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        Sched a = std::make_shared<LinearLR<double>>(sgd), b = std::make_shared<ExponentialLR<double>>(sgd, 0.9);
+        SequentialLR<double>(sgd, {a, b}, {3, 5});
+      });
+  add("scheduler", "SequentialLR with milestone 0", THROWS(std::invalid_argument), {"SequentialLR", "milestone 0 = 0", "at least 1"},
+      [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        Sched a = std::make_shared<LinearLR<double>>(sgd), b = std::make_shared<ExponentialLR<double>>(sgd, 0.9);
+        SequentialLR<double>(sgd, {a, b}, {0});
+      });
+  add("scheduler", "SequentialLR with milestones out of order", THROWS(std::invalid_argument),
+      {"SequentialLR", "milestone 1 is 2 after 4"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        Sched a = std::make_shared<LinearLR<double>>(sgd), b = std::make_shared<ExponentialLR<double>>(sgd, 0.9);
+        SequentialLR<double>(sgd, {a, b, a}, {4, 2});
+      });
+  add("scheduler", "SequentialLR over a scheduler of another optimizer", THROWS(std::invalid_argument),
+      {"SequentialLR", "scheduler 1 (ExponentialLR)", "another optimizer"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1), other(leaves(1), 0.1);
+        Sched a = std::make_shared<LinearLR<double>>(sgd), b = std::make_shared<ExponentialLR<double>>(other, 0.9);
+        SequentialLR<double>(sgd, {a, b}, {3});
+      });
+  add("scheduler", "SequentialLR over a null scheduler", THROWS(std::invalid_argument),
+      {"SequentialLR", "scheduler 1 is null"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        Sched a = std::make_shared<LinearLR<double>>(sgd);
+        SequentialLR<double>(sgd, {a, nullptr}, {3});
+      });
+  add("scheduler", "ReduceLROnPlateau with factor 1", THROWS(std::invalid_argument),
+      {"ReduceLROnPlateau", "factor 1", "(0, 1)"}, [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 1.0); });
+  add("scheduler", "ReduceLROnPlateau with factor 0", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "factor 0"},
+      [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.0); });
+  add("scheduler", "ReduceLROnPlateau with patience -1", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "patience -1", "negative"},
+      [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.1, kMinusOne); });
+  add("scheduler", "ReduceLROnPlateau with threshold -0.1", THROWS(std::invalid_argument),
+      {"ReduceLROnPlateau", "threshold -0.1", ">= 0"},
+      [](World& w) { ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.1, 10, -0.1); });
+  add("scheduler", "ReduceLROnPlateau with a NaN min_lr", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "min_lr nan"},
+      [](World& w) {
+        ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.1, 10, 1e-4, ThresholdMode::rel, 0, kNaN);
+      });
+  add("scheduler", "ReduceLROnPlateau with eps -1", THROWS(std::invalid_argument), {"ReduceLROnPlateau", "eps -1"},
+      [](World& w) {
+        ReduceLROnPlateau<double>(*w.optimizer, PlateauMode::min, 0.1, 10, 1e-4, ThresholdMode::rel, 0, 0, -1);
+      });
+  add("scheduler", "load_state with two base rates for one group", THROWS(std::invalid_argument),
+      {"StepLR::load_state", "2 base rates for 1 parameter group"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        StepLR<double> schedule(sgd, 2, 0.5);
+        schedule.step();
+        SchedulerState state = schedule.state();
+        state.base_rates = {0.1, 0.2};
+        state.step_count = 5;
+        try {
+          schedule.load_state(state);
+        } catch (...) {
+          CHECK(schedule.step_count() == 1);
+          CHECK(schedule.base_rates() == std::vector<double>{0.1});
+          CHECK(sgd.learning_rate() == 0.1);
+          throw;
+        }
+      });
+  add("scheduler", "load_state past OneCycleLR's total_steps", THROWS(std::out_of_range),
+      {"OneCycleLR", "step 50", "total_steps is 20"}, [](World&) {
+        SGD<double> sgd(leaves(1), 0.1);
+        OneCycleLR<double> schedule(sgd, 1.0, 20);
+        SchedulerState state = schedule.state();
+        state.step_count = 50;
+        state.base_rates = {0.5};
+        try {
+          schedule.load_state(state);
+        } catch (...) {
+          CHECK(schedule.step_count() == 0);
+          CHECK(schedule.base_rates() == std::vector<double>{0.04});
+          throw;
+        }
+      });
+  add("scheduler", "ReduceLROnPlateau::load_state with a NaN rate", THROWS(std::invalid_argument),
+      {"ReduceLROnPlateau::load_state", "rates nan", "group 0"}, [](World& w) {
+        ReduceLROnPlateau<double> schedule(*w.optimizer);
+        SchedulerState state = schedule.state();
+        state.rates = {kNaN};
+        schedule.load_state(state);
+      });
+
   // ---- data ----
   add("data", "a DataLoader over fewer labels than rows (was a heap overflow)", THROWS(std::invalid_argument),
       {"DataLoader", "2 labels for 12 input rows", "(12, 4)"}, [](World& w) {
@@ -1174,7 +1344,7 @@ TEST_CASE("the nn bad-input catalogue: every misuse throws the right error, name
     for (Mode mode : {Mode::plain, Mode::no_grad, Mode::anomaly})
       if (mode != Mode::no_grad || row.options.under_no_grad) run_row(row, mode);
   // every public nn family has rows
-  for (const char* family : {"module", "init", "loss", "optim", "schedule", "data", "io", "metrics", "train"}) {
+  for (const char* family : {"module", "init", "loss", "optim", "schedule", "scheduler", "data", "io", "metrics", "train"}) {
     CAPTURE(family);
     CHECK(std::count_if(rows.begin(), rows.end(), [&](const Row& r) { return std::string(r.family) == family; }) >= 5);
   }
