@@ -15,17 +15,17 @@ namespace nn {
 
 namespace {
 
-// The only two places that touch the optimizer's rate.
-// groups: switch to group_count()/learning_rate(g)/set_learning_rate(g, r)
+// The only two places that touch the optimizer's rates: one per parameter group.
 template <class T>
 std::vector<double> read_rates(const Optimizer<T>& optimizer) {
-  return {optimizer.learning_rate()};
+  std::vector<double> rates;
+  for (std::size_t g = 0; g < optimizer.group_count(); ++g) rates.push_back(optimizer.learning_rate(g));
+  return rates;
 }
 
-// groups: switch to group_count()/learning_rate(g)/set_learning_rate(g, r)
 template <class T>
 void write_rates(Optimizer<T>& optimizer, const std::vector<double>& rates) {
-  optimizer.set_learning_rate(rates.front());
+  for (std::size_t g = 0; g < rates.size(); ++g) optimizer.set_learning_rate(g, rates[g]);
 }
 
 template <class T>

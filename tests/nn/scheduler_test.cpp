@@ -373,6 +373,26 @@ TEST_CASE("state and load_state resume a schedule where it was") {
   }
 }
 
+TEST_CASE("schedulers move each parameter group from its own base rate") {
+  V w{test::random_array({3}, 7), true}, b{test::random_array({2}, 8), true};
+  SGD<double> optimizer(std::vector<ParamGroup<double>>{{.parameters = {w}}, {.parameters = {b}, .lr = 0.4}},
+                        SGDOptions{.lr = 0.1});
+  CosineAnnealingLR<double> cosine(optimizer, 10, 0.0);
+  CHECK(cosine.base_rates() == Rates{0.1, 0.4});
+  for (int t = 0; t < 5; ++t) cosine.step();
+  CHECK(optimizer.learning_rate(0) == doctest::Approx(0.05).epsilon(1e-14));  // (base + 0) / 2 at T_max / 2
+  CHECK(optimizer.learning_rate(1) == doctest::Approx(0.2).epsilon(1e-14));
+  CHECK(cosine.rates() == Rates{optimizer.learning_rate(0), optimizer.learning_rate(1)});
+
+  SGD<double> plateau_optimizer(std::vector<ParamGroup<double>>{{.parameters = {w}}, {.parameters = {b}, .lr = 0.4}},
+                                SGDOptions{.lr = 0.1});
+  ReduceLROnPlateau<double> plateau(plateau_optimizer, PlateauMode::min, 0.5, 0);
+  plateau.step(1.0);
+  plateau.step(2.0);  // worse, patience 0: both groups halve
+  CHECK(plateau_optimizer.learning_rate(0) == doctest::Approx(0.05));
+  CHECK(plateau_optimizer.learning_rate(1) == doctest::Approx(0.2));
+}
+
 TEST_CASE("a scheduler on a float optimizer") {
   Variable<float> w(autodiff::Array<float>{1.f, 2.f}, true);
   Adam<float> optimizer({w}, 0.01);
