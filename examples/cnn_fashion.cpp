@@ -59,12 +59,8 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 // Images (N, 28, 28) of bytes 0..255 -> inputs (N, 1, 28, 28) in [0, 1] (NCHW:
 // one grey channel); labels 0..9.
 nn::Dataset<T> load_fashion_mnist(const std::string& images_file, const std::string& labels_file) {
-  const xt::xarray<std::uint8_t> images = nn::read_idx(images_file);
-  const xt::xarray<std::uint8_t> labels = nn::read_idx(labels_file);
-  nn::Dataset<T> data;
-  data.inputs = nn::Array<T>::from_shape({images.shape()[0], 1, images.shape()[1], images.shape()[2]});
-  std::transform(images.begin(), images.end(), data.inputs.begin(), [](std::uint8_t v) { return T(v) / T(255); });
-  data.labels.assign(labels.begin(), labels.end());
+  nn::Dataset<T> data = nn::load_idx_images<T>(images_file, labels_file);  // (N, 28, 28) in [0, 1]
+  data.inputs.reshape({data.size(), 1, 28, 28});
   return data;
 }
 

@@ -202,13 +202,30 @@ Dataset<T> load_digits(const std::string& path) {
   return data;
 }
 
+template <class T>
+Dataset<T> load_idx_images(const std::string& images_path, const std::string& labels_path) {
+  const xt::xarray<std::uint8_t> images = read_idx(images_path);
+  const xt::xarray<std::uint8_t> labels = read_idx(labels_path);
+  if (images.dimension() != 3)
+    throw FileError(images_path + ": expected images (N, rows, columns), got shape " + autodiff::to_string(images.shape()));
+  if (labels.dimension() != 1 || labels.size() != images.shape()[0])
+    throw FileError(labels_path + ": expected " + std::to_string(images.shape()[0]) + " labels (one per image in " +
+                    images_path + "), got shape " + autodiff::to_string(labels.shape()));
+  Dataset<T> data;
+  data.inputs = Array<T>::from_shape(images.shape());
+  std::transform(images.begin(), images.end(), data.inputs.begin(), [](std::uint8_t v) { return T(v) / T(255); });
+  data.labels.assign(labels.begin(), labels.end());
+  return data;
+}
+
 #define WENGERT_INSTANTIATE(T)                                                                              \
   template struct Dataset<T>;                                                                               \
   template std::pair<Dataset<T>, Dataset<T>> train_test_split(const Dataset<T>&, double, std::uint64_t, bool); \
   template Array<T> one_hot<T>(const Labels&, std::size_t);                                                 \
   template class StandardScaler<T>;                                                                         \
   template class DataLoader<T>;                                                                             \
-  template Dataset<T> load_digits<T>(const std::string&);
+  template Dataset<T> load_digits<T>(const std::string&);                                                  \
+  template Dataset<T> load_idx_images<T>(const std::string&, const std::string&);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

@@ -90,5 +90,10 @@ class DataLoader {
 // Reads the CSV (optionally gzip-compressed) shipped in data/.
 template <class T = float>
 Dataset<T> load_digits(const std::string& path);
+// Images and labels from a pair of IDX files (MNIST, Fashion-MNIST; plain or .gz):
+// inputs (N, rows, columns) with the bytes scaled to [0, 1], labels 0..255 from the
+// labels file; the two must hold the same number of samples.
+template <class T = float>
+Dataset<T> load_idx_images(const std::string& images_path, const std::string& labels_path);
 
 }  // namespace nn

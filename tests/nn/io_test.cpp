@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <nn/data.hpp>
 #include <nn/io.hpp>
 #include <nn/module.hpp>
 
@@ -194,6 +195,24 @@ TEST_CASE("read_idx reads the dimensions (big-endian) and the bytes of an IDX fi
   const std::string gz = dir / "labels.idx.gz";
   write_gzip(gz, idx_bytes({5}, {9, 8, 7, 6, 5}));
   CHECK(read_idx(gz) == xt::xarray<std::uint8_t>{9, 8, 7, 6, 5});
+}
+
+TEST_CASE("load_idx_images (nn/data.hpp): images scaled to [0, 1] with their labels; counts must agree") {
+  TempDir dir;
+  write_bytes(dir / "images.idx", idx_bytes({2, 2, 3}, {0, 51, 255, 102, 0, 0, 255, 255, 153, 0, 0, 1}));
+  write_gzip(dir / "labels.idx.gz", idx_bytes({2}, {7, 3}));
+  const Dataset<double> data = load_idx_images<double>(dir / "images.idx", dir / "labels.idx.gz");
+  CHECK(data.inputs.shape() == autodiff::Shape{2, 2, 3});
+  CHECK(data.inputs(0, 0, 1) == 0.2);
+  CHECK(data.inputs(0, 0, 2) == 1.0);
+  CHECK(data.inputs(1, 1, 0) == 0.0);
+  CHECK(data.inputs(1, 0, 2) == doctest::Approx(0.6));
+  CHECK(data.labels == Labels{7, 3});
+  write_bytes(dir / "three.idx", idx_bytes({3}, {1, 2, 3}));
+  CHECK(message_of([&] { load_idx_images<float>(dir / "images.idx", dir / "three.idx"); })
+            .find("expected 2 labels (one per image in") != std::string::npos);
+  CHECK(message_of([&] { load_idx_images<float>(dir / "three.idx", dir / "three.idx"); })
+            .find("expected images (N, rows, columns), got shape (3,)") != std::string::npos);
 }
 
 TEST_CASE("read_idx errors: missing file, bad magic, truncated data, trailing data") {
