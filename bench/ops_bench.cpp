@@ -378,36 +378,26 @@ void BM_Conv2d(benchmark::State& state) {
       b.zero_grad();
       if (input_grad) x.zero_grad();
     }
-  } else if (impl == 2) {
-    const std::size_t all = n * cols;  // one product over the whole batch
-    const Array<float> w = random({o, rows}, 2), col = random({rows, all}, 1), g = random({o, all}, 4);
-    Array<float> y = Array<float>::from_shape({o, all}), dw = Array<float>::from_shape({o, rows}),
-                 dcol = Array<float>::from_shape({rows, all});
-    for (auto _ : state) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(o), int(all), int(rows), 1.f, w.data(), int(rows),
-                  col.data(), int(all), 0.f, y.data(), int(all));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(o), int(rows), int(all), 1.f, g.data(), int(all),
-                  col.data(), int(all), 0.f, dw.data(), int(rows));
-      if (input_grad)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(rows), int(all), int(o), 1.f, w.data(), int(rows),
-                    g.data(), int(all), 0.f, dcol.data(), int(all));
-      benchmark::DoNotOptimize(dw.data());
-      benchmark::DoNotOptimize(dcol.data());
-    }
   } else {
-    const Array<float> w = random({o, rows}, 2), col = random({rows, cols}, 1), g = random({o, cols}, 4);
-    Array<float> y = Array<float>::from_shape({o, cols}), dw = Array<float>::from_shape({o, rows}),
-                 dcol = Array<float>::from_shape({rows, cols});
+    const std::size_t width = impl == 2 ? n * cols : cols;  // one product over the whole batch, or one per element
+    const Array<float> w = random({o, rows}, 2), col = random({rows, width}, 1), g = random({o, width}, 4);
+    Array<float> y = Array<float>::from_shape({o, width}), dw = Array<float>::from_shape({o, rows}),
+                 dcol = Array<float>::from_shape({rows, width});
+    // The im2col products: y = W col, dW (+)= g col^T, and dcol = W^T g when the input wants a gradient.
+    const auto products = [&](float dw_beta) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(o), int(width), int(rows), 1.f, w.data(), int(rows),
+                  col.data(), int(width), 0.f, y.data(), int(width));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(o), int(rows), int(width), 1.f, g.data(), int(width),
+                  col.data(), int(width), dw_beta, dw.data(), int(rows));
+      if (input_grad)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(rows), int(width), int(o), 1.f, w.data(), int(rows),
+                    g.data(), int(width), 0.f, dcol.data(), int(width));
+    };
     for (auto _ : state) {
-      for (std::size_t i = 0; i < n; ++i) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(o), int(cols), int(rows), 1.f, w.data(), int(rows),
-                    col.data(), int(cols), 0.f, y.data(), int(cols));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(o), int(rows), int(cols), 1.f, g.data(), int(cols),
-                    col.data(), int(cols), 1.f, dw.data(), int(rows));
-        if (input_grad)
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(rows), int(cols), int(o), 1.f, w.data(), int(rows),
-                      g.data(), int(cols), 0.f, dcol.data(), int(cols));
-      }
+      if (impl == 2)
+        products(0.f);
+      else
+        for (std::size_t i = 0; i < n; ++i) products(1.f);
       benchmark::DoNotOptimize(dw.data());
       benchmark::DoNotOptimize(dcol.data());
     }
