@@ -73,6 +73,15 @@ using autodiff::Array;
 using autodiff::Shape;
 using V = autodiff::Variable<float>;
 
+// Values uniform in [-1, 1), reproducible from the seed.
+Array<float> random(const Shape& shape, unsigned seed) {
+  std::mt19937 engine(seed);
+  std::uniform_real_distribution<float> uniform(-1.f, 1.f);
+  Array<float> a = Array<float>::from_shape(shape);
+  for (auto& v : a) v = uniform(engine);
+  return a;
+}
+
 constexpr int kChain = 1000;
 
 Shape shape_of(int index) { return index == 0 ? Shape{1} : Shape{32, 50}; }
@@ -306,13 +315,6 @@ void BM_SgdUpdate(benchmark::State& state) {
 
 void BM_BatchedMatmul(benchmark::State& state) {
   const std::size_t batch = 16, m = 32, k = 64, n = 64;
-  auto random = [](const Shape& shape, unsigned seed) {
-    std::mt19937 engine(seed);
-    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-    Array<float> a = Array<float>::from_shape(shape);
-    for (auto& v : a) v = uniform(engine);
-    return a;
-  };
   const int impl = int(state.range(0));
   const Shape x_shape = impl == 0 ? Shape{batch * m, k} : Shape{batch, m, k};
   const Shape w_shape = impl >= 2 ? Shape{batch, k, n} : Shape{k, n};
@@ -359,13 +361,6 @@ void BM_Conv2d(benchmark::State& state) {
   const std::size_t n = 64, c = layer == 0 ? 1 : layer == 1 ? 6 : 32, o = layer == 0 ? 6 : layer == 1 ? 16 : 64,
                     hw = layer == 0 ? 28 : layer == 1 ? 14 : 26, k = layer == 2 ? 3 : 5;
   const std::size_t out = hw - k + 1, cols = out * out, rows = c * k * k;
-  auto random = [](const Shape& shape, unsigned seed) {
-    std::mt19937 engine(seed);
-    std::uniform_real_distribution<float> uniform(-1.f, 1.f);
-    Array<float> a = Array<float>::from_shape(shape);
-    for (auto& v : a) v = uniform(engine);
-    return a;
-  };
   const bool input_grad = layer >= 1;
   if (impl == 0) {
     V x(random({n, c, hw, hw}, 1), input_grad), w(random({o, c, k, k}, 2), true), b(random({o}, 3), true);
