@@ -209,7 +209,8 @@ struct AdamOptions {
   bool amsgrad = false;
 };
 
-// AdamW's defaults: Adam's, with weight_decay 0.01 (decoupled).
+// AdamW's defaults: Adam's, with weight_decay 0.01 (decoupled). A struct of its own, not one
+// derived from AdamOptions: designated initialisers ({.lr = ...}) cannot name a base's members.
 struct AdamWOptions {
   double lr = 1e-3;
   std::pair<double, double> betas = {0.9, 0.999};

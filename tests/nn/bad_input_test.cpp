@@ -271,6 +271,11 @@ std::vector<Row> catalogue() {
   add("module", "Linear(64 -> 10) given a (5, 63) input", THROWS(ShapeError),
       {"Linear(64 -> 10) got input of shape (5, 63)", "expected (batch, 64)"},
       [](World&) { Linear<double>(64, 10)(V(A::from_shape({5, 63}))); });
+  add("module", "Upsample given a 2-D input", THROWS(ShapeError),
+      {"Upsample(scale 2, nearest) got input of shape (3, 4)", "(batch, channels, H, W)"},
+      [](World&) { Upsample<double>(2)(V(A::from_shape({3, 4}))); });
+  add("module", "Upsample with a scale of 0", THROWS(std::invalid_argument), {"Upsample", "(0, 2)", "positive"},
+      [](World&) { Upsample<double>({0, 2}); });
   add("module", "Linear given a 1-D input", THROWS(ShapeError), {"Linear(4 -> 5)", "(4,)", "(batch, 4)"},
       [](World&) { Linear<double>(4, 5)(V(A::from_shape({4}))); });
   add("module", "Linear given a 3-D input", THROWS(ShapeError), {"Linear(4 -> 5)", "(2, 3, 4)"},
@@ -1076,6 +1081,14 @@ std::vector<Row> catalogue() {
       [](World&) { read_idx(write("short.idx", idx(0x08, {3, 4}, 5))); });
   add("io", "read_idx without dimensions", THROWS(FileError), {"rank0.idx", "without dimensions"},
       [](World&) { read_idx(write("rank0.idx", idx(0x08, {}, 0))); });
+  add("io", "load_idx_images with fewer labels than images", THROWS(FileError),
+      {"labels2.idx", "expected 3 labels", "images3.idx", "(2,)"}, [](World&) {
+        load_idx_images<float>(write("images3.idx", idx(0x08, {3, 2, 2}, 12)), write("labels2.idx", idx(0x08, {2}, 2)));
+      });
+  add("io", "load_idx_images of a 1-D images file", THROWS(FileError),
+      {"flat.idx", "expected images (N, rows, columns)", "(4,)"}, [](World&) {
+        load_idx_images<double>(write("flat.idx", idx(0x08, {4}, 4)), write("labels4.idx", idx(0x08, {4}, 4)));
+      });
   add("io", "load_npy of a missing file", THROWS(FileError), {"missing.npy", "no such file"},
       [](World&) { load_npy<double>((directory() / "missing.npy").string()); });
   add("io", "load_npy of a file that is not .npy", THROWS(FileError), {"text.npy", "bad magic"},
@@ -1141,6 +1154,16 @@ std::vector<Row> catalogue() {
       [](World& w) { load_parameters(w.model, (directory() / "no_such_model").string()); });
 
   // ---- metrics ----
+  add("metrics", "print_confusion_matrix with 2 names for 3 classes", THROWS(std::invalid_argument),
+      {"print_confusion_matrix", "2 class names for 3 classes"}, [](World&) {
+        std::ostringstream out;
+        print_confusion_matrix(out, xt::xarray<std::size_t>::from_shape({3, 3}), {"a", "b"});
+      });
+  add("metrics", "print_confusion_matrix of a non-square matrix", THROWS(ShapeError),
+      {"print_confusion_matrix", "(2, 3)", "square"}, [](World&) {
+        std::ostringstream out;
+        print_confusion_matrix(out, xt::xarray<std::size_t>::from_shape({2, 3}));
+      });
   add("metrics", "argmax_rows of a 1-D array", THROWS(ShapeError), {"argmax_rows", "(samples, classes)", "(2,)"},
       [](World&) { argmax_rows(A{1.0, 2.0}); });
   add("metrics", "argmax_rows over 0 classes", THROWS(ShapeError), {"argmax_rows", "(3, 0)", "no classes"},
