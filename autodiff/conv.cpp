@@ -1,9 +1,11 @@
-// Convolution as im2col + one gemm per group and batch element (weights as the
-// left operand, so each product writes its (O / groups, Ho Wo) block of the
-// output in place); its two gradients as gemms with transpose flags (W^T g, then
-// col2im; g col^T accumulated over the batch with beta = 1, col kept from the
-// forward pass when it is small). im2col and col2im are one traversal. Pooling as window
-// loops over contiguous rows, with backward ops that are each other's adjoints.
+// Convolution by direct kernels (detail/conv_direct.hpp) for stride 1 without
+// dilation, one group and at most 1024 taps. Otherwise as im2col + one gemm per
+// group and batch element (weights as the left operand, so each product writes
+// its (O / groups, Ho Wo) block of the output in place); its two gradients as
+// gemms with transpose flags (W^T g, then col2im; g col^T accumulated over the
+// batch with beta = 1, col kept from the forward pass when it is small). im2col
+// and col2im are one traversal. Pooling as window loops over contiguous rows,
+// with backward ops that are each other's adjoints.
 #include "conv.hpp"
 
 #include <cblas.h>
@@ -15,7 +17,9 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
+#include "detail/conv_direct.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
 #include "shape.hpp"
@@ -186,6 +190,89 @@ void col2im(const Geom& g, const T* col, T* dx) {
   walk_windows<false>(g, dx, col);
 }
 
+// ---- the direct kernels (detail/conv_direct.hpp), for stride 1 without dilation
+
+// Whether conv2d and its gradients take the direct kernels: stride 1, no
+// dilation, one group, and up to 1024 taps (c kh kw). Measured, float32 forward
+// and backward, direct / im2col: 0.63 at 400 taps, 0.79 at 576, 1.04 at 1152
+// (bench/RESULTS.md); beyond, OpenBLAS's products outrun the kernels.
+constexpr std::size_t kDirectMostTaps = 1024;
+bool use_direct(const Geom& g) {
+  using detail::ConvAlgorithm;
+  if (g.sh != 1 || g.sw != 1 || g.dh != 1 || g.dw != 1 || g.groups != 1 || g.trivial() || g.c == 0) return false;
+  const ConvAlgorithm a = detail::conv_algorithm();
+  return a == ConvAlgorithm::direct || (a == ConvAlgorithm::automatic && g.rows() <= kDirectMostTaps);
+}
+
+// x padded, correlated into the output channels: the forward pass and the weight gradient.
+detail::DirectConv forward_plan(const Geom& g) { return {g.c, g.h + 2 * g.ph, g.w + 2 * g.pw, g.kh, g.kw, g.o}; }
+
+template <class T>
+Array<T> zeros_of(std::size_t n) {
+  Array<T> a = Array<T>::from_shape({n});
+  std::fill(a.begin(), a.end(), T(0));
+  return a;
+}
+
+template <class T>
+Array<T> conv_forward_direct(const Geom& g, const T* x, const T* w, const T* bias) {
+  const detail::DirectConv d = forward_plan(g);
+  Array<T> y = Array<T>::from_shape({g.n, g.o, g.ho, g.wo});
+  const std::vector<T> packed = detail::pack_weights(d, w);
+  Array<T> source = zeros_of<T>(d.source_size()), wide = Array<T>::from_shape({d.outputs_padded() * d.wide_stride()});
+  for (std::size_t n = 0; n < g.n; ++n) {
+    detail::pad_planes(d, x + n * g.c * g.h * g.w, g.h, g.w, g.ph, g.pw, source.data());
+    detail::correlate(d, packed.data(), source.data(), wide.data());
+    detail::from_wide(d, wide.data(), bias, y.data() + n * g.o * g.cols());
+  }
+  return y;
+}
+
+// dx = the taps' adjoint (col2im, one run per tap) of W^T g, g in the wide layout:
+// the product as a gemm (few output channels: a full correlation of the padded
+// gradient would multiply mostly zeros).
+template <class T>
+Array<T> conv_input_grad_direct(const Geom& g, const T* grad, const T* w) {
+  const detail::DirectConv d = forward_plan(g);
+  const std::size_t stride = d.wide_stride(), taps = d.taps(), planes = g.c * d.plane();
+  Array<T> dx = Array<T>::from_shape({g.n, g.c, g.h, g.w});
+  Array<T> source = zeros_of<T>(d.source_size()), g_wide = zeros_of<T>(g.o * stride);
+  Array<T> columns = Array<T>::from_shape({taps * stride});
+  for (std::size_t n = 0; n < g.n; ++n) {
+    detail::to_wide(d, grad + n * g.o * g.cols(), g_wide.data());  // its dropped pixels stay zero
+    gemm_raw(true, false, int(taps), int(d.wide()), int(g.o), w, int(taps), g_wide.data(), int(stride), T(0),
+             columns.data(), int(stride));
+    std::fill(source.data(), source.data() + planes, T(0));
+    detail::add_taps(d, columns.data(), source.data());
+    detail::unpad_planes(d, source.data(), g.h, g.w, g.ph, g.pw, dx.data() + n * g.c * g.h * g.w);
+  }
+  return dx;
+}
+
+// The batch in chunks of kWeightGradChunk elements, whose padded inputs and wide
+// gradients stay in the cache while every block of taps runs over them.
+constexpr std::size_t kWeightGradChunk = 8;
+template <class T>
+Array<T> conv_weight_grad_direct(const Geom& g, const T* grad, const T* x) {
+  const detail::DirectConv d = forward_plan(g);
+  const std::size_t chunk = std::min(g.n, kWeightGradChunk), g_size = d.weight_outputs_padded() * d.wide_stride(),
+                    s_size = d.source_size(), taps = d.taps();
+  Array<T> sources = zeros_of<T>(chunk * s_size), g_wide = zeros_of<T>(chunk * g_size);
+  Array<T> sums = zeros_of<T>(d.weight_outputs_padded() * taps);
+  for (std::size_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const std::size_t count = std::min(chunk, g.n - n0);
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t n = n0 + k;
+      detail::pad_planes(d, x + n * g.c * g.h * g.w, g.h, g.w, g.ph, g.pw, sources.data() + k * s_size);
+      detail::to_wide(d, grad + n * g.o * g.cols(), g_wide.data() + k * g_size);  // dropped pixels stay zero
+    }
+    detail::correlate_weight(d, count, g_wide.data(), sources.data(), sums.data());
+  }
+  Array<T> dw = Array<T>::from_shape({g.o, g.c, g.kh, g.kw});
+  std::copy(sums.data(), sums.data() + g.o * taps, dw.data());
+  return dw;
+}
+
 // The most bytes of columns conv2d keeps for its weight gradient (see conv2d).
 constexpr std::size_t kKeptColumnsBytes = std::size_t(8) << 20;
 
@@ -199,6 +286,7 @@ using Columns = std::shared_ptr<const Array<T>>;
 // reused buffer.
 template <class T>
 Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias, Array<T>* keep = nullptr) {
+  if (use_direct(g) && g.n * g.o * g.cols() > 0) return conv_forward_direct(g, x, w, bias);
   Array<T> y = Array<T>::from_shape({g.n, g.o, g.ho, g.wo});
   const std::size_t cols = g.cols(), rows = g.rows(), og = g.og(), block = g.c * g.kh * g.kw * cols;
   if (y.size() == 0) return y;
@@ -232,6 +320,7 @@ Array<T> conv_forward(const Geom& g, const T* x, const T* w, const T* bias, Arra
 // dx (n, c, h, w) = col2im(W^T g) per batch element and group.
 template <class T>
 Array<T> conv_input_grad(const Geom& g, const T* grad, const T* w) {
+  if (use_direct(g) && g.n * g.c * g.h * g.w > 0) return conv_input_grad_direct(g, grad, w);
   Array<T> dx = Array<T>::from_shape({g.n, g.c, g.h, g.w});
   const std::size_t cols = g.cols(), rows = g.rows(), og = g.og(), plane = g.c * g.h * g.w;
   if (dx.size() == 0) return dx;
@@ -255,6 +344,7 @@ Array<T> conv_input_grad(const Geom& g, const T* grad, const T* w) {
 // from the forward pass's columns when given (the same numbers, not computed again).
 template <class T>
 Array<T> conv_weight_grad(const Geom& g, const T* grad, const T* x, const T* columns = nullptr) {
+  if (use_direct(g) && g.n * g.cols() > 0) return conv_weight_grad_direct(g, grad, x);
   Array<T> dw = Array<T>::from_shape({g.o, g.cg(), g.kh, g.kw});
   std::fill(dw.begin(), dw.end(), T(0));
   const std::size_t cols = g.cols(), rows = g.rows(), og = g.og(), block = g.c * g.kh * g.kw * cols;
@@ -294,7 +384,7 @@ Variable<T> conv2d(const Variable<T>& x, const Variable<T>& weight, const Variab
   // write out and read back (and to fault in, beyond the pool's blocks) than im2col
   // costs to compute again per batch element (MNIST's 32 -> 64 k3 layer, 42 MB of
   // columns: 94-104 ms kept against 74-75 ms recomputed, bench/RESULTS.md).
-  const bool keep = grad_enabled() && weight.requires_grad() && !g.trivial() &&
+  const bool keep = grad_enabled() && weight.requires_grad() && !g.trivial() && !use_direct(g) &&
                     g.n * g.c * g.kh * g.kw * g.cols() * sizeof(T) <= kKeptColumnsBytes;
   Array<T> kept;
   Array<T> y = conv_forward(g, x.value().data(), weight.value().data(), has_bias ? bias.value().data() : nullptr,

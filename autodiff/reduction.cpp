@@ -172,14 +172,18 @@ Array<T> sum_to(const Array<T>& gradient, const Shape& shape) {
   if (same_shape(from, shape)) return gradient;
   if (from.size() < shape.size()) throw_gradient_shape(shape, from);
   const std::size_t lead = from.size() - shape.size();
-  Array<T> summed = gradient;
+  Array<T> summed;  // the first sum reads the gradient itself (no copy of it first)
+  bool summing = false;
   for (std::size_t i = 0; i < from.size(); ++i) {
     const bool broadcast_axis = i < lead || (shape[i - lead] == 1 && from[i] != 1);
-    if (broadcast_axis)
-      summed = sum_keepdims(summed, i);
-    else if (shape[i - lead] != from[i])
+    if (broadcast_axis) {
+      summed = sum_keepdims(summing ? summed : gradient, i);
+      summing = true;
+    } else if (shape[i - lead] != from[i]) {
       throw_gradient_shape(shape, from);
+    }
   }
+  if (!summing) summed = gradient;  // only axes of length 1 added or taken away
   summed.reshape(shape);
   return summed;
 }
@@ -633,8 +637,8 @@ Variable<T> sum(const Variable<T>& x, const Axes& axes, bool keepdims) {
   const std::vector<std::size_t> ax = normalize_axes("sum", axes, x.dimension());
   if (ax.empty()) return x;  // NumPy's axis=(): nothing reduced
   if (ax.size() == 1) return sum(x, long(ax[0]), keepdims);
-  Array<T> y = x.value();
-  for (std::size_t a : ax) y = detail::sum_keepdims(y, a);
+  Array<T> y = detail::sum_keepdims(x.value(), ax[0]);  // (from x itself: no copy of it first)
+  for (std::size_t i = 1; i < ax.size(); ++i) y = detail::sum_keepdims(y, ax[i]);
   if (!keepdims) y.reshape(dropped_axes_shape(x.shape(), ax));
   return record<T>(op, std::move(y), {x},
                    [ax](Backward<T>& d) { d.add_grad(0, broadcast_over_axes(d.g, d.input(0).shape(), ax)); });

@@ -44,7 +44,8 @@
 //                       autodiff::conv2d with bias, then backward with a seed, impl 1 = the GEMM
 //                       floor: the same im2col products (y = W col, dW += g col^T, and for layers
 //                       1, 2 dcol = W^T g) per batch element on buffers made beforehand, impl 2 = the
-//                       same products as one gemm each over the whole batch
+//                       same products as one gemm each over the whole batch, impl 3 and 4 = as impl
+//                       0 with the im2col (3) or the direct kernels (4) forced (detail/conv_direct.hpp)
 //
 // The counter per_op is time / (iterations * N), shown in seconds with an SI
 // prefix ("812n" = 812 ns per op). Arguments: {shape, kind}: shape 0 = (1,),
@@ -62,6 +63,7 @@
 #include <string>
 
 #include <autodiff/autodiff.hpp>
+#include <autodiff/detail/conv_direct.hpp>
 #include <autodiff/detail/vector_math.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xmanipulation.hpp>
@@ -362,7 +364,11 @@ void BM_Conv2d(benchmark::State& state) {
                     hw = layer == 0 ? 28 : layer == 1 ? 14 : 26, k = layer == 2 ? 3 : 5;
   const std::size_t out = hw - k + 1, cols = out * out, rows = c * k * k;
   const bool input_grad = layer >= 1;
-  if (impl == 0) {
+  using autodiff::detail::ConvAlgorithm;
+  autodiff::detail::set_conv_algorithm(impl == 3   ? ConvAlgorithm::im2col
+                                       : impl == 4 ? ConvAlgorithm::direct
+                                                   : ConvAlgorithm::automatic);
+  if (impl == 0 || impl >= 3) {
     V x(random({n, c, hw, hw}, 1), input_grad), w(random({o, c, k, k}, 2), true), b(random({o}, 3), true);
     const Array<float> seed = random({n, o, out, out}, 4);
     for (auto _ : state) {
@@ -397,6 +403,7 @@ void BM_Conv2d(benchmark::State& state) {
       benchmark::DoNotOptimize(dcol.data());
     }
   }
+  autodiff::detail::set_conv_algorithm(ConvAlgorithm::automatic);
   state.SetLabel(layer == 0 ? "1->6 28x28 k5" : layer == 1 ? "6->16 14x14 k5" : "32->64 26x26 k3");
 }
 
@@ -417,6 +424,6 @@ BENCHMARK(BM_ReluBackward)->DenseRange(0, 2)->ArgName("impl");
 BENCHMARK(BM_SgdUpdate)->DenseRange(0, 1)->ArgName("impl");
 BENCHMARK(BM_BatchedMatmul)->DenseRange(0, 3)->ArgName("impl");
 BENCHMARK(BM_Permute)->DenseRange(0, 3)->ArgName("impl");
-BENCHMARK(BM_Conv2d)->ArgsProduct({{0, 1, 2}, {0, 1, 2}})->ArgNames({"layer", "impl"})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Conv2d)->ArgsProduct({{0, 1, 2}, {0, 1, 2, 3, 4}})->ArgNames({"layer", "impl"})->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include <autodiff/autodiff.hpp>
+#include <autodiff/detail/conv_direct.hpp>
 
 #include "test_util.hpp"
 
@@ -111,6 +112,79 @@ TEST_CASE("conv2d's gradients are the transposed convolution and the weight corr
     CHECK(vw.grad().data()[i] == doctest::Approx(xt::sum(naive_conv(x, wunit, nullptr, o) * g)()).epsilon(1e-12));
     wunit.data()[i] = 0;
   }
+}
+
+// Forces conv2d's kernels for a scope (detail/conv_direct.hpp): both must give the same numbers.
+struct AlgorithmScope {
+  explicit AlgorithmScope(detail::ConvAlgorithm a) { detail::set_conv_algorithm(a); }
+  ~AlgorithmScope() { detail::set_conv_algorithm(detail::ConvAlgorithm::automatic); }
+};
+
+template <class T>
+std::vector<Array<T>> conv_value_and_gradients(const Array<double>& x, const Array<double>& w, const Array<double>& b,
+                                               const Array<double>& g, const Opts& o, detail::ConvAlgorithm a) {
+  const AlgorithmScope scope(a);
+  Variable<T> vx(xt::cast<T>(x), true), vw(xt::cast<T>(w), true), vb(xt::cast<T>(b), true);
+  const Variable<T> y = conv2d(vx, vw, vb, to_options(o));
+  y.backward(xt::cast<T>(g));
+  return {y.value(), vx.grad(), vw.grad(), vb.grad()};
+}
+
+TEST_CASE("the direct kernels (stride 1) and im2col give the same values and gradients, float64 and float32") {
+  using detail::ConvAlgorithm;
+  struct Case {
+    Shape x, w;
+    Opts o;
+  };
+  // LeNet's and the MNIST CNN's first layers, odd sizes, padding as large as the
+  // kernel and beyond, rows shorter than a SIMD register, output counts that
+  // leave part of a register block (1, 5, 7, 9, 13), tap counts that leave part
+  // of a tap block (2, 7, 25, 27)
+  const std::vector<Case> cases = {
+      {{3, 1, 28, 28}, {6, 1, 5, 5}, {1, 1, 2, 2}},
+      {{2, 6, 14, 14}, {16, 6, 5, 5}, {}},
+      {{2, 1, 28, 28}, {32, 1, 3, 3}, {}},
+      {{2, 3, 7, 5}, {5, 3, 3, 2}, {1, 1, 1, 1}},
+      {{1, 2, 4, 9}, {1, 2, 4, 1}, {1, 1, 3, 0}},
+      {{2, 7, 3, 3}, {9, 7, 1, 3}, {1, 1, 2, 2}},
+      {{1, 1, 1, 40}, {13, 1, 1, 7}, {1, 1, 0, 3}},
+      {{9, 3, 6, 6}, {7, 3, 3, 3}, {1, 1, 1, 0}},
+      {{1, 1, 2, 2}, {2, 1, 2, 1}, {}},
+  };
+  unsigned seed = 300;
+  for (const Case& c : cases) {
+    CAPTURE(seed);
+    const Array<double> x = test::random_array(c.x, seed++), w = test::random_array(c.w, seed++),
+                        b = test::random_array({c.w[0]}, seed++);
+    const Array<double> want = naive_conv(x, w, &b, c.o);
+    const Array<double> g = test::random_array(Shape(want.shape().begin(), want.shape().end()), seed++);
+    const auto direct = conv_value_and_gradients<double>(x, w, b, g, c.o, ConvAlgorithm::direct);
+    const auto im2col = conv_value_and_gradients<double>(x, w, b, g, c.o, ConvAlgorithm::im2col);
+    check_close(direct[0], want, 1e-12);
+    for (std::size_t k = 1; k < direct.size(); ++k) check_close(direct[k], im2col[k], 1e-12);
+    const auto direct_f = conv_value_and_gradients<float>(x, w, b, g, c.o, ConvAlgorithm::direct);
+    const auto im2col_f = conv_value_and_gradients<float>(x, w, b, g, c.o, ConvAlgorithm::im2col);
+    for (std::size_t k = 0; k < direct_f.size(); ++k) {
+      REQUIRE(direct_f[k].size() == im2col_f[k].size());
+      const double scale = 1 + double(xt::amax(xt::abs(im2col_f[k]))());
+      for (std::size_t i = 0; i < direct_f[k].size(); ++i)
+        CHECK(std::abs(direct_f[k].data()[i] - im2col_f[k].data()[i]) < 1e-5 * scale);
+    }
+  }
+}
+
+TEST_CASE("the direct kernels' first and second derivatives match central differences") {
+  const AlgorithmScope scope(detail::ConvAlgorithm::direct);
+  using V = Variable<double>;
+  const std::vector<Array<double>> inputs = {test::random_array({2, 3, 5, 4}, 41), test::random_array({5, 3, 3, 2}, 42),
+                                             test::random_array({5}, 43)};
+  const auto f = [](const std::vector<V>& v) { return square(conv2d(v[0], v[1], v[2], {.padding = {1, 2}})); };
+  const GradCheckReport first = gradcheck(f, inputs);
+  INFO(first.to_string());
+  CHECK(first.passed);
+  const GradCheckReport second = gradgradcheck(f, inputs);
+  INFO(second.to_string());
+  CHECK(second.passed);
 }
 
 TEST_CASE("conv2d's backward: the weight gradient from the kept columns is conv2d_backward_weight's, both adjoints hold") {
