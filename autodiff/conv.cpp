@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "detail/conv_direct.hpp"
+#include "detail/parallel.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
 #include "shape.hpp"
@@ -214,17 +215,32 @@ Array<T> zeros_of(std::size_t n) {
   return a;
 }
 
+// The batch split across wengert's threads (detail/parallel.hpp) when the layer
+// is large enough to pay for waking them: part k of `parts` takes elements
+// [n k / parts, n (k + 1) / parts), with scratch buffers of its own.
+constexpr double kParallelLeastMultiplyAdds = 1 << 18;
+std::size_t batch_parts(const Geom& g) {
+  const double work = double(g.n) * double(g.o) * double(g.cols()) * double(g.rows());
+  return work < kParallelLeastMultiplyAdds ? 1 : detail::parallel_parts(g.n);
+}
+std::size_t part_begin(std::size_t n, std::size_t part, std::size_t parts) { return n * part / parts; }
+
 template <class T>
 Array<T> conv_forward_direct(const Geom& g, const T* x, const T* w, const T* bias) {
   const detail::DirectConv d = forward_plan(g);
   Array<T> y = Array<T>::from_shape({g.n, g.o, g.ho, g.wo});
   const std::vector<T> packed = detail::pack_weights(d, w);
-  Array<T> source = zeros_of<T>(d.source_size()), wide = Array<T>::from_shape({d.outputs_padded() * d.wide_stride()});
-  for (std::size_t n = 0; n < g.n; ++n) {
-    detail::pad_planes(d, x + n * g.c * g.h * g.w, g.h, g.w, g.ph, g.pw, source.data());
-    detail::correlate(d, packed.data(), source.data(), wide.data());
-    detail::from_wide(d, wide.data(), bias, y.data() + n * g.o * g.cols());
-  }
+  const std::size_t parts = batch_parts(g), s_size = d.source_size(), w_size = d.outputs_padded() * d.wide_stride();
+  Array<T> sources = zeros_of<T>(parts * s_size), wides = Array<T>::from_shape({parts * w_size});
+  detail::parallel_for(parts, [&](std::size_t part) {
+    T* source = sources.data() + part * s_size;
+    T* wide = wides.data() + part * w_size;
+    for (std::size_t n = part_begin(g.n, part, parts); n < part_begin(g.n, part + 1, parts); ++n) {
+      detail::pad_planes(d, x + n * g.c * g.h * g.w, g.h, g.w, g.ph, g.pw, source);
+      detail::correlate(d, packed.data(), source, wide);
+      detail::from_wide(d, wide, bias, y.data() + n * g.o * g.cols());
+    }
+  });
   return y;
 }
 
@@ -234,42 +250,57 @@ Array<T> conv_forward_direct(const Geom& g, const T* x, const T* w, const T* bia
 template <class T>
 Array<T> conv_input_grad_direct(const Geom& g, const T* grad, const T* w) {
   const detail::DirectConv d = forward_plan(g);
-  const std::size_t stride = d.wide_stride(), taps = d.taps(), planes = g.c * d.plane();
+  const std::size_t stride = d.wide_stride(), taps = d.taps(), planes = g.c * d.plane(), parts = batch_parts(g),
+                    s_size = d.source_size();
   Array<T> dx = Array<T>::from_shape({g.n, g.c, g.h, g.w});
-  Array<T> source = zeros_of<T>(d.source_size()), g_wide = zeros_of<T>(g.o * stride);
-  Array<T> columns = Array<T>::from_shape({taps * stride});
-  for (std::size_t n = 0; n < g.n; ++n) {
-    detail::to_wide(d, grad + n * g.o * g.cols(), g_wide.data());  // its dropped pixels stay zero
-    gemm_raw(true, false, int(taps), int(d.wide()), int(g.o), w, int(taps), g_wide.data(), int(stride), T(0),
-             columns.data(), int(stride));
-    std::fill(source.data(), source.data() + planes, T(0));
-    detail::add_taps(d, columns.data(), source.data());
-    detail::unpad_planes(d, source.data(), g.h, g.w, g.ph, g.pw, dx.data() + n * g.c * g.h * g.w);
-  }
+  Array<T> sources = zeros_of<T>(parts * s_size), g_wides = zeros_of<T>(parts * g.o * stride);
+  Array<T> columns = Array<T>::from_shape({parts * taps * stride});
+  detail::parallel_for(parts, [&](std::size_t part) {
+    T* source = sources.data() + part * s_size;
+    T* g_wide = g_wides.data() + part * g.o * stride;
+    T* column = columns.data() + part * taps * stride;
+    for (std::size_t n = part_begin(g.n, part, parts); n < part_begin(g.n, part + 1, parts); ++n) {
+      detail::to_wide(d, grad + n * g.o * g.cols(), g_wide);  // its dropped pixels stay zero
+      gemm_raw(true, false, int(taps), int(d.wide()), int(g.o), w, int(taps), g_wide, int(stride), T(0), column,
+               int(stride));
+      std::fill(source, source + planes, T(0));
+      detail::add_taps(d, column, source);
+      detail::unpad_planes(d, source, g.h, g.w, g.ph, g.pw, dx.data() + n * g.c * g.h * g.w);
+    }
+  });
   return dx;
 }
 
 // The batch in chunks of kWeightGradChunk elements, whose padded inputs and wide
-// gradients stay in the cache while every block of taps runs over them.
+// gradients stay in the cache while every block of taps runs over them; each part
+// sums into its own dw, added up in part order at the end.
 constexpr std::size_t kWeightGradChunk = 8;
 template <class T>
 Array<T> conv_weight_grad_direct(const Geom& g, const T* grad, const T* x) {
   const detail::DirectConv d = forward_plan(g);
   const std::size_t chunk = std::min(g.n, kWeightGradChunk), g_size = d.weight_outputs_padded() * d.wide_stride(),
-                    s_size = d.source_size(), taps = d.taps();
-  Array<T> sources = zeros_of<T>(chunk * s_size), g_wide = zeros_of<T>(chunk * g_size);
-  Array<T> sums = zeros_of<T>(d.weight_outputs_padded() * taps);
-  for (std::size_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const std::size_t count = std::min(chunk, g.n - n0);
-    for (std::size_t k = 0; k < count; ++k) {
-      const std::size_t n = n0 + k;
-      detail::pad_planes(d, x + n * g.c * g.h * g.w, g.h, g.w, g.ph, g.pw, sources.data() + k * s_size);
-      detail::to_wide(d, grad + n * g.o * g.cols(), g_wide.data() + k * g_size);  // dropped pixels stay zero
+                    s_size = d.source_size(), taps = d.taps(), sums_size = d.weight_outputs_padded() * taps,
+                    parts = batch_parts(g);
+  Array<T> sources = zeros_of<T>(parts * chunk * s_size), g_wides = zeros_of<T>(parts * chunk * g_size);
+  Array<T> sums = zeros_of<T>(parts * sums_size);
+  detail::parallel_for(parts, [&](std::size_t part) {
+    T* source = sources.data() + part * chunk * s_size;
+    T* g_wide = g_wides.data() + part * chunk * g_size;
+    const std::size_t end = part_begin(g.n, part + 1, parts);
+    for (std::size_t n0 = part_begin(g.n, part, parts); n0 < end; n0 += chunk) {
+      const std::size_t count = std::min(chunk, end - n0);
+      for (std::size_t k = 0; k < count; ++k) {
+        const std::size_t n = n0 + k;
+        detail::pad_planes(d, x + n * g.c * g.h * g.w, g.h, g.w, g.ph, g.pw, source + k * s_size);
+        detail::to_wide(d, grad + n * g.o * g.cols(), g_wide + k * g_size);  // dropped pixels stay zero
+      }
+      detail::correlate_weight(d, count, g_wide, source, sums.data() + part * sums_size);
     }
-    detail::correlate_weight(d, count, g_wide.data(), sources.data(), sums.data());
-  }
+  });
   Array<T> dw = Array<T>::from_shape({g.o, g.c, g.kh, g.kw});
   std::copy(sums.data(), sums.data() + g.o * taps, dw.data());
+  for (std::size_t part = 1; part < parts; ++part)
+    for (std::size_t i = 0; i < g.o * taps; ++i) dw.data()[i] += sums.data()[part * sums_size + i];
   return dw;
 }
 

@@ -3,11 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include <autodiff/autodiff.hpp>
 #include <autodiff/detail/conv_direct.hpp>
+#include <autodiff/detail/parallel.hpp>
 
 #include "test_util.hpp"
 
@@ -185,6 +188,48 @@ TEST_CASE("the direct kernels' first and second derivatives match central differ
   const GradCheckReport second = gradgradcheck(f, inputs);
   INFO(second.to_string());
   CHECK(second.passed);
+}
+
+TEST_CASE("conv2d's direct kernels split the batch across two threads, with one thread's results") {
+  // (named for the ThreadSanitizer run, which takes the tests with "thread" in their names)
+  const AlgorithmScope scope(detail::ConvAlgorithm::direct);
+  const Array<double> x = test::random_array({7, 3, 13, 11}, 61), w = test::random_array({8, 3, 3, 4}, 62),
+                      b = test::random_array({8}, 63);
+  const Opts o{1, 1, 1, 2};
+  const Array<double> g = test::random_array({7, 8, 13, 12}, 64);
+  const auto run = [&](std::size_t threads) {
+    detail::set_parallel_threads(threads);
+    Variable<double> vx(x, true), vw(w, true), vb(b, true);
+    const Variable<double> y = conv2d(vx, vw, vb, to_options(o));
+    y.backward(g);
+    detail::set_parallel_threads(0);
+    return std::vector<Array<double>>{y.value(), vx.grad(), vw.grad(), vb.grad()};
+  };
+  const auto one = run(1), two = run(2);
+  CHECK(one[0] == two[0]);  // each element's output and input gradient come from one thread either way
+  CHECK(one[1] == two[1]);
+  check_close(two[2], one[2], 1e-12);  // the weight gradient's sums are added in another order
+  CHECK(one[3] == two[3]);
+  check_close(one[0], naive_conv(x, w, &b, o), 1e-12);
+}
+
+TEST_CASE("parallel_for runs every part once and rethrows a part's exception after all parts finish (threads)") {
+  detail::set_parallel_threads(2);
+  std::vector<int> runs(64, 0);
+  detail::parallel_for(runs.size(), [&](std::size_t part) { runs[part] += 1; });
+  CHECK(std::count(runs.begin(), runs.end(), 1) == 64);
+  std::atomic<int> finished{0};
+  CHECK_THROWS_WITH_AS(detail::parallel_for(8,
+                                            [&](std::size_t part) {
+                                              ++finished;
+                                              if (part == 3) throw std::runtime_error("part 3 failed");
+                                            }),
+                       "part 3 failed", std::runtime_error);
+  CHECK(finished == 8);
+  std::atomic<int> nested{0};  // a part's own parallel_for runs inline, on its thread (no deadlock)
+  detail::parallel_for(2, [&](std::size_t) { detail::parallel_for(4, [&](std::size_t) { ++nested; }); });
+  CHECK(nested == 8);
+  detail::set_parallel_threads(0);
 }
 
 TEST_CASE("conv2d's backward: the weight gradient from the kept columns is conv2d_backward_weight's, both adjoints hold") {
