@@ -108,6 +108,10 @@ void StateDict::add_section(const std::string& prefix, const StateDict& entries)
   for (const auto& [name, value] : entries.entries_) set(prefix + "/" + name, value);
 }
 
+void StateDict::add_section(const std::string& prefix, StateDict&& entries) {
+  for (auto& [name, value] : entries.entries_) set(prefix + "/" + name, std::move(value));
+}
+
 std::vector<std::string> StateDict::keys() const {
   std::vector<std::string> names;
   for (const auto& entry : entries_) names.push_back(entry.first);

@@ -65,6 +65,7 @@ class StateDict {
   // (a checkpoint's "optimizer/..." as the optimizer's own dictionary), and back.
   StateDict section(const std::string& prefix) const;
   void add_section(const std::string& prefix, const StateDict& entries);
+  void add_section(const std::string& prefix, StateDict&& entries);  // moves the arrays
 
   std::vector<std::string> keys() const;
   std::size_t size() const { return entries_.size(); }
