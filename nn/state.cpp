@@ -278,7 +278,7 @@ void Optimizer<T>::load_state_dict(const StateDict& state) {
   reading(call, [&] {
     const std::string kind = state.text("kind");
     if (kind != name_)
-      throw StateError(call + ": the state is a " + kind + " optimizer's (key 'kind'), not a " + name_ + "'s");
+      throw StateError(call + ": the state is " + kind + "'s (key 'kind'), this optimizer is " + name_);
     const std::size_t groups = state.count("groups"), parameters = state.count("parameters");
     if (groups != groups_.size() || parameters != parameters_.size())
       throw StateError(call + ": the state has " + std::to_string(groups) + " groups of " + std::to_string(parameters) +
@@ -530,7 +530,7 @@ void load_scheduler(const std::string& kind, const StateDict& state, bool platea
   const std::string call = kind + "::load_state_dict";
   reading(call, [&] {
     const std::string saved = state.text("kind");
-    if (saved != kind) throw StateError(call + ": the state is a " + saved + "'s (key 'kind'), not a " + kind + "'s");
+    if (saved != kind) throw StateError(call + ": the state is " + saved + "'s (key 'kind'), this scheduler is " + kind);
     SchedulerState s;
     s.step_count = state.count("step_count");
     if (!plateau) s.base_rates = numbers(state, "base_rates");

@@ -407,6 +407,26 @@ TEST_CASE("load_checkpoint: a missing, truncated, corrupt or foreign file is a F
     CHECK(contains(message, "ExponentialLR"));
     unchanged();
   }
+  SUBCASE("a checkpoint of a model with another layer names the unexpected keys") {
+    const RngState keep = get_rng_state();
+    Sequential<float> deeper = small_model();
+    deeper.add(Linear<float>(3, 3));
+    Adam<float> adam(deeper.parameters());
+    save_checkpoint(dir.file("deeper.npz"), deeper, adam);
+    set_rng_state(keep);
+    const std::string message = load(dir.file("deeper.npz"));
+    CHECK(contains(message, "deeper.npz, members 'model/'"));
+    CHECK(contains(message, "unexpected keys '4.weight' and '4.bias'"));
+    unchanged();
+  }
+  SUBCASE("an SGD checkpoint loaded with an Adam optimizer: the model, loaded first, goes back") {
+    SGD<float> sgd(saved.model.parameters(), {.lr = 0.1, .momentum = 0.9});
+    save_checkpoint(dir.file("sgd.npz"), saved.model, sgd, {.scheduler = &saved.schedule, .loader = &saved.loader});
+    const std::string message = load(dir.file("sgd.npz"));
+    CHECK(contains(message, "sgd.npz, members 'optimizer/'"));
+    CHECK(contains(message, "the state is SGD's (key 'kind'), this optimizer is Adam"));
+    unchanged();
+  }
   SUBCASE("a checkpoint saved without a loader") {
     save_checkpoint(dir.file("noloader.npz"), saved.model, saved.optimizer, {.scheduler = &saved.schedule});
     CHECK(contains(load(dir.file("noloader.npz")), "no 'loader/' members"));
@@ -430,6 +450,7 @@ TEST_CASE("a checkpoint is an .npz file: a zip of .npy members that read_checkpo
   CHECK(!fs::exists(path + ".tmp"));
 
   // numpy itself, where a Python with NumPy is installed (the check is skipped otherwise).
+  bool numpy_checked = false;
   for (const std::string python : {"python3", "/usr/bin/python3"}) {
     if (std::system((python + " -c 'import numpy' 2>/dev/null").c_str()) != 0) continue;
     const float w = run.model.named_parameters()[0].second.value()(1, 2);
@@ -442,6 +463,8 @@ TEST_CASE("a checkpoint is an .npz file: a zip of .npy members that read_checkpo
                                "sys.exit(0 if ok else 1)";
     CHECK(std::system((python + " -c \"" + script + "\" " + path).c_str()) == 0);
     MESSAGE("numpy.load read the checkpoint (" << python << ")");
+    numpy_checked = true;
     break;
   }
+  if (!numpy_checked) MESSAGE("no Python with NumPy here: numpy.load not tried");
 }
