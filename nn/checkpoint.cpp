@@ -125,13 +125,15 @@ StateDict read_checkpoint(const std::string& path) {
     zip_uint64_t total = 0;
     zip_int64_t read = 0;
     char probe = 0;
-    while (total < stat.size && (read = zip_fread(file, bytes.data() + total, stat.size - total)) > 0) total += zip_uint64_t(read);
+    while (total < stat.size && (read = zip_fread(file, bytes.data() + total, stat.size - total)) > 0)
+      total += zip_uint64_t(read);
     if (read >= 0 && total == stat.size) read = zip_fread(file, &probe, 1);  // 0 at the end, -1 on a bad CRC
     const std::string message = read < 0 ? zip_file_strerror(file) : "";
     zip_fclose(file);
     if (read != 0 || total != stat.size)  // a CRC mismatch shows here: a corrupt member
       throw FileError(where + ": corrupt or truncated (" +
-                      (read < 0 ? message : std::to_string(total) + " of " + std::to_string(stat.size) + " bytes") + ")");
+                      (read < 0 ? message : std::to_string(total) + " of " + std::to_string(stat.size) + " bytes") +
+                      ")");
     state.set(member.substr(0, member.size() - 4), detail::npy_value(where, std::move(bytes)));
   }
   return state;

@@ -25,8 +25,8 @@ constexpr const char* dtype_name() {
 }  // namespace
 
 std::string dtype_of(const StateValue& value) {
-  return std::visit([](const auto& a) { return std::string(dtype_name<typename std::decay_t<decltype(a)>::value_type>()); },
-                    value);
+  return std::visit(
+      [](const auto& a) { return std::string(dtype_name<typename std::decay_t<decltype(a)>::value_type>()); }, value);
 }
 
 autodiff::Shape shape_of(const StateValue& value) {
@@ -230,8 +230,8 @@ Array<T> per_parameter(const std::string& call, const StateDict& state, std::siz
   const std::string key = "state." + std::to_string(i) + "." + name;
   const Array<T>& value = state.get<T>(key);
   if (!autodiff::detail::same_shape(shape_of(value), parameter.shape()))
-    throw StateError(call + ": key '" + key + "' has shape " + autodiff::to_string(shape_of(value)) + " where parameter " +
-                     std::to_string(i) + " has shape " + autodiff::to_string(parameter.shape()));
+    throw StateError(call + ": key '" + key + "' has shape " + autodiff::to_string(shape_of(value)) +
+                     " where parameter " + std::to_string(i) + " has shape " + autodiff::to_string(parameter.shape()));
   return value;
 }
 
@@ -264,10 +264,12 @@ StateDict Optimizer<T>::state_dict() const {
     state.set_scalar(prefix + "lr", groups_[g].learning_rate);
     state.set_scalar(prefix + "weight_decay", groups_[g].weight_decay);
     Array<std::int64_t> indices = Array<std::int64_t>::from_shape({groups_[g].end - groups_[g].begin});
-    for (std::size_t i = groups_[g].begin; i < groups_[g].end; ++i) indices.data()[i - groups_[g].begin] = std::int64_t(i);
+    for (std::size_t i = groups_[g].begin; i < groups_[g].end; ++i)
+      indices.data()[i - groups_[g].begin] = std::int64_t(i);
     state.set(prefix + "params", std::move(indices));
   }
-  for (std::size_t i = 0; i < parameters_.size(); ++i) state.set_count("state." + std::to_string(i) + ".step", updates_[i]);
+  for (std::size_t i = 0; i < parameters_.size(); ++i)
+    state.set_count("state." + std::to_string(i) + ".step", updates_[i]);
   write_state(state);
   return state;
 }
@@ -289,7 +291,8 @@ void Optimizer<T>::load_state_dict(const StateDict& state) {
       const std::string prefix = "param_groups." + std::to_string(g) + ".";
       const Array<std::int64_t>& indices = state.get<std::int64_t>(prefix + "params");
       bool same = indices.size() == groups_[g].end - groups_[g].begin;
-      for (std::size_t k = 0; same && k < indices.size(); ++k) same = indices.data()[k] == std::int64_t(groups_[g].begin + k);
+      for (std::size_t k = 0; same && k < indices.size(); ++k)
+        same = indices.data()[k] == std::int64_t(groups_[g].begin + k);
       if (!same)
         throw StateError(call + ": key '" + prefix + "params' lists " + std::to_string(indices.size()) +
                          " parameters where group " + std::to_string(g) + " has parameters " +
@@ -303,7 +306,8 @@ void Optimizer<T>::load_state_dict(const StateDict& state) {
       }
     }
     std::vector<std::size_t> new_updates(parameters_.size());
-    for (std::size_t i = 0; i < parameters_.size(); ++i) new_updates[i] = state.count("state." + std::to_string(i) + ".step");
+    for (std::size_t i = 0; i < parameters_.size(); ++i)
+      new_updates[i] = state.count("state." + std::to_string(i) + ".step");
     const std::size_t new_steps = state.count("steps");
     std::function<void()> commit = read_state(state);
     // Checked: nothing below throws.
@@ -384,7 +388,8 @@ std::function<void()> RMSprop<T>::read_state(const StateDict& state) {
   std::vector<Array<T>> squares = all_parameters(call, state, "square_avg", this->parameters()), means, momenta;
   if (options.centered) means = all_parameters(call, state, "grad_avg", this->parameters());
   if (options.momentum > 0) momenta = all_parameters(call, state, "momentum_buffer", this->parameters());
-  return [this, options, squares = std::move(squares), means = std::move(means), momenta = std::move(momenta)]() mutable {
+  return [this, options, squares = std::move(squares), means = std::move(means),
+          momenta = std::move(momenta)]() mutable {
     options_ = options;
     mean_squares_ = std::move(squares);
     mean_gradients_ = std::move(means);
@@ -466,7 +471,8 @@ void DataLoader<T>::load_state_dict(const StateDict& state) {
     const std::size_t epochs = state.count("epochs");
     const Array<std::uint64_t>& generator = state.get<std::uint64_t>("generator");
     Engine engine;
-    set_engine_state(engine, std::vector<std::uint64_t>(generator.begin(), generator.end()), call + ": key 'generator'");
+    set_engine_state(engine, std::vector<std::uint64_t>(generator.begin(), generator.end()),
+                     call + ": key 'generator'");
     const Array<std::int64_t>& order = state.get<std::int64_t>("order");
     if (order.size() != order_.size())
       throw StateError(call + ": key 'order' has " + std::to_string(order.size()) + " samples, this loader " +
@@ -476,8 +482,8 @@ void DataLoader<T>::load_state_dict(const StateDict& state) {
     for (std::size_t i = 0; i < order.size(); ++i) {
       const std::int64_t k = order.data()[i];
       if (k < 0 || std::size_t(k) >= order.size() || seen[std::size_t(k)])
-        throw StateError(call + ": key 'order' is not an order of the samples 0 to " + std::to_string(order.size() - 1) +
-                         " (entry " + std::to_string(i) + " is " + std::to_string(k) + ")");
+        throw StateError(call + ": key 'order' is not an order of the " + std::to_string(order.size()) +
+                         " samples (entry " + std::to_string(i) + " is " + std::to_string(k) + ")");
       seen[std::size_t(k)] = true;
       new_order[i] = std::size_t(k);
     }
