@@ -89,6 +89,13 @@ void manual_seed(std::uint64_t seed) {
 std::uint64_t initial_seed() { return thread_random().seed; }
 std::uint64_t detail::seed_generation() { return thread_random().generation; }
 
+RngState get_rng_state() { return {thread_random().seed, thread_random().stream.state}; }
+// Not a reseed: the generation stays, so nn's generators keep their own states.
+void set_rng_state(const RngState& state) {
+  thread_random().seed = state.seed;
+  thread_random().stream.state = state.counter;
+}
+
 template <class T>
 Variable<T> zeros(const Shape& shape, FactoryOptions options) {
   return filled<T>("zeros", shape, T(0), options);

@@ -48,6 +48,14 @@ template <class T = double> Variable<T> randn(const Shape& shape, FactoryOptions
 // The seed is 42 until it is set.
 void manual_seed(std::uint64_t seed);
 std::uint64_t initial_seed();  // the seed last set on this thread
+// This thread's generator, to save and restore it (torch.get_rng_state and
+// set_rng_state): after set_rng_state(s), the draws are those that followed get_rng_state().
+struct RngState {
+  std::uint64_t seed = 42;     // what initial_seed() returns
+  std::uint64_t counter = 42;  // the SplitMix64 stream's state
+};
+RngState get_rng_state();
+void set_rng_state(const RngState& state);
 namespace detail {
 // Counts manual_seed calls on this thread: other generators (nn's) reseed when it changes.
 std::uint64_t seed_generation();

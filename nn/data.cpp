@@ -165,6 +165,7 @@ std::size_t DataLoader<T>::batches_per_epoch() const {
 template <class T>
 std::vector<Batch<T>> DataLoader<T>::epoch() {
   if (shuffle_) std::shuffle(order_.begin(), order_.end(), engine_);
+  ++epochs_;
   std::vector<Batch<T>> batches;
   for (std::size_t start = 0; start < order_.size(); start += batch_size_) {
     const std::vector<std::size_t> indices(order_.begin() + static_cast<std::ptrdiff_t>(start),

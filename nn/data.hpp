@@ -9,6 +9,7 @@
 
 #include "init.hpp"
 #include "loss.hpp"
+#include "state.hpp"
 
 namespace nn {
 
@@ -78,12 +79,22 @@ class DataLoader {
   std::size_t batch_size() const { return batch_size_; }
   const Dataset<T>& data() const { return data_; }
 
+  // ---- state (nn/state.hpp), to resume a run at an epoch boundary ----
+  std::size_t epochs() const { return epochs_; }  // epoch() calls so far
+  // "epochs", "generator" (the shuffling engine's words) and "order" (the sample
+  // order the next shuffle starts from: each shuffle permutes the last order).
+  StateDict state_dict() const;
+  // A state of a loader over another number of samples, or words that are not a
+  // generator's, is a StateError naming the key; nothing changes then.
+  void load_state_dict(const StateDict& state);
+
  private:
   Dataset<T> data_;
   std::size_t batch_size_;
   bool shuffle_;
   Engine engine_;
   std::vector<std::size_t> order_;
+  std::size_t epochs_ = 0;
 };
 
 // The 8x8 digits of the lecture: 1797 samples of 64 pixels (0..16) and a label.

@@ -1,22 +1,60 @@
 #include "init.hpp"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 #include <autodiff/variable.hpp>
 
 #include "check.hpp"
+#include "state.hpp"
 
 namespace nn {
 
-Engine& random_engine() {
-  thread_local Engine engine(autodiff::initial_seed());
-  thread_local std::uint64_t seeded_at = autodiff::detail::seed_generation();
-  if (seeded_at != autodiff::detail::seed_generation()) {  // manual_seed was called since
-    engine.seed(autodiff::initial_seed());
-    seeded_at = autodiff::detail::seed_generation();
+namespace {
+struct SeededEngine {
+  Engine engine{autodiff::initial_seed()};
+  std::uint64_t seeded_at = autodiff::detail::seed_generation();
+};
+SeededEngine& seeded_engine() {
+  thread_local SeededEngine slot;
+  if (slot.seeded_at != autodiff::detail::seed_generation()) {  // manual_seed was called since
+    slot.engine.seed(autodiff::initial_seed());
+    slot.seeded_at = autodiff::detail::seed_generation();
   }
-  return engine;
+  return slot;
+}
+}  // namespace
+
+Engine& random_engine() { return seeded_engine().engine; }
+
+std::vector<std::uint64_t> engine_state(const Engine& engine) {
+  std::stringstream text;
+  text << engine;
+  std::vector<std::uint64_t> words;
+  std::uint64_t word;
+  while (text >> word) words.push_back(word);
+  return words;
+}
+
+void set_engine_state(Engine& engine, const std::vector<std::uint64_t>& words, const std::string& call) {
+  static const std::size_t expected = engine_state(Engine()).size();
+  if (words.size() != expected)
+    throw StateError(call + ": a generator state of " + std::to_string(words.size()) + " words where " +
+                     std::to_string(expected) + " are expected");
+  std::stringstream text;
+  for (std::uint64_t word : words) text << word << ' ';
+  Engine restored;
+  if (!(text >> restored)) throw StateError(call + ": the generator state's words are not a valid state");
+  engine = restored;
+}
+
+RngState get_rng_state() { return {autodiff::get_rng_state(), engine_state(random_engine())}; }
+
+void set_rng_state(const RngState& state) {
+  SeededEngine& slot = seeded_engine();
+  set_engine_state(slot.engine, state.engine, "set_rng_state");
+  autodiff::set_rng_state(state.autodiff);
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
@@ -20,6 +21,22 @@ using Engine = std::mt19937_64;
 // one seed for rand, randn and all of nn, as torch.manual_seed.
 Engine& random_engine();
 using autodiff::manual_seed;
+
+// ---- generator state (torch.get_rng_state / set_rng_state) ----
+// A generator's state as numbers (the standard library's text form of the engine,
+// read as words), and back; words not from engine_state() are a StateError naming `call`.
+std::vector<std::uint64_t> engine_state(const Engine& engine);
+void set_engine_state(Engine& engine, const std::vector<std::uint64_t>& words, const std::string& call);
+// Everything this thread draws from: autodiff's generator (rand, randn, Dropout's
+// masks) and random_engine() (initialisers, splits). A DataLoader has its own
+// generator (DataLoader::state). After set_rng_state(s), every draw is what
+// followed the get_rng_state() that gave s.
+struct RngState {
+  autodiff::RngState autodiff;
+  std::vector<std::uint64_t> engine;  // random_engine()'s words
+};
+RngState get_rng_state();
+void set_rng_state(const RngState& state);  // a StateError, changing nothing, if the engine's words are not valid
 
 // Fills `values` for a layer with fan_in inputs and fan_out outputs.
 struct Initializer {

@@ -46,6 +46,7 @@ constexpr const char* npy_descr() {
   if constexpr (std::is_same_v<T, float>) return "<f4";
   else if constexpr (std::is_same_v<T, double>) return "<f8";
   else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return "<u8";
   else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
   else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
   else return "|b1";
@@ -119,7 +120,7 @@ xt::xarray<std::uint8_t> read_idx(const std::string& path) {
 }
 
 template <class T>
-void save_npy(const std::string& path, const Array<T>& values) {
+std::string detail::npy_bytes(const Array<T>& values) {
   std::string shape = "(";  // Python's tuple syntax: "()", "(3,)", "(3, 4)"
   for (std::size_t d = 0; d < values.dimension(); ++d) shape += (d ? ", " : "") + std::to_string(values.shape()[d]);
   shape += values.dimension() == 1 ? ",)" : ")";
@@ -127,6 +128,18 @@ void save_npy(const std::string& path, const Array<T>& values) {
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  const auto length = static_cast<std::uint16_t>(header.size());
+  bytes += static_cast<char>(length & 0xff);
+  bytes += static_cast<char>(length >> 8);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
+  return bytes;
+}
+
+template <class T>
+void save_npy(const std::string& path, const Array<T>& values) {
+  const std::string bytes = detail::npy_bytes(values);
   // Write beside the target and rename: a failed save never leaves half a file.
   const std::string temporary = path + ".tmp";
   {
@@ -137,12 +150,7 @@ void save_npy(const std::string& path, const Array<T>& values) {
       bool done = false;
       ~RemoveUnlessRenamed() { if (!done) std::filesystem::remove(file); }
     } cleanup{temporary};
-    out.write("\x93NUMPY\x01\x00", 8);
-    const auto length = static_cast<std::uint16_t>(header.size());
-    const char length_bytes[2] = {static_cast<char>(length & 0xff), static_cast<char>(length >> 8)};
-    out.write(length_bytes, 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(T)));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     out.close();
     if (!out) throw FileError(path + ": write failed");
     std::filesystem::rename(temporary, path);
@@ -161,11 +169,10 @@ struct NpyFile {
   std::size_t data_start = 0;  // offset of the first element
 };
 
-NpyFile read_npy(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw FileError(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
+// `path` names the bytes in messages (a file, or a member of a .npz file).
+NpyFile parse_npy(const std::string& path, std::string contents) {
   NpyFile file;
-  file.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  file.bytes = std::move(contents);
   const std::string& bytes = file.bytes;
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) throw FileError(path + ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -224,6 +231,12 @@ NpyFile read_npy(const std::string& path) {
   return file;
 }
 
+NpyFile read_npy(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw FileError(path + ": no such file");
+  std::ifstream in(path, std::ios::binary);
+  return parse_npy(path, std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+}
+
 // The elements of a file read by read_npy, as T (whose dtype the file must have).
 template <class T>
 Array<T> npy_values(const std::string& path, const NpyFile& file) {
@@ -266,6 +279,16 @@ std::vector<std::size_t> labels_of(const std::string& path, const NpyFile& file)
 template <class T>
 Array<T> load_npy(const std::string& path) {
   return npy_values<T>(path, read_npy(path));
+}
+
+StateValue detail::npy_value(const std::string& name, std::string bytes) {
+  const NpyFile file = parse_npy(name, std::move(bytes));
+  if (file.dtype == "<f4") return npy_values<float>(name, file);
+  if (file.dtype == "<f8") return npy_values<double>(name, file);
+  if (file.dtype == "<i8") return npy_values<std::int64_t>(name, file);
+  if (file.dtype == "<u8") return npy_values<std::uint64_t>(name, file);
+  if (file.dtype == "|u1") return npy_values<std::uint8_t>(name, file);
+  throw FileError(name + ": dtype '" + file.dtype + "' is not one a state holds ('<f4', '<f8', '<i8', '<u8', '|u1')");
 }
 
 std::vector<std::size_t> load_labels(const std::string& path) {
@@ -337,8 +360,10 @@ LoadResult load_parameters(Module<T>& model, const std::string& directory, bool 
 
 #define WENGERT_INSTANTIATE_NPY(T)                             \
   template void save_npy(const std::string&, const Array<T>&); \
+  template std::string detail::npy_bytes(const Array<T>&);     \
   template Array<T> load_npy<T>(const std::string&);
 WENGERT_INSTANTIATE_NPY(std::int64_t)
+WENGERT_INSTANTIATE_NPY(std::uint64_t)
 WENGERT_INSTANTIATE_NPY(std::int32_t)
 WENGERT_INSTANTIATE_NPY(std::uint8_t)
 WENGERT_INSTANTIATE_NPY(bool)

@@ -25,7 +25,7 @@ xt::xarray<double> read_csv(const std::string& path, bool has_header = false);
 xt::xarray<std::uint8_t> read_idx(const std::string& path);
 
 // NumPy .npy files in C order, of T = float ('<f4'), double ('<f8'),
-// std::int64_t ('<i8'), std::int32_t ('<i4'), std::uint8_t ('|u1') or bool
+// std::int64_t ('<i8'), std::uint64_t ('<u8'), std::int32_t ('<i4'), std::uint8_t ('|u1') or bool
 // ('|b1'). load_npy<T> wants the file's dtype to be T's (as numpy.load returns
 // the file's dtype; there is no silent conversion). A header whose shape is
 // malformed or whose size passes 2^64 bytes, or a bool byte other than 0 and 1,
@@ -39,15 +39,21 @@ Array<T> load_npy(const std::string& path);
 // negative label is a FileError naming its index.
 std::vector<std::size_t> load_labels(const std::string& path);
 
+namespace detail {
+// What save_npy writes, as bytes (the members of a checkpoint's .npz), and a .npy
+// file's bytes read back as whichever state dtype they hold; `name` names them
+// in a FileError.
+template <class T>
+std::string npy_bytes(const Array<T>& values);
+StateValue npy_value(const std::string& name, std::string bytes);
+}  // namespace detail
+
 // A module's parameters, one .npy file per parameter in `directory`, named by
 // the parameter ("0.weight.npy", ...): numpy.load reads them.
 template <class T>
 void save_parameters(const Module<T>& model, const std::string& directory);
-// What load_parameters did not match (PyTorch's missing and unexpected keys).
-struct LoadResult {
-  std::vector<std::string> missing;     // parameters without a file (non-strict only)
-  std::vector<std::string> unexpected;  // .npy files without a parameter
-};
+// What load_parameters did not match: LoadResult (state.hpp) lists the parameters
+// without a file (non-strict only) and the .npy files without a parameter.
 // Loads every parameter; checks that each file exists and that its shape and
 // dtype match. Strict (the default, as PyTorch's load_state_dict): a .npy file in
 // the directory that matches no parameter is a FileError too. With strict = false,

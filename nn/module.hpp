@@ -13,6 +13,7 @@
 #include <autodiff/variable.hpp>
 
 #include "init.hpp"
+#include "state.hpp"
 
 namespace nn {
 
@@ -72,6 +73,17 @@ class Module {
   bool is_training() const { return training_; }
   // This module and every submodule below it, depth first (PyTorch's modules()).
   std::vector<Module*> modules();
+
+  // ---- state (nn/state.hpp) ----
+  // Every parameter and buffer by its dotted name ("0.weight", "1.running_mean"),
+  // parameters first, as copies (PyTorch's state_dict()).
+  StateDict state_dict() const;
+  // Copies the dictionary's arrays into the parameters and buffers of the same
+  // names. Every key's dtype (T) and shape are checked first; strict (the
+  // default): a key the model lacks or a parameter or buffer the dictionary
+  // lacks is a StateError naming them all; not strict: they are skipped and
+  // listed in the result. On any error nothing has changed.
+  LoadResult load_state_dict(const StateDict& state, bool strict = true);
 
  protected:
   // Names must be non-empty, without '.' or '/', and not already used by a parameter or a

@@ -3,6 +3,7 @@
 
 #include <autodiff/autodiff.hpp>
 
+#include "checkpoint.hpp"
 #include "conv.hpp"
 #include "data.hpp"
 #include "init.hpp"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include <autodiff/variable.hpp>
+
+#include "state.hpp"
 
 namespace nn {
 
@@ -78,7 +81,25 @@ class Optimizer {
   // fixed order: for checks and tests that the state did not change.
   virtual std::vector<Array<T>> state() const { return {}; }
 
+  // ---- state (nn/state.hpp) ----
+  // PyTorch's optimizer state_dict, flat: "kind" (name() as text), "steps", per group
+  // "param_groups.<g>.lr", ".weight_decay" and ".params" (the parameters' indices),
+  // per parameter "state.<i>.step" (updates()[i]) and the optimizer's arrays under
+  // PyTorch's names ("state.<i>.exp_avg", ...), and the hyper-parameters as
+  // "options.<name>" (one set per optimizer here, per group in PyTorch).
+  StateDict state_dict() const;
+  // Restores a state_dict() (PyTorch's load_state_dict: the hyper-parameters too).
+  // Another kind of optimizer, other group or parameter counts, an array of
+  // another shape or a hyper-parameter the constructor would reject is a
+  // StateError naming the key; on any error nothing has changed.
+  void load_state_dict(const StateDict& state);
+
  protected:
+  // Each optimizer's own part of its state_dict: options and per-parameter arrays.
+  virtual void write_state(StateDict&) const {}
+  // Reads and checks that part (throwing StateError), changing nothing; returns
+  // what puts it in place, which cannot fail.
+  virtual std::function<void()> read_state(const StateDict&) { return [] {}; }
   // Updates parameter i in place at learning rate lr (its group's); the gradient
   // already includes the coupled weight decay. updates()[i] already counts this update.
   virtual void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient, double lr) = 0;
@@ -130,6 +151,8 @@ class SGD : public Optimizer<T> {
 
  protected:
   void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient, double lr) override;
+  void write_state(StateDict& state) const override;  // state_dict()
+  std::function<void()> read_state(const StateDict& state) override;
 
  private:
   SGDOptions options_;
@@ -161,6 +184,8 @@ class Adagrad : public Optimizer<T> {
 
  protected:
   void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient, double lr) override;
+  void write_state(StateDict& state) const override;  // state_dict()
+  std::function<void()> read_state(const StateDict& state) override;
 
  private:
   AdagradOptions options_;
@@ -195,6 +220,8 @@ class RMSprop : public Optimizer<T> {
 
  protected:
   void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient, double lr) override;
+  void write_state(StateDict& state) const override;  // state_dict()
+  std::function<void()> read_state(const StateDict& state) override;
 
  private:
   RMSpropOptions options_;
@@ -240,6 +267,8 @@ class Adam : public Optimizer<T> {
   // AdamW's: the name for messages, and the weight decay decoupled.
   Adam(std::string name, std::vector<ParamGroup<T>> groups, const AdamOptions& options, bool decoupled);
   void update(std::size_t i, Array<T>& parameter, const Array<T>& gradient, double lr) override;
+  void write_state(StateDict& state) const override;  // state_dict()
+  std::function<void()> read_state(const StateDict& state) override;
 
  private:
   AdamOptions options_;

@@ -80,6 +80,12 @@ class LRScheduler {
   // into the optimizer. The state must have one base rate per group; otherwise
   // it throws std::invalid_argument and nothing changes.
   void load_state(const SchedulerState& state);
+  // ---- state (nn/state.hpp) ----
+  // state() as a StateDict: "kind" (name() as text), "step_count", "base_rates",
+  // "rates". load_state_dict checks the kind and then does load_state (a
+  // StateError naming the key, nothing changed, on any error).
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
  protected:
   // Reads the optimizer's rates as the base rates; changes nothing yet.
@@ -295,6 +301,11 @@ class ReduceLROnPlateau {
   // Restores a state() and writes its rates into the optimizer; one rate per
   // group, each finite and >= 0, else std::invalid_argument and nothing changes.
   void load_state(const SchedulerState& state);
+  // ---- state (nn/state.hpp) ----
+  // state() as a StateDict: "kind" ("ReduceLROnPlateau"), "step_count", "rates",
+  // "best", "bad_steps", "cooldown_left"; load_state_dict as load_state.
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
  private:
   bool is_better(double metric) const;

@@ -88,7 +88,9 @@ function(wengert_readme_blocks readme out_dir prefix)
       # starts on it, right after the keyword.
       if(body MATCHES "^[ \t]*(setup|after|main):")
         set(keyword "${CMAKE_MATCH_1}")
-        string(REGEX REPLACE "^[ \t]*[a-z]+:" "" piece "${body}")
+        # One replacement of the whole body: REGEX REPLACE repeats a pattern, and CMake's
+        # "^" matches again where the last match ended (it ate "std:" of "after: std::...").
+        string(REGEX REPLACE "^[ \t]*[a-z]+:(.*)$" "\\1" piece "${body}")
         set(piece "#line ${comment_line} \"${readme}\"\n${piece}\n")
         if(keyword STREQUAL "setup")
           set(setup "${piece}${setup}")

@@ -1153,6 +1153,65 @@ std::vector<Row> catalogue() {
   add("io", "load_parameters from a missing directory", THROWS(FileError), {"no_such_model", "no such directory"},
       [](World& w) { load_parameters(w.model, (directory() / "no_such_model").string()); });
 
+  // ---- state and checkpoints ----
+  add("state", "Module::load_state_dict with a missing and an unexpected key (strict)", THROWS(StateError),
+      {"load_state_dict", "missing key '2.bias'", "unexpected key '2.offset'", "strict = false"}, [](World& w) {
+        World other;  // other values, the same shapes: a load that went through would change w.model
+        StateDict renamed;
+        for (const auto& [key, value] : other.model.state_dict()) renamed.set(key == "2.bias" ? "2.offset" : key, value);
+        w.model.load_state_dict(renamed);
+      },
+      kTrains);
+  add("state", "Module::load_state_dict with a misshapen array (not strict)", THROWS(StateError),
+      {"load_state_dict", "'0.weight'", "shape (2, 2)", "(4, 5)"}, [](World& w) {
+        World other;
+        StateDict state = other.model.state_dict();
+        state.set("0.weight", A::from_shape({2, 2}));
+        w.model.load_state_dict(state, false);
+      },
+      kTrains);
+  add("state", "Adam::load_state_dict of an SGD state", THROWS(StateError), {"Adam::load_state_dict", "SGD", "'kind'"},
+      [](World& w) {
+        SGD<double> sgd(w.model.parameters(), {.lr = 0.1, .momentum = 0.9});
+        w.optimizer->load_state_dict(sgd.state_dict());
+      });
+  add("state", "Adam::load_state_dict of another model's Adam state", THROWS(StateError),
+      {"Adam::load_state_dict", "'state.0.exp_avg'", "(4, 6)", "(4, 5)"}, [](World& w) {
+        Sequential<double> wider = mlp<double>({4, 6, 3}, Tanh<double>());
+        Adam<double> adam(wider.parameters());
+        w.optimizer->load_state_dict(adam.state_dict());
+      });
+  add("state", "set_rng_state with a generator state of the wrong length", THROWS(StateError),
+      {"set_rng_state", "words"}, [](World&) {
+        RngState state = get_rng_state();
+        state.engine.resize(3);
+        set_rng_state(state);
+      });
+  add("checkpoint", "load_checkpoint of a missing file", THROWS(FileError), {"no_such.npz", "no such file"},
+      [](World& w) { load_checkpoint((directory() / "no_such.npz").string(), w.model, *w.optimizer); });
+  add("checkpoint", "load_checkpoint of a truncated file", THROWS(FileError), {"cut.npz", "not a readable .npz"},
+      [](World& w) {
+        World other;
+        const std::string path = (directory() / "whole.npz").string();
+        save_checkpoint(path, other.model, *other.optimizer);
+        std::ifstream in(path, std::ios::binary);
+        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        load_checkpoint(write("cut.npz", bytes.substr(0, bytes.size() - 30)), w.model, *w.optimizer);
+      },
+      kTrains);
+  add("checkpoint", "load_checkpoint of another model's checkpoint", THROWS(FileError),
+      {"wider.npz", "members 'model/'", "'0.weight'", "(4, 6)"}, [](World& w) {
+        Sequential<double> wider = mlp<double>({4, 6, 3}, Tanh<double>());
+        Adam<double> adam(wider.parameters());
+        const std::string path = (directory() / "wider.npz").string();
+        save_checkpoint(path, wider, adam);
+        load_checkpoint(path, w.model, *w.optimizer);
+      });
+  add("checkpoint", "load_checkpoint of a CSV file", THROWS(FileError), {"table.npz", "not a readable .npz"},
+      [](World& w) { load_checkpoint(write("table.npz", "1,2\n3,4\n"), w.model, *w.optimizer); });
+  add("checkpoint", "save_checkpoint into a missing directory", THROWS(FileError), {"no/such/dir/run.npz", "cannot write"},
+      [](World& w) { save_checkpoint((directory() / "no/such/dir/run.npz").string(), w.model, *w.optimizer); });
+
   // ---- metrics ----
   add("metrics", "print_confusion_matrix with 2 names for 3 classes", THROWS(std::invalid_argument),
       {"print_confusion_matrix", "2 class names for 3 classes"}, [](World&) {
