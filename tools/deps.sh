@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(cmake make g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
           libbenchmark-dev graphviz gnuplot-nox dataset-fashion-mnist zlib1g-dev
-          libzip-dev)
+          libzip-dev
+          python3-numpy)  # tests only: numpy.load reads a checkpoint (tests/nn/checkpoint_test.cpp)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
