@@ -5,6 +5,7 @@
 
 #include "conv.hpp"
 #include "data.hpp"
+#include "gradcheck.hpp"
 #include "init.hpp"
 #include "io.hpp"
 #include "loss.hpp"
