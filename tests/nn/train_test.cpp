@@ -1,10 +1,13 @@
 // Training end to end: XOR, separable blobs through fit(), early stopping,
-// and the digits network.
+// the digits network, and fit's scheduler, callbacks, history and progress bar.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <sstream>
+
+#include <unistd.h>
 
 #include <nn/nn.hpp>
 #include <xtensor/xtensor.hpp>
@@ -355,6 +358,21 @@ TEST_CASE("the progress bar: '\\r', rate and ETA only on a terminal (or on reque
   CHECK(text.find("3/3") != std::string::npos);
   CHECK(std::count(text.begin(), text.end(), '\n') == 2);  // the epoch lines, each over its bar
   CHECK(text.find("epoch    2  loss") != std::string::npos);
+
+  // std::cout, automatic: a bar only if stdout is a terminal (under CTest or a pipe it is not)
+  std::ostringstream captured;
+  std::streambuf* const stdout_buffer = std::cout.rdbuf(captured.rdbuf());
+  options.progress = &std::cout;
+  options.progress_bar = FitOptions::Bar::automatic;
+  try {
+    fit(model, optimizer, classify, data, options);
+  } catch (...) {
+    std::cout.rdbuf(stdout_buffer);
+    throw;
+  }
+  std::cout.rdbuf(stdout_buffer);
+  CHECK((captured.str().find('\r') != std::string::npos) == bool(isatty(STDOUT_FILENO)));
+  CHECK(captured.str().find("epoch    2  loss") != std::string::npos);
 
   std::ostringstream never;
   options.progress = &never;
