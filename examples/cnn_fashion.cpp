@@ -83,28 +83,6 @@ nn::Labels predict_classes(nn::Module<T>& model, const nn::Dataset<T>& data, std
   return predicted;
 }
 
-std::string shape_string(const autodiff::Shape& shape) {  // without the batch axis: "(16, 28, 28)"
-  std::string text = "(";
-  for (std::size_t i = 1; i < shape.size(); ++i) text += (i > 1 ? ", " : "") + std::to_string(shape[i]);
-  return text + ")";
-}
-
-// Each layer with the shape of what it outputs for one image and its parameter count.
-void print_architecture(nn::Sequential<T>& model) {
-  autodiff::no_grad scope;
-  nn::ModeScope<T> evaluation(model, false);
-  Variable<T> x(nn::Array<T>(xt::zeros<T>({1, 1, 28, 28})));
-  std::printf("%-3s %-40s %-16s %10s\n", "", "layer", "output shape", "parameters");
-  std::printf("%-3s %-40s %-16s\n", "", "input", shape_string(x.shape()).c_str());
-  for (std::size_t i = 0; i < model.size(); ++i) {
-    x = model[i](x);
-    const std::size_t count = model[i].parameter_count();
-    std::printf("%-3zu %-40s %-16s %10s\n", i, model[i].describe().c_str(), shape_string(x.shape()).c_str(),
-                count ? std::to_string(count).c_str() : "");
-  }
-  std::printf("%-3s %-40s %-16s %10zu\n", "", "total", "", model.parameter_count());
-}
-
 // Draws with gnuplot if it is installed; the .dat and .gp files are there either way.
 void run_gnuplot(const std::string& stem) {
   const std::string command = "gnuplot '" + stem + ".gp' 2>/dev/null";
@@ -266,7 +244,7 @@ int main(int argc, char** argv) {
       .add(nn::ReLU<T>())
       .add(nn::Dropout<T>(0.3))
       .add(nn::Linear<T>(128, 10));
-  print_architecture(model);
+  std::cout << model.summary({1, 1, 28, 28});  // each layer's output shape for one image, and its parameters
 
   const std::size_t batch_size = 64;
   const double initial_rate = 1e-3, decay = 0.8;  // Adam; lr = 0.001 * 0.8^(epoch - 1)
@@ -318,7 +296,7 @@ int main(int argc, char** argv) {
               epochs, training_seconds, training_seconds / epochs,
               1e3 * training_seconds / double(epochs * loader.batches_per_epoch()), batch_size, total_seconds);
 
-  plot_filters(output_directory, dynamic_cast<nn::Conv2d<T>&>(model[0]).weight().value());
+  plot_filters(output_directory, model.get<nn::Conv2d<T>>(0).weight().value());
   plot_predictions(output_directory, test, predicted, mean, deviation);
 
   const double required = quick ? 0.70 : 0.91;

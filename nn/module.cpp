@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cxxabi.h>
+#include <cstdlib>
+#include <iomanip>
+#include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <autodiff/activation.hpp>
 #include <autodiff/elementwise.hpp>
@@ -10,6 +15,7 @@
 #include <autodiff/indexing.hpp>
 #include <autodiff/linalg.hpp>
 #include <autodiff/shape.hpp>
+#include <autodiff/tape.hpp>
 
 #include "check.hpp"
 
@@ -340,7 +346,7 @@ Variable<T> Sequential<T>::forward(const Variable<T>& x) {
   Variable<T> h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     try {
-      h = layers_[i]->forward(h);
+      h = (*layers_[i])(h);  // through operator(), so that summary(shape) sees each layer
     } catch (const autodiff::ShapeError& e) {
       throw autodiff::ShapeError(in_layer(i, *layers_[i], e.what()));
     } catch (const autodiff::GraphError& e) {
@@ -397,5 +403,281 @@ Sequential<T> mlp(const std::vector<std::size_t>& sizes, const Activation<T>& ac
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE
+
+}  // namespace nn
+
+// ---- Module ergonomics: summary with shapes, typed access, functional_call (issue 14)
+
+namespace nn {
+
+namespace detail {
+
+std::atomic<int> running_shape_traces{0};
+
+std::string type_name(const std::type_info& type) {
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string name = status == 0 && demangled ? demangled : type.name();
+  std::free(demangled);
+  return name;
+}
+
+std::string wrong_module_type(const std::string& call, const std::string& what, const std::string& description,
+                              const std::type_info& actual, const std::type_info& wanted) {
+  return call + ": " + what + " is " + description + " (a " + type_name(actual) + "), not a " + type_name(wanted);
+}
+
+}  // namespace detail
+
+namespace {
+
+struct ShapeRecord {
+  autodiff::Shape shape;
+  std::size_t calls = 0;
+};
+// The trace of the summary(shape) running on this thread, keyed by module.
+thread_local std::unordered_map<const void*, ShapeRecord>* shape_trace = nullptr;
+
+// 12345 -> "12,345"
+std::string with_commas(std::size_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string joined_names(const std::vector<std::string>& names, std::size_t most = 12) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < most; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > most) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+}  // namespace
+
+template <class T>
+Variable<T> Module<T>::traced_forward(const Variable<T>& x) {
+  Variable<T> y = forward(x);
+  if (shape_trace) {
+    ShapeRecord& record = (*shape_trace)[this];
+    if (record.calls++ == 0 && y.defined()) record.shape = y.shape();
+  }
+  return y;
+}
+
+template <class T>
+std::vector<std::pair<std::string, Module<T>*>> Module<T>::named_children() const {
+  std::vector<std::pair<std::string, Module<T>*>> all;
+  for (const auto& [name, child] : children_) all.emplace_back(name, child.get());
+  return all;
+}
+
+template <class T>
+Module<T>& Module<T>::find_submodule(const std::string& path, const std::string& call) {
+  Module<T>* module = this;
+  std::string walked;  // the part of the path found so far
+  std::size_t start = 0;
+  while (!path.empty() && start <= path.size()) {
+    const std::size_t dot = std::min(path.find('.', start), path.size());
+    const std::string part = path.substr(start, dot - start);
+    Module<T>* next = nullptr;
+    std::vector<std::string> names;
+    for (const auto& [name, child] : module->children_) {
+      names.push_back(name);
+      if (name == part) next = child.get();
+    }
+    if (!next) {
+      const std::string where = walked.empty() ? module->describe() : "'" + walked + "' (" + module->describe() + ")";
+      throw std::out_of_range(call + ": " + where + " has no submodule '" + part + "'; " +
+                              (names.empty() ? "it has no submodules" : "its submodules are " + joined_names(names)));
+    }
+    walked += (walked.empty() ? "" : ".") + part;
+    module = next;
+    start = dot + 1;
+  }
+  return *module;
+}
+
+template <class T>
+Module<T>& Module<T>::submodule(const std::string& path) {
+  return find_submodule(path, "submodule(\"" + path + "\")");
+}
+
+template <class T>
+std::string Module<T>::summary(const autodiff::Shape& input_shape) {
+  const std::string call = "summary(" + autodiff::to_string(input_shape) + ")";
+  std::size_t count = 0;
+  if (!detail::checked_product(input_shape, count))
+    throw std::invalid_argument(call + ": an input of shape " + autodiff::to_string(input_shape) +
+                                " has more than 2^64 elements");
+  return shape_summary(Array<T>(xt::zeros<T>(input_shape)), call);
+}
+
+template <class T>
+std::string Module<T>::summary_on(const Array<T>& sample) {
+  return shape_summary(sample, "summary_on(a sample of shape " + autodiff::to_string(sample.shape()) + ")");
+}
+
+template <class T>
+std::string Module<T>::shape_summary(const Array<T>& sample, const std::string& call) {
+  std::unordered_map<const void*, ShapeRecord> trace;
+  Variable<T> output;
+  {
+    autodiff::no_grad scope;                  // no tape
+    ModeScope<T> evaluation(*this, false);    // no dropout, no update of running statistics
+    struct Tracing {                          // on for this scope, off again if forward throws
+      std::unordered_map<const void*, ShapeRecord>* previous;
+      explicit Tracing(std::unordered_map<const void*, ShapeRecord>* trace) : previous(shape_trace) {
+        shape_trace = trace;
+        ++detail::running_shape_traces;
+      }
+      ~Tracing() {
+        --detail::running_shape_traces;
+        shape_trace = previous;
+      }
+    } tracing(&trace);
+    const std::string failed = call + ": the forward pass of " + describe() + " on an input of shape " +
+                               autodiff::to_string(sample.shape()) + " failed: ";
+    try {
+      output = (*this)(Variable<T>(sample));
+    } catch (const autodiff::ShapeError& e) {
+      throw autodiff::ShapeError(failed + e.what());
+    } catch (const autodiff::GraphError& e) {
+      throw autodiff::GraphError(failed + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(failed + e.what());
+    }
+  }
+
+  struct Row {
+    std::string name, type, shape, params;
+  };
+  std::vector<Row> rows{{"input", "", autodiff::to_string(sample.shape()), ""}};
+  std::set<const void*> counted;  // a shared parameter counts once
+  std::size_t total = 0;
+  auto own_parameters = [&](const Module<T>& m) {
+    std::size_t n = 0;
+    for (const auto& [name, parameter] : m.parameters_)
+      if (counted.insert(parameter.node_ptr().get()).second) n += parameter.size();
+    total += n;
+    return n;
+  };
+  auto shape_of = [&](const Module<T>& m) {
+    auto found = trace.find(&m);
+    if (found == trace.end()) return std::string("-");
+    std::string text = autodiff::to_string(found->second.shape);
+    if (found->second.calls > 1) text += " x" + std::to_string(found->second.calls);  // called several times
+    return text;
+  };
+  auto add_rows = [&](auto&& self, const Module<T>& m, const std::string& prefix, std::size_t depth) -> void {
+    for (const auto& [name, child] : m.children_) {
+      const std::string path = prefix.empty() ? name : prefix + "." + name;
+      const std::size_t n = own_parameters(*child);
+      rows.push_back({std::string(2 * depth, ' ') + path, child->describe(), shape_of(*child), n ? with_commas(n) : ""});
+      self(self, *child, path, depth + 1);
+    }
+  };
+  const std::size_t root_parameters = own_parameters(*this);
+  add_rows(add_rows, *this, "", 0);
+  if (root_parameters)  // parameters the model registered itself
+    rows.push_back({"(own)", describe(), "", with_commas(root_parameters)});
+  rows.push_back({"output", describe(), output.defined() ? autodiff::to_string(output.shape()) : "-", ""});
+
+  std::size_t widths[4] = {5, 4, 12, 6};  // at least the headers
+  for (const Row& row : rows) {
+    widths[0] = std::max(widths[0], row.name.size());
+    widths[1] = std::max(widths[1], row.type.size());
+    widths[2] = std::max(widths[2], row.shape.size());
+    widths[3] = std::max(widths[3], row.params.size());
+  }
+  std::ostringstream out;
+  auto line = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d) {
+    out << std::left << std::setw(int(widths[0])) << a << "  " << std::setw(int(widths[1])) << b << "  "
+        << std::setw(int(widths[2])) << c << "  " << std::right << std::setw(int(widths[3])) << d << "\n";
+  };
+  const std::string rule(widths[0] + widths[1] + widths[2] + widths[3] + 6, '-');
+  line("Layer", "Type", "Output shape", "Params");
+  out << rule << "\n";
+  for (std::size_t i = 0; i + 1 < rows.size(); ++i) line(rows[i].name, rows[i].type, rows[i].shape, rows[i].params);
+  out << rule << "\n";
+  line(rows.back().name, rows.back().type, rows.back().shape, "");
+  out << "Total parameters: " << with_commas(total) << "\n";
+  return out.str();
+}
+
+template <class T>
+ParameterSwap<T>::ParameterSwap(Module<T>& model, const std::vector<NamedParameter<T>>& replacements,
+                                const std::string& call) {
+  const std::vector<NamedParameter<T>> named = model.named_parameters();
+  std::vector<std::pair<const void*, const Variable<T>*>> plan;  // a parameter's node, its replacement
+  for (std::size_t i = 0; i < replacements.size(); ++i) {
+    const auto& [name, value] = replacements[i];
+    for (std::size_t j = 0; j < i; ++j)
+      if (replacements[j].first == name)
+        throw std::invalid_argument(call + ": parameter '" + name + "' is given twice");
+    auto found = std::find_if(named.begin(), named.end(), [&](const NamedParameter<T>& p) { return p.first == name; });
+    if (found == named.end()) {
+      std::vector<std::string> names;
+      for (const auto& p : named) names.push_back(p.first);
+      throw std::invalid_argument(call + ": " + model.describe() + " has no parameter '" + name + "'; " +
+                                  (names.empty() ? "it has none" : "its parameters are " + joined_names(names)));
+    }
+    if (!value.defined()) throw std::invalid_argument(call + ": the replacement for '" + name + "' is an empty Variable");
+    if (value.shape() != found->second.shape())
+      throw autodiff::ShapeError(call + ": the replacement for '" + name + "' has shape " +
+                                 autodiff::to_string(value.shape()) + ", the parameter " +
+                                 autodiff::to_string(found->second.shape()));
+    plan.emplace_back(found->second.node_ptr().get(), &value);
+  }
+  std::set<Module<T>*> visited;  // a submodule registered twice holds its slots once
+  for (Module<T>* m : model.modules()) {
+    if (!visited.insert(m).second) continue;
+    for (auto& [name, slot] : m->parameters_)
+      for (const auto& [node, replacement] : plan)
+        if (slot.node_ptr().get() == node) {
+          originals_.emplace_back(&slot, slot);
+          slot = *replacement;
+          break;
+        }
+  }
+}
+
+template <class T>
+ParameterSwap<T>::~ParameterSwap() {
+  for (auto it = originals_.rbegin(); it != originals_.rend(); ++it) *it->first = std::move(it->second);
+}
+
+template <class T>
+Variable<T> functional_call(Module<T>& model, const std::vector<NamedParameter<T>>& replacements,
+                            const Variable<T>& input) {
+  ParameterSwap<T> swap(model, replacements, "functional_call");
+  return model(input);
+}
+
+template <class T>
+std::vector<Variable<T>> functional_call_values(Module<T>& model, const std::vector<NamedParameter<T>>& replacements,
+                                                const std::vector<Variable<T>>& inputs) {
+  ParameterSwap<T> swap(model, replacements, "functional_call_values");
+  return model.forward_values(inputs);
+}
+
+// Members defined after Module's explicit instantiation above are instantiated one by one.
+#define WENGERT_INSTANTIATE_ERGONOMICS(T)                                                                      \
+  template Variable<T> Module<T>::traced_forward(const Variable<T>&);                                          \
+  template std::vector<std::pair<std::string, Module<T>*>> Module<T>::named_children() const;                  \
+  template Module<T>& Module<T>::find_submodule(const std::string&, const std::string&);                       \
+  template Module<T>& Module<T>::submodule(const std::string&);                                                \
+  template std::string Module<T>::summary(const autodiff::Shape&);                                             \
+  template std::string Module<T>::summary_on(const Array<T>&);                                                 \
+  template std::string Module<T>::shape_summary(const Array<T>&, const std::string&);                          \
+  template class ParameterSwap<T>;                                                                            \
+  template Variable<T> functional_call(Module<T>&, const std::vector<NamedParameter<T>>&, const Variable<T>&); \
+  template std::vector<Variable<T>> functional_call_values(Module<T>&, const std::vector<NamedParameter<T>>&,  \
+                                                           const std::vector<Variable<T>>&);
+WENGERT_INSTANTIATE_ERGONOMICS(float)
+WENGERT_INSTANTIATE_ERGONOMICS(double)
+#undef WENGERT_INSTANTIATE_ERGONOMICS
 
 }  // namespace nn

@@ -2,10 +2,12 @@
 // composition of differentiable ops; its gradients come from the tape alone.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -30,13 +32,24 @@ using NamedBuffer = std::pair<std::string, std::shared_ptr<Array<T>>>;
 
 template <class T>
 class ModeScope;
+template <class T>
+class ParameterSwap;
+
+namespace detail {
+// How many summary(shape) traces are running, on any thread: 0 keeps Module's
+// operator() to one load and a branch (the trace itself is per thread).
+extern std::atomic<int> running_shape_traces;
+}  // namespace detail
 
 template <class T = float>
 class Module {
  public:
   virtual ~Module() = default;
   virtual Variable<T> forward(const Variable<T>& x) = 0;
-  Variable<T> operator()(const Variable<T>& x) { return forward(x); }
+  Variable<T> operator()(const Variable<T>& x) {
+    if (detail::running_shape_traces.load(std::memory_order_relaxed) == 0) return forward(x);
+    return traced_forward(x);  // summary(shape) is recording output shapes
+  }
 
   // Several values in, several out: a recurrent layer's input and initial state
   // in, its output sequence and final state out ({x, h0, c0} -> {output, h_n, c_n}
@@ -62,6 +75,27 @@ class Module {
 
   // One line per module with its parameter count, and the total.
   std::string summary() const;
+  // Keras's table: every submodule (depth first, dotted names) with its output
+  // shape and parameter count, from one forward pass on zeros of input_shape
+  // (summary_on: on a sample), under no_grad and in evaluation mode, so that
+  // nothing changes (BatchNorm's running statistics included). A submodule
+  // shows its output shape when it is called through operator(), as Sequential
+  // and custom modules do (`h = conv1_->operator()(x)` or `(*conv1_)(x)`); one
+  // not called in that pass shows "-". Params counts the parameters a module
+  // registered itself, so the column adds up to the total.
+  std::string summary(const autodiff::Shape& input_shape);
+  std::string summary_on(const Array<T>& sample);
+
+  // The direct submodules with their names, in registration order (PyTorch's named_children()).
+  std::vector<std::pair<std::string, Module<T>*>> named_children() const;
+  // The submodule at a dotted path ("conv1", "encoder.0"; PyTorch's get_submodule);
+  // std::out_of_range naming the path and the names that exist there.
+  Module<T>& submodule(const std::string& path);
+  // The same, as its own type, without a dynamic_cast at the call site:
+  //   model.child<nn::Conv2d<float>>("conv1").weight()
+  // A module of another type is a std::invalid_argument naming both types.
+  template <class M>
+  M& child(const std::string& path);
 
   // Training mode (the default) or evaluation mode, for this module and every
   // submodule (PyTorch's train() and eval()): Dropout is active only in training.
@@ -105,8 +139,13 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module<T>>>> children_;
   bool training_ = true;
   void set_own_mode(bool training) { training_ = training; }  // this module only (ModeScope's restore)
+  Variable<T> traced_forward(const Variable<T>& x);  // forward() and its output shape into the trace
+  Module<T>& find_submodule(const std::string& path, const std::string& call);
+  std::string shape_summary(const Array<T>& sample, const std::string& call);
   template <class>
   friend class ModeScope;
+  template <class>
+  friend class ParameterSwap;  // functional_call's temporary parameters
 };
 
 // A mode (training or evaluation) for a scope; at its end every module below
@@ -242,6 +281,11 @@ class Sequential : public Module<T> {
   std::size_t size() const { return layers_.size(); }
   // Layer i; std::out_of_range naming i and the number of layers.
   Module<T>& operator[](std::size_t i);
+  // Layer i as its own type: model.get<nn::Linear<float>>(0).weight(). An index
+  // out of range is a std::out_of_range, a layer of another type a
+  // std::invalid_argument naming the index, the wanted type and the layer.
+  template <class M>
+  M& get(std::size_t i);
 
  private:
   std::vector<std::shared_ptr<Module<T>>> layers_;
@@ -252,5 +296,71 @@ class Sequential : public Module<T> {
 template <class T = float>
 Sequential<T> mlp(const std::vector<std::size_t>& sizes, const Activation<T>& activation = Sigmoid<T>(),
                   const Initializer& weight_init = xavier_uniform(), const Initializer& bias_init = zeros());
+
+
+// ---- Module ergonomics: typed access, functional_call (issue 14) --------------
+
+namespace detail {
+// "nn::Linear<float>": the demangled name of a type, for messages.
+std::string type_name(const std::type_info& type);
+// "<call>: <what> is <description> (a <actual type>), not a <wanted type>"
+std::string wrong_module_type(const std::string& call, const std::string& what, const std::string& description,
+                              const std::type_info& actual, const std::type_info& wanted);
+}  // namespace detail
+
+template <class T>
+template <class M>
+M& Module<T>::child(const std::string& path) {
+  const std::string call = "child<" + detail::type_name(typeid(M)) + ">(\"" + path + "\")";
+  Module<T>& found = find_submodule(path, call);
+  if (M* typed = dynamic_cast<M*>(&found)) return *typed;
+  throw std::invalid_argument(
+      detail::wrong_module_type(call, "submodule '" + path + "'", found.describe(), typeid(found), typeid(M)));
+}
+
+template <class T>
+template <class M>
+M& Sequential<T>::get(std::size_t i) {
+  const std::string call = "Sequential::get<" + detail::type_name(typeid(M)) + ">(" + std::to_string(i) + ")";
+  if (i >= layers_.size())
+    throw std::out_of_range(call + ": index out of range for " + std::to_string(layers_.size()) + " layers");
+  if (M* typed = dynamic_cast<M*>(layers_[i].get())) return *typed;
+  throw std::invalid_argument(detail::wrong_module_type(call, "layer " + std::to_string(i), layers_[i]->describe(),
+                                                        typeid(*layers_[i]), typeid(M)));
+}
+
+// Parameters of a module replaced by other Variables for a scope, put back at
+// its end (also when an exception leaves it). Every submodule that holds a
+// replaced parameter (a shared one is held twice) sees the replacement. The
+// names are named_parameters()' dotted names; an unknown or repeated name, an
+// undefined Variable or a shape other than the parameter's is an error (naming
+// it) before anything is replaced. functional_call is the usual way in.
+template <class T>
+class ParameterSwap {
+ public:
+  ParameterSwap(Module<T>& model, const std::vector<NamedParameter<T>>& replacements, const std::string& call);
+  ~ParameterSwap();
+  ParameterSwap(const ParameterSwap&) = delete;
+  ParameterSwap& operator=(const ParameterSwap&) = delete;
+
+ private:
+  std::vector<std::pair<Variable<T>*, Variable<T>>> originals_;  // slot, what it held
+};
+
+// The module's output with some parameters replaced by other Variables, as
+// torch.func.functional_call: gradients flow to the replacements (which may be
+// computed, w - lr * g for meta-learning), the module's own parameters are not
+// used and are back in place afterwards, even if forward throws.
+//   Variable<double> w(Array<double>(...), true);
+//   auto y = nn::functional_call(model, {{"0.weight", w}}, x);
+// Buffers cannot be replaced. Modules that read their parameters through
+// registered_parameter() (all of wengert's) see the replacements.
+template <class T>
+Variable<T> functional_call(Module<T>& model, const std::vector<NamedParameter<T>>& replacements,
+                            const Variable<T>& input);
+// Several inputs and outputs (forward_values), e.g. an LSTM's {x, h0, c0}.
+template <class T>
+std::vector<Variable<T>> functional_call_values(Module<T>& model, const std::vector<NamedParameter<T>>& replacements,
+                                                const std::vector<Variable<T>>& inputs);
 
 }  // namespace nn

@@ -6,6 +6,7 @@
 #include "checkpoint.hpp"
 #include "conv.hpp"
 #include "data.hpp"
+#include "gradcheck.hpp"
 #include "init.hpp"
 #include "io.hpp"
 #include "loss.hpp"

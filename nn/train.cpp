@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <unistd.h>
 
 #include <autodiff/elementwise.hpp>
 #include <autodiff/tape.hpp>
@@ -76,10 +77,119 @@ void check_cost(const Variable<T>& cost) {
 
 }  // namespace
 
+namespace {
+
+// A progress bar goes to a terminal only: std::cout, std::cerr or std::clog on a tty.
+bool is_terminal(const std::ostream* stream) {
+  if (stream == &std::cout) return isatty(STDOUT_FILENO);
+  if (stream == &std::cerr || stream == &std::clog) return isatty(STDERR_FILENO);
+  return false;
+}
+
+// 3.2 s, 4 min 10 s, 1 h 05 min
+std::string duration(double seconds) {
+  if (!(seconds < 1e9)) return "?";
+  if (seconds < 60) return format("%.1f s", seconds);
+  const long whole = long(seconds);
+  if (whole < 3600) return format("%ld min %02ld s", whole / 60, whole % 60);
+  return format("%ld h %02ld min", whole / 3600, (whole % 3600) / 60);
+}
+
+// The bar of one epoch, redrawn over itself with '\r' at most ten times a second.
+class ProgressBar {
+ public:
+  ProgressBar(std::ostream* out, std::size_t epochs, std::size_t batches) : out_(out), epochs_(epochs), batches_(batches) {}
+  void start() {
+    start_ = std::chrono::steady_clock::now();
+    last_draw_ = start_ - std::chrono::seconds(1);
+  }
+  void update(std::size_t epoch, std::size_t batch, std::size_t samples, double loss) {
+    if (!out_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (batch != 1 && batch != batches_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    constexpr std::size_t width = 24;
+    const std::size_t filled = batches_ ? width * batch / batches_ : width;
+    std::string line = format("\repoch %4zu/%zu [", epoch, epochs_) + std::string(filled, '=') +
+                       (filled < width ? ">" + std::string(width - filled - 1, ' ') : "") +
+                       format("] %zu/%zu  loss %.5f", batch, batches_, loss);
+    if (elapsed > 0) {
+      line += format("  %.0f samples/s", double(samples) / elapsed);
+      line += "  ETA " + duration(elapsed / double(batch) * double(batches_ - batch));
+    }
+    if (line.size() < drawn_) line += std::string(drawn_ - line.size(), ' ');  // wipe a longer old line
+    drawn_ = line.size();
+    *out_ << line << std::flush;
+  }
+  // The epoch's line over the bar.
+  void finish(const std::string& line) {
+    if (!out_) return;
+    std::string text = "\r" + line;
+    if (text.size() < drawn_ + 1) text.insert(text.size() - 1, std::string(drawn_ + 1 - text.size(), ' '));
+    *out_ << text;
+    drawn_ = 0;
+  }
+
+ private:
+  std::ostream* out_;
+  std::size_t epochs_, batches_, drawn_ = 0;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// The scheduler must drive this optimizer and take every step of the run (OneCycleLR stops
+// at total_steps): checked before training, so that a run cannot fail half way for it.
+template <class T>
+void check_scheduler(const FitOptions& options, const FitHooks<T>& hooks, const Optimizer<T>& optimizer,
+                     std::size_t batches_per_epoch) {
+  LRScheduler<T>* scheduler = hooks.scheduler;
+  if (!scheduler) return;
+  const std::string name = "the scheduler (" + scheduler->name() + ")";
+  if (options.schedule)
+    throw std::invalid_argument("fit: both FitOptions::schedule and " + name +
+                                " are given; give one (an LRScheduler replaces the older Schedule)");
+  if (&scheduler->optimizer() != &optimizer)
+    throw std::invalid_argument("fit: " + name + " drives another optimizer (" + scheduler->optimizer().name() +
+                                ") than the one fit trains with (" + optimizer.name() + ")");
+  const bool per_batch = hooks.step == StepEvery::batch;
+  const std::size_t steps = options.epochs * (per_batch ? batches_per_epoch : 1);
+  const std::size_t from = scheduler->step_count();
+  for (std::size_t k = 1; k <= steps; ++k) {
+    std::vector<double> rates;
+    try {
+      rates = scheduler->rates_at(from + k);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(
+          "fit: " + name + " cannot take the " + std::to_string(steps) + " steps this run needs (" +
+          std::to_string(options.epochs) + " epochs" +
+          (per_batch ? " of " + std::to_string(batches_per_epoch) + " batches, stepped per batch" : ", stepped per epoch") +
+          ") from its step " + std::to_string(from) + ": step " + std::to_string(from + k) + " fails: " + e.what());
+    }
+    for (double rate : rates)
+      if (!(std::isfinite(rate) && rate >= 0))
+        throw std::invalid_argument("fit: " + name + " gives learning rate " + detail::number(rate) + " at its step " +
+                                    std::to_string(from + k) + "; a rate must be a finite number >= 0");
+  }
+}
+
+}  // namespace
+
 template <class T>
 History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<LossFunction<T>>& loss,
             const Dataset<T>& data, const FitOptions& options) {
+  return fit(model, optimizer, loss, data, options, FitHooks<T>{});
+}
+
+template <class T>
+History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<LossFunction<T>>& loss,
+            const Dataset<T>& data, const FitOptions& options, const std::common_type_t<FitHooks<T>>& hooks) {
   check_fit(model, optimizer, loss, data, options);
+  for (const auto& callback : hooks.callbacks)
+    if (!callback) throw std::invalid_argument("fit: FitHooks::callbacks holds a null callback");
+  for (const auto& callback : hooks.on_batch_end)
+    if (!callback) throw std::invalid_argument("fit: FitHooks::on_batch_end holds an empty std::function");
+  for (const auto& callback : hooks.on_epoch_end)
+    if (!callback) throw std::invalid_argument("fit: FitHooks::on_epoch_end holds an empty std::function");
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const bool classification = !data.labels.empty();
   Dataset<T> train = data, validation;
@@ -91,6 +201,9 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
                                   " cannot be held out: " + e.what());
     }
   }
+  const std::size_t batches_per_epoch = (train.size() + options.batch_size - 1) / options.batch_size;
+  check_scheduler(options, hooks, optimizer, batches_per_epoch);
+  LRScheduler<T>* const scheduler = hooks.scheduler;
   if (options.early_stopping && classification && validation.size() == 0 && options.progress)
     *options.progress << "early stopping monitors the training loss (no validation_fraction)\n";
 
@@ -104,10 +217,33 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
   double best_score = -std::numeric_limits<double>::infinity();
   std::size_t epochs_without_improvement = 0, samples_seen = 0;
   std::vector<Array<T>> best_parameters;
+  const bool bar = options.progress && (options.progress_bar == FitOptions::Bar::always ||
+                                        (options.progress_bar == FitOptions::Bar::automatic && is_terminal(options.progress)));
+  ProgressBar progress_bar(bar ? options.progress : nullptr, options.epochs, batches_per_epoch);
 
-  for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+  FitState<T> state{model, optimizer, scheduler, history, 0, options.epochs, 0, batches_per_epoch, 0, nan,
+                    optimizer.learning_rate()};
+  auto call = [&](void (Callback<T>::*event)(FitState<T>&),
+                  const std::vector<std::function<void(FitState<T>&)>>* functions) {
+    for (const auto& callback : hooks.callbacks) ((*callback).*event)(state);
+    if (functions)
+      for (const auto& function : *functions) function(state);
+    return state.stop;
+  };
+  call(&Callback<T>::on_train_begin, nullptr);
+  bool stopped_by_callback = state.stop;
+
+  for (std::size_t epoch = 1; epoch <= options.epochs && !stopped_by_callback; ++epoch) {
+    state.epoch = epoch;
+    state.batch = 0;
+    if (call(&Callback<T>::on_epoch_begin, nullptr)) {
+      stopped_by_callback = true;
+      break;
+    }
     const auto start = std::chrono::steady_clock::now();
-    double loss_total = 0;
+    progress_bar.start();
+    double loss_total = 0, last_rate = optimizer.learning_rate();
+    std::size_t batches_done = 0, epoch_samples = 0;
     const auto batches = loader.epoch();
     for (const Batch<T>& batch : batches) {
       optimizer.zero_grad();
@@ -115,25 +251,50 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       check_cost(cost);
       if (options.l2 > 0) cost = cost + l2_penalty(weights, T(options.l2));
       cost.backward();
+      last_rate = optimizer.learning_rate();
       optimizer.step();
-      loss_total += double(cost.item());
+      const double batch_loss = double(cost.item());
+      loss_total += batch_loss;
+      ++batches_done;
       samples_seen += batch.inputs.shape()[0];
+      epoch_samples += batch.inputs.shape()[0];
+      history.batch_losses.push_back(batch_loss);
+      history.batch_learning_rates.push_back(last_rate);
+      if (scheduler && hooks.step == StepEvery::batch) scheduler->step();
+      state.batch = batches_done;
+      state.samples_seen = samples_seen;
+      state.loss = batch_loss;
+      state.learning_rate = last_rate;
+      if (call(&Callback<T>::on_batch_end, &hooks.on_batch_end)) {
+        stopped_by_callback = true;
+        break;
+      }
+      progress_bar.update(epoch, batches_done, epoch_samples, loss_total / double(batches_done));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-    EpochRecord record{epoch, loss_total / double(batches.size()), nan, nan, optimizer.learning_rate(), seconds};
-    if (classification) {
-      record.train_accuracy = accuracy(predict(model, loader.data().inputs), loader.data().labels);
-      if (validation.size() > 0) record.validation_accuracy = accuracy(predict(model, validation.inputs), validation.labels);
+    EpochRecord record{epoch, loss_total / double(batches_done), nan, nan, last_rate, seconds};
+    record.batches = batches_done;
+    if (classification) record.train_accuracy = accuracy(predict(model, loader.data().inputs), loader.data().labels);
+    if (validation.size() > 0) {
+      const Array<T> output = predict(model, validation.inputs);
+      if (classification) record.validation_accuracy = accuracy(output, validation.labels);
+      autodiff::no_grad scope;
+      const Batch<T> all{Variable<T>(validation.inputs), validation.labels, Variable<T>(validation.targets)};
+      record.validation_loss = double(loss(Variable<T>(output), all).item());
     }
     history.epochs.push_back(record);
     if (options.progress) {
       // Only the figures this run has: no accuracies for regression, no val acc without validation data.
       std::string line = format("epoch %4zu  loss %.5f", epoch, record.loss);
       if (classification) line += format("  train acc %.4f", record.train_accuracy);
+      if (validation.size() > 0) line += format("  val loss %.5f", record.validation_loss);
       if (classification && validation.size() > 0) line += format("  val acc %.4f", record.validation_accuracy);
       line += format("  lr %.3g  %.3f s\n", record.learning_rate, seconds);
-      *options.progress << line;
+      if (bar)
+        progress_bar.finish(line);
+      else
+        *options.progress << line;
     }
     if (options.schedule) {
       const double rate =
@@ -144,6 +305,15 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       optimizer.set_learning_rate(0, rate);
       for (std::size_t g = 1; g < initial_group_rates.size(); ++g)
         if (initial_rate > 0) optimizer.set_learning_rate(g, rate * (initial_group_rates[g] / initial_rate));
+    }
+    if (scheduler && hooks.step == StepEvery::epoch) scheduler->step();
+    if (stopped_by_callback) break;  // stopped within the epoch: no epoch callbacks for a partial epoch
+    state.batch = batches_done;
+    state.loss = record.loss;
+    state.learning_rate = record.learning_rate;
+    if (call(&Callback<T>::on_epoch_end, &hooks.on_epoch_end)) {
+      stopped_by_callback = true;
+      break;
     }
     if (options.early_stopping) {
       // Higher is better: validation accuracy, or minus the training loss.
@@ -168,13 +338,20 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       }
     }
   }
+  if (stopped_by_callback) {
+    history.stopped_early = history.stopped_by_callback = true;
+    if (options.progress) *options.progress << "stopped by a callback\n";
+  }
+  call(&Callback<T>::on_train_end, nullptr);
   return history;
 }
 
 #define WENGERT_INSTANTIATE(T)                                                                  \
   template Array<T> predict(Module<T>&, const Array<T>&);                                       \
   template History fit(Module<T>&, Optimizer<T>&, const std::common_type_t<LossFunction<T>>&, \
-                       const Dataset<T>&, const FitOptions&);
+                       const Dataset<T>&, const FitOptions&);                                 \
+  template History fit(Module<T>&, Optimizer<T>&, const std::common_type_t<LossFunction<T>>&, \
+                       const Dataset<T>&, const FitOptions&, const std::common_type_t<FitHooks<T>>&);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

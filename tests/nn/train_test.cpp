@@ -1,12 +1,18 @@
 // Training end to end: XOR, separable blobs through fit(), early stopping,
-// and the digits network.
+// the digits network, and fit's scheduler, callbacks, history and progress bar.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <sstream>
+
+#include <unistd.h>
 
 #include <nn/nn.hpp>
 #include <xtensor/xtensor.hpp>
+
+#include "test_util.hpp"
 
 using namespace nn;
 
@@ -153,4 +159,239 @@ TEST_CASE("the lecture's digits network reaches 95% in a few epochs") {
   fit(model, optimizer, [](auto& z, auto& batch) { return cross_entropy(z, batch.labels, Reduction::sum); }, train,
       options);
   CHECK(accuracy(predict(model, test.inputs), test.labels) >= 0.95);
+}
+
+// ---- fit with a scheduler and callbacks ---------------------------------------
+
+namespace {
+
+// Logs every event it gets, with the epoch and batch.
+class Recorder : public Callback<float> {
+ public:
+  explicit Recorder(std::vector<std::string>& log) : log_(log) {}
+  void on_train_begin(FitState<float>& s) override { log_.push_back("train_begin " + std::to_string(s.epoch)); }
+  void on_epoch_begin(FitState<float>& s) override { log_.push_back("epoch_begin " + std::to_string(s.epoch)); }
+  void on_batch_end(FitState<float>& s) override {
+    log_.push_back("batch " + std::to_string(s.epoch) + "." + std::to_string(s.batch));
+  }
+  void on_epoch_end(FitState<float>& s) override {
+    log_.push_back("epoch_end " + std::to_string(s.epoch) + " after " + std::to_string(s.batch) + " batches, " +
+                   std::to_string(s.history.epochs.size()) + " in the history");
+  }
+  void on_train_end(FitState<float>&) override { log_.push_back("train_end"); }
+
+ private:
+  std::vector<std::string>& log_;
+};
+
+const auto classify = [](auto& z, auto& batch) { return cross_entropy(z, batch.labels); };
+
+FitOptions quiet(std::size_t epochs, std::size_t batch_size) {
+  FitOptions options;
+  options.epochs = epochs;
+  options.batch_size = batch_size;
+  options.progress = nullptr;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("fit calls the callbacks in order, as often as there are batches and epochs") {
+  manual_seed(21);
+  const Dataset<float> data = blobs(4, 7);  // 12 samples: batches of 5, 5, 2
+  Sequential<float> model = mlp<float>({2, 4, 3});
+  SGD<float> optimizer(model.parameters(), 0.1);
+  std::vector<std::string> log;
+  std::size_t batch_calls = 0;
+  double last_batch_loss = 0;
+  std::size_t samples_at_end = 0;
+  FitHooks<float> hooks;
+  hooks.callbacks.push_back(std::make_shared<Recorder>(log));
+  hooks.on_batch_end.push_back([&](FitState<float>& s) {
+    ++batch_calls;
+    log.push_back("lambda batch");
+    last_batch_loss = s.loss;
+    CHECK(s.loss == s.history.batch_losses.back());  // the batch's own loss
+    CHECK(s.batches == 3);
+  });
+  hooks.on_epoch_end.push_back([&](FitState<float>& s) {
+    log.push_back("lambda epoch_end");
+    samples_at_end = s.samples_seen;
+    CHECK(s.loss == s.history.epochs.back().loss);
+    CHECK(&s.model == &model);
+    CHECK(&s.optimizer == &optimizer);
+  });
+  const History history = fit(model, optimizer, classify, data, quiet(2, 5), hooks);
+  const std::vector<std::string> expected = {
+      "train_begin 0", "epoch_begin 1", "batch 1.1", "lambda batch", "batch 1.2", "lambda batch", "batch 1.3",
+      "lambda batch", "epoch_end 1 after 3 batches, 1 in the history", "lambda epoch_end", "epoch_begin 2",
+      "batch 2.1", "lambda batch", "batch 2.2", "lambda batch", "batch 2.3", "lambda batch",
+      "epoch_end 2 after 3 batches, 2 in the history", "lambda epoch_end", "train_end"};
+  CHECK(log == expected);
+  CHECK(batch_calls == 6);
+  CHECK(samples_at_end == 24);
+  CHECK(history.batch_losses.size() == 6);
+  CHECK(history.batch_losses.back() == last_batch_loss);
+  CHECK(history.epochs[1].batches == 3);
+  CHECK_FALSE(history.stopped_early);
+}
+
+TEST_CASE("a callback stops fit after an epoch or within one") {
+  manual_seed(22);
+  const Dataset<float> data = blobs(4, 8);
+  SUBCASE("at the end of epoch 2 of 10") {
+    Sequential<float> model = mlp<float>({2, 4, 3});
+    SGD<float> optimizer(model.parameters(), 0.1);
+    std::vector<std::string> log;
+    FitHooks<float> hooks;
+    hooks.callbacks.push_back(std::make_shared<Recorder>(log));
+    hooks.on_epoch_end.push_back([](FitState<float>& s) { s.stop = s.epoch == 2; });
+    std::ostringstream progress;
+    FitOptions options = quiet(10, 4);
+    options.progress = &progress;
+    const History history = fit(model, optimizer, classify, data, options, hooks);
+    CHECK(history.epochs.size() == 2);
+    CHECK(history.stopped_early);
+    CHECK(history.stopped_by_callback);
+    CHECK(log.back() == "train_end");
+    CHECK(progress.str().find("stopped by a callback") != std::string::npos);
+  }
+  SUBCASE("after batch 2 of epoch 1") {
+    Sequential<float> model = mlp<float>({2, 4, 3});
+    SGD<float> optimizer(model.parameters(), 0.1);
+    std::size_t epoch_ends = 0;
+    FitHooks<float> hooks;
+    hooks.on_batch_end.push_back([](FitState<float>& s) { s.stop = s.batch == 2; });
+    hooks.on_epoch_end.push_back([&](FitState<float>&) { ++epoch_ends; });
+    const History history = fit(model, optimizer, classify, data, quiet(10, 4), hooks);
+    REQUIRE(history.epochs.size() == 1);
+    CHECK(history.epochs[0].batches == 2);
+    CHECK(history.batch_losses.size() == 2);
+    CHECK(history.epochs[0].loss == doctest::Approx((history.batch_losses[0] + history.batch_losses[1]) / 2));
+    CHECK(history.stopped_by_callback);
+    CHECK(epoch_ends == 0);  // no epoch callback for a partial epoch
+  }
+}
+
+TEST_CASE("fit steps a scheduler per epoch or per batch, and the history shows each rate") {
+  manual_seed(23);
+  const Dataset<float> data = blobs(4, 9);  // 12 samples, batches of 4: 3 per epoch
+  Sequential<float> model = mlp<float>({2, 4, 3});
+  SGD<float> optimizer(model.parameters(), 0.1);
+  SUBCASE("per epoch: StepLR halves the rate after every epoch") {
+    StepLR<float> halve(optimizer, 1, 0.5);
+    const History history = fit(model, optimizer, classify, data, quiet(3, 4), {.scheduler = &halve});
+    REQUIRE(history.epochs.size() == 3);
+    for (std::size_t e = 0; e < 3; ++e) {
+      CHECK(history.epochs[e].learning_rate == doctest::Approx(0.1 * std::pow(0.5, double(e))));
+      for (std::size_t b = 0; b < 3; ++b)
+        CHECK(history.batch_learning_rates[3 * e + b] == doctest::Approx(0.1 * std::pow(0.5, double(e))));
+    }
+    CHECK(halve.step_count() == 3);
+    CHECK(optimizer.learning_rate() == doctest::Approx(0.0125));
+  }
+  SUBCASE("per batch: ExponentialLR halves it after every batch") {
+    ExponentialLR<float> halve(optimizer, 0.5);
+    const History history =
+        fit(model, optimizer, classify, data, quiet(3, 4), {.scheduler = &halve, .step = StepEvery::batch});
+    REQUIRE(history.batch_learning_rates.size() == 9);
+    for (std::size_t k = 0; k < 9; ++k)
+      CHECK(history.batch_learning_rates[k] == doctest::Approx(0.1 * std::pow(0.5, double(k))));
+    for (std::size_t e = 0; e < 3; ++e)  // the epoch's last batch
+      CHECK(history.epochs[e].learning_rate == doctest::Approx(0.1 * std::pow(0.5, double(3 * e + 2))));
+    CHECK(halve.step_count() == 9);
+  }
+}
+
+TEST_CASE("fit checks its scheduler before training: steps enough, one optimizer, not with a schedule") {
+  manual_seed(24);
+  const Dataset<float> data = blobs(4, 10);
+  Sequential<float> model = mlp<float>({2, 4, 3});
+  SGD<float> optimizer(model.parameters(), 0.1);
+  const Array<float> before = model.parameters()[0].value();
+  // 2 epochs of 3 batches need 6 steps; this cycle has 4
+  OneCycleLR<float> cycle(optimizer, 0.5, 4);
+  const double rate = optimizer.learning_rate();
+  const std::string message = test::message_of(
+      [&] { fit(model, optimizer, classify, data, quiet(2, 4), {.scheduler = &cycle, .step = StepEvery::batch}); });
+  CHECK(message.find("fit: the scheduler (OneCycleLR) cannot take the 6 steps this run needs (2 epochs of 3 "
+                     "batches, stepped per batch) from its step 0") != std::string::npos);
+  CHECK(cycle.step_count() == 0);
+  CHECK(optimizer.learning_rate() == rate);
+  CHECK(xt::all(xt::equal(model.parameters()[0].value(), before)));
+  // with 6 it runs
+  OneCycleLR<float> enough(optimizer, 0.5, 6);
+  CHECK(fit(model, optimizer, classify, data, quiet(2, 4), {.scheduler = &enough, .step = StepEvery::batch})
+            .batch_learning_rates.size() == 6);
+
+  SGD<float> other(model.parameters(), 0.1);
+  StepLR<float> elsewhere(other, 1);
+  CHECK(test::message_of([&] { fit(model, optimizer, classify, data, quiet(2, 4), {.scheduler = &elsewhere}); })
+            .find("drives another optimizer") != std::string::npos);
+  FitOptions both = quiet(2, 4);
+  both.schedule = std::make_shared<StepDecay>(1, 0.5);
+  StepLR<float> step(optimizer, 1);
+  CHECK_THROWS_AS(fit(model, optimizer, classify, data, both, {.scheduler = &step}), std::invalid_argument);
+}
+
+TEST_CASE("the progress bar: '\\r', rate and ETA only on a terminal (or on request)") {
+  manual_seed(25);
+  const Dataset<float> data = blobs(4, 11);
+  Sequential<float> model = mlp<float>({2, 4, 3});
+  SGD<float> optimizer(model.parameters(), 0.1);
+  std::ostringstream piped;
+  FitOptions options = quiet(2, 4);
+  options.progress = &piped;  // not a terminal: one line per epoch
+  fit(model, optimizer, classify, data, options);
+  const std::string lines = piped.str();
+  CHECK(lines.find('\r') == std::string::npos);
+  CHECK(std::count(lines.begin(), lines.end(), '\n') == 2);
+
+  std::ostringstream forced;
+  options.progress = &forced;
+  options.progress_bar = FitOptions::Bar::always;
+  fit(model, optimizer, classify, data, options);
+  const std::string text = forced.str();
+  CHECK(text.find('\r') != std::string::npos);
+  CHECK(text.find("samples/s") != std::string::npos);
+  CHECK(text.find("ETA") != std::string::npos);
+  CHECK(text.find("3/3") != std::string::npos);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 2);  // the epoch lines, each over its bar
+  CHECK(text.find("epoch    2  loss") != std::string::npos);
+
+  // std::cout, automatic: a bar only if stdout is a terminal (under CTest or a pipe it is not)
+  std::ostringstream captured;
+  std::streambuf* const stdout_buffer = std::cout.rdbuf(captured.rdbuf());
+  options.progress = &std::cout;
+  options.progress_bar = FitOptions::Bar::automatic;
+  try {
+    fit(model, optimizer, classify, data, options);
+  } catch (...) {
+    std::cout.rdbuf(stdout_buffer);
+    throw;
+  }
+  std::cout.rdbuf(stdout_buffer);
+  CHECK((captured.str().find('\r') != std::string::npos) == bool(isatty(STDOUT_FILENO)));
+  CHECK(captured.str().find("epoch    2  loss") != std::string::npos);
+
+  std::ostringstream never;
+  options.progress = &never;
+  options.progress_bar = FitOptions::Bar::never;
+  fit(model, optimizer, classify, data, options);
+  CHECK(never.str().find('\r') == std::string::npos);
+}
+
+TEST_CASE("fit records the validation loss per epoch (NaN without validation data)") {
+  manual_seed(26);
+  const Dataset<float> data = blobs(20, 12);
+  Sequential<float> model = mlp<float>({2, 8, 3});
+  SGD<float> optimizer(model.parameters(), 0.1, 0.9);
+  FitOptions options = quiet(15, 8);
+  options.validation_fraction = 0.25;
+  const History history = fit(model, optimizer, classify, data, options);
+  CHECK(std::isfinite(history.epochs.front().validation_loss));
+  CHECK(history.epochs.back().validation_loss < history.epochs.front().validation_loss);
+  CHECK(history.epochs.back().validation_loss > 0);
+  const History without = fit(model, optimizer, classify, data, quiet(1, 8));
+  CHECK(std::isnan(without.epochs[0].validation_loss));
 }
