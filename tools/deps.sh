@@ -3,7 +3,7 @@
 # Sourced by run.sh and test.sh. As root no sudo is needed.
 set -euo pipefail
 packages=(cmake make g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
-          libbenchmark-dev graphviz gnuplot-nox dataset-fashion-mnist zlib1g-dev)
+          libbenchmark-dev graphviz gnuplot-nox dataset-fashion-mnist zlib1g-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
