@@ -415,8 +415,9 @@ button { font-size: 13px; margin-right: 4px; }
 #step-title { font-weight: 600; font-size: 14px; }
 #step-lines { margin: 2px 0; font-size: 13px; white-space: pre-wrap; }
 main { display: flex; height: calc(100vh - 190px); min-height: 300px; }
-#graph-panel { flex: 3 1 0; overflow: auto; border-right: 1px solid #ccc; }
-#list-panel { flex: 2 1 0; overflow: auto; font-size: 12px; }
+#graph-panel { flex: 5 1 0; overflow: auto; border-right: 1px solid #ccc; }
+#graph-panel.fit svg { max-width: 100%; max-height: 100%; height: auto; }
+#list-panel { flex: 4 1 0; overflow: auto; font-size: 12px; }
 svg text { font-family: ui-monospace, monospace; font-size: 11px; text-anchor: middle; }
 svg text.title { font-weight: 600; }
 svg text.adjoint { fill: #b22; }
@@ -512,6 +513,7 @@ const char* const page_script = R"js(
     else if (event.key === 'B') go(t > F ? t - 1 : t);
     else if (event.key === 'Home') go(0);
     else if (event.key === 'End') go(last);
+    else if (event.key === 'z') zoom();
     else return;
     event.preventDefault();
   });
@@ -520,6 +522,11 @@ const char* const page_script = R"js(
   byId('next').onclick = () => go(t + 1);
   byId('sweep').onclick = () => go(Math.max(t, F) + 1);
   byId('last').onclick = () => go(last);
+  function zoom() {  // the graph fitted to its panel, or at full size (then scrolled)
+    const fitted = byId('graph-panel').classList.toggle('fit');
+    byId('zoom').textContent = fitted ? 'full size (z)' : 'fit to panel (z)';
+  }
+  byId('zoom').onclick = zoom;
 
   // A heatmap: blue below zero, red above, white at zero.
   function heatmap(heat) {
@@ -859,11 +866,12 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
           "<button id=\"next\" title=\"ArrowRight\">next &#x25B6;</button>"
           "<button id=\"sweep\" title=\"b (B: back)\">reverse sweep (b)</button>"
           "<button id=\"last\" title=\"End\">end &raquo;</button>"
+          "<button id=\"zoom\" title=\"z\">full size (z)</button>"
           "<span id=\"position\"></span></div>"
           "<p class=\"help\">Keys: &rarr; / &larr; step through the evaluation and then the reverse sweep; b / B step "
-          "the reverse sweep forward / back; Home, End. Hover a node for its shape, value and gradient.</p>"
+          "the reverse sweep forward / back; Home, End; z: the graph at full size or fitted to its panel. Hover a node for its shape, value and gradient.</p>"
           "<div id=\"step\"><div id=\"step-title\"></div><pre id=\"step-lines\"></pre></div></header>\n"
-          "<main><section id=\"graph-panel\">"
+          "<main><section id=\"graph-panel\" class=\"fit\">"
        << svg.str() << "</section><section id=\"list-panel\">" << table.str()
        << "</section></main>\n<div id=\"tooltip\" hidden></div><div id=\"errors\"></div>"
           "<pre id=\"selftest\" hidden></pre>\n<script>window.onerror = function (message, source, line) {"

@@ -167,7 +167,7 @@ TEST_CASE("write_html: second-order graphs from create_graph draw and sweep too"
   Tape<double>::current().release();
 }
 
-TEST_CASE("write_html: large tensors show a summary and a heatmap; left to right is an option") {
+TEST_CASE("write_html: large tensors show a summary and a heatmap, and left to right is an option") {
   Tape<double>::current().release();
   V a(test::random_array({20, 30}, 1), true);
   V b(test::random_array({30, 100}, 2), true);
