@@ -98,7 +98,8 @@ std::string heat_json(const Array<T>& values) {
   std::ostringstream out;
   out << "{\"rows\":" << out_rows << ",\"cols\":" << out_cols << ",\"data\":[";
   for (std::size_t i = 0; i < cells.size(); ++i)
-    out << (i ? "," : "") << number_text(counts[i] ? cells[i] / double(counts[i]) : 0.0, 4);
+    out << (i ? "," : "")  // NaN and Inf as null: JSON has no such numbers (the page draws them grey)
+        << (std::isfinite(cells[i]) ? number_text(counts[i] ? cells[i] / double(counts[i]) : 0.0, 4) : "null");
   out << "]}";
   return out.str();
 }
@@ -528,17 +529,17 @@ const char* const page_script = R"js(
   }
   byId('zoom').onclick = zoom;
 
-  // A heatmap: blue below zero, red above, white at zero.
+  // A heatmap: blue below zero, red above, white at zero, grey for NaN and Inf.
   function heatmap(heat) {
     const canvas = document.createElement('canvas');
     const cell = Math.max(3, Math.floor(160 / Math.max(heat.rows, heat.cols)));
     canvas.width = heat.cols * cell;
     canvas.height = heat.rows * cell;
     const context = canvas.getContext('2d');
-    const scale = Math.max(1e-300, ...heat.data.map(Math.abs));
+    const scale = Math.max(1e-300, ...heat.data.filter((value) => value !== null).map(Math.abs));
     heat.data.forEach((value, i) => {
       const s = Math.round(255 * (1 - Math.abs(value) / scale));
-      context.fillStyle = value >= 0 ? `rgb(255,${s},${s})` : `rgb(${s},${s},255)`;
+      context.fillStyle = value === null ? '#888' : value >= 0 ? `rgb(255,${s},${s})` : `rgb(${s},${s},255)`;
       context.fillRect((i % heat.cols) * cell, Math.floor(i / heat.cols) * cell, cell, cell);
     });
     return canvas;
@@ -616,7 +617,8 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
     throw GraphError("write_html: the value has shape " + to_string(root.shape()) + "; the page sweeps backward "
                      "from a scalar: reduce it with sum or mean first");
 
-  // The graph behind root, leaves first and then ops in tape order (names as print_tape's).
+  // The graph behind root: leaves first, in the order a walk from the root meets them (operand 0
+  // first), then ops in tape order (the evaluation order the page steps through).
   std::vector<NodePtr<T>> nodes;
   std::unordered_set<const Node<T>*> seen;
   std::vector<NodePtr<T>> stack{root.node_ptr()};
@@ -652,7 +654,11 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
     GradOptions<T> grad_options;
     grad_options.retain_graph = true;
     grad_options.allow_unused = true;
-    grad(root, leaves, grad_options);
+    try {
+      grad(root, leaves, grad_options);
+    } catch (const GraphError& error) {  // e.g. an input changed in place since the forward pass
+      throw GraphError(std::string("write_html: ") + error.what());
+    }
   }
 
   // ---- the nodes' text and the layout

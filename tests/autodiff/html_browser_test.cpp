@@ -211,6 +211,19 @@ int main(int argc, char** argv) {
       shown.problems.push_back("the summary of dC/dA is '" + text + "', the engine's mean is " + std::to_string(mean));
     failures += report("a (6, 10) tensor's summary", shown);
   }
+  autodiff::Tape<double>::current().release();
+
+  // 4. NaN and Inf: the page still runs, and shows them as the engine has them.
+  {
+    V x = V(autodiff::Array<double>{-1.0, 0.0, 2.0}, true).set_name("x");
+    V loss = autodiff::sum(autodiff::log(x)).set_name("L");
+    const std::string page = directory + "/html_browser_nan.html";
+    autodiff::write_html(loss, page);
+    Shown shown = open_in_browser(page, directory, browser);
+    if (shown.lines["adjoint"]["x"] != "[-1, inf, 0.5]")
+      shown.problems.push_back("dC/dx shows '" + shown.lines["adjoint"]["x"] + "', not [-1, inf, 0.5]");
+    failures += report("NaN and Inf", shown);
+  }
   std::cout << (failures == 0 ? "the browser shows the engine's values and adjoints\n" : "FAILED\n");
   return failures == 0 ? 0 : 1;
 }

@@ -195,6 +195,20 @@ TEST_CASE("write_html: large tensors show a summary and a heatmap, and left to r
   Tape<double>::current().release();
 }
 
+TEST_CASE("write_html: NaN and Inf make a page that still parses") {
+  Tape<double>::current().release();
+  V x(Array<double>{-1.0, 0.0, 2.0}, true);
+  x.set_name("x");
+  V loss = sum(log(x)).set_name("L");  // log(-1) is NaN, log(0) is -Inf, and dL/dx(0) is Inf
+  const std::string page = to_html(loss);
+  const std::string entry = node_entry(page, "v0");
+  CHECK(field(entry, "value").find("nan, -inf, 0.693147]") != std::string::npos);  // "nan" or "-nan"
+  CHECK(entry.find("\"heat\":{\"rows\":1,\"cols\":3,\"data\":[null,null,0.6931]") != std::string::npos);
+  CHECK(node_entry(page, "x").find("\"grad_heat\":{\"rows\":1,\"cols\":3,\"data\":[-1,null,0.5]") !=
+        std::string::npos);
+  Tape<double>::current().release();
+}
+
 TEST_CASE("write_html: float tapes, and the file on disk") {
   Tape<float>::current().release();
   Variable<float> x = Variable<float>::scalar(2.0f, true).set_name("x");
@@ -227,6 +241,11 @@ TEST_CASE("write_html: bad input gets a clear error and leaves no file") {
   CHECK(released.find("write_html: the graph of this value (op 'sum') was released") != std::string::npos);
   CHECK(released.find("retain_graph = true") != std::string::npos);
   CHECK_FALSE(std::ifstream("unused.html").good());
+  V changed = V::scalar(2.0, true);
+  V square_of_changed = square(changed);
+  changed.data()() = 3.0;  // the op's input changed in place after the op used it
+  CHECK(test::message_of([&] { write_html(square_of_changed, "unused.html"); })
+            .find("write_html: grad: input 0 of op 'square' (shape ()) was changed in place") != std::string::npos);
   // The engine is still usable after the errors.
   V again = sum(w * V(Array<double>{1.0, 2.0}));
   again.backward();
