@@ -132,7 +132,8 @@ std::vector<Clause> parse_rule(const std::string& rule) {
 }
 
 bool is_identifier_char(char c, bool first) {
-  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (!first && std::isdigit(static_cast<unsigned char>(c)));
+  const auto u = static_cast<unsigned char>(c);
+  return std::isalpha(u) || c == '_' || (!first && std::isdigit(u));
 }
 
 // rhs with each symbol of `values` replaced by its number, and a "·" where the rule
@@ -148,8 +149,8 @@ std::string substitute(const std::string& rhs, const std::map<std::string, std::
       std::size_t j = i;
       while (j < rhs.size() && rhs[j] == ' ') ++j;
       const char next = j < rhs.size() ? rhs[j] : '\0';
-      const bool next_starts_operand = is_identifier_char(next, true) || std::isdigit(static_cast<unsigned char>(next)) ||
-                                       next == '(' || next == '[';
+      const bool next_starts_operand = is_identifier_char(next, true) ||
+                                       std::isdigit(static_cast<unsigned char>(next)) || next == '(' || next == '[';
       out += previous_ends_operand && next_starts_operand ? " · " : " ";
       i = j;
       continue;
@@ -273,12 +274,20 @@ Layout layered_layout(const std::vector<std::vector<std::size_t>>& inputs, const
   };
   std::vector<Point> points;
   for (std::size_t v = 0; v < n; ++v)
-    points.push_back({layer[v], left_to_right ? sizes[v].h : sizes[v].w, left_to_right ? sizes[v].w : sizes[v].h, {}, {}});
+    points.push_back(
+        {layer[v], left_to_right ? sizes[v].h : sizes[v].w, left_to_right ? sizes[v].w : sizes[v].h, {}, {}});
   std::vector<std::vector<std::size_t>> edge_chain;  // the points of each edge, source first
   std::vector<double> dummy_met;  // where the walk met each dummy's edge: just after its source
+  // An edge that crosses many layers (a weight used at every step of a recurrence) is drawn
+  // straight and left out of the ordering: dummies for it would grow as the square of the steps.
+  const int longest_routed = 8;
   for (std::size_t v = 0; v < n; ++v)
     for (std::size_t u : inputs[v]) {
       std::vector<std::size_t> chain{u};
+      if (layer[v] - layer[u] > longest_routed) {
+        edge_chain.push_back({u, v});
+        continue;
+      }
       for (int l = layer[u] + 1; l < layer[v]; ++l) {
         points.push_back({l, 10.0, 0.0, {}, {}});
         dummy_met.push_back(double(first_met[u]) + 0.5);
@@ -394,7 +403,8 @@ Layout layered_layout(const std::vector<std::vector<std::size_t>>& inputs, const
   for (auto& chain : edge_chain) {
     std::vector<std::pair<double, double>> line;
     const Box &from = layout.boxes[chain.front()], &to = layout.boxes[chain.back()];
-    line.push_back(left_to_right ? std::make_pair(from.x + from.w / 2, from.y) : std::make_pair(from.x, from.y + from.h / 2));
+    line.push_back(left_to_right ? std::make_pair(from.x + from.w / 2, from.y)
+                                 : std::make_pair(from.x, from.y + from.h / 2));
     for (std::size_t k = 1; k + 1 < chain.size(); ++k) line.push_back(place(chain[k]));
     line.push_back(left_to_right ? std::make_pair(to.x - to.w / 2, to.y) : std::make_pair(to.x, to.y - to.h / 2));
     layout.edge_points.push_back(line);
@@ -523,11 +533,14 @@ const char* const page_script = R"js(
   byId('next').onclick = () => go(t + 1);
   byId('sweep').onclick = () => go(Math.max(t, F) + 1);
   byId('last').onclick = () => go(last);
-  function zoom() {  // the graph fitted to its panel, or at full size (then scrolled)
+  // The graph fitted to its panel (small graphs open so), or at full size and scrolled (large ones).
+  function zoom() {
     const fitted = byId('graph-panel').classList.toggle('fit');
     byId('zoom').textContent = fitted ? 'full size (z)' : 'fit to panel (z)';
   }
   byId('zoom').onclick = zoom;
+  zoom();
+  zoom();  // (twice: the button's label follows what the page opened with)
 
   // A heatmap: blue below zero, red above, white at zero, grey for NaN and Inf.
   function heatmap(heat) {
@@ -587,7 +600,8 @@ const char* const page_script = R"js(
       tape.nodes.forEach((node, v) => {
         const cell = byId('adjoint-' + v).textContent, box = byId('box-adjoint-' + v).textContent;
         out.push('adjoint\t' + node.name + '\t' + cell);
-        if (cell && box !== shorten('dC/d' + node.name + ' = ' + cell, 34)) out.push('mismatch\t' + node.name + '\t' + box);
+        if (cell && box !== shorten('dC/d' + node.name + ' = ' + cell, 34))
+          out.push('mismatch\t' + node.name + '\t' + box);
       });
       out.push('steps\t' + F + '\t' + presses);
       const hover = document.querySelector('.node');
@@ -627,7 +641,8 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
     stack.pop_back();
     if (!seen.insert(node.get()).second) continue;
     if (node->released)
-      throw GraphError(std::string("write_html: the graph ") + (node.get() == &root_node ? "of this value" : "behind it") +
+      throw GraphError(std::string("write_html: the graph ") +
+                       (node.get() == &root_node ? "of this value" : "behind it") +
                        " (op '" + node->op->name + "') was released by backward() or grad(); call write_html "
                        "before backward(), or pass retain_graph = true to backward()");
     for (std::size_t i = node->inputs.size(); i-- > 0;) stack.push_back(node->inputs[i]);  // input 0 first
@@ -717,7 +732,8 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
       const std::string number = number_text(values.data()[0], 4);
       return values.data()[0] < 0 ? "(" + number + ")" : number;
     };
-    text.title = "reverse step " + std::to_string(reverse.size()) + ": " + call[text.node] + "    rule: " + rule[text.node];
+    text.title =
+        "reverse step " + std::to_string(reverse.size()) + ": " + call[text.node] + "    rule: " + rule[text.node];
     text.lines.push_back(g_symbol + " = dC/d" + name(&node) + " = " + tensor_text(step.g, max_elements, 4));
     if (step.g.size() == 1) scalars[g_symbol] = number_for(step.g);
     for (std::size_t i = 0; i < clause.size(); ++i) {
@@ -875,9 +891,10 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
           "<button id=\"zoom\" title=\"z\">full size (z)</button>"
           "<span id=\"position\"></span></div>"
           "<p class=\"help\">Keys: &rarr; / &larr; step through the evaluation and then the reverse sweep; b / B step "
-          "the reverse sweep forward / back; Home, End; z: the graph at full size or fitted to its panel. Hover a node for its shape, value and gradient.</p>"
+          "the reverse sweep forward / back; Home, End; z: the graph at full size or fitted to its panel. Hover a "
+          "node for its shape, value and gradient.</p>"
           "<div id=\"step\"><div id=\"step-title\"></div><pre id=\"step-lines\"></pre></div></header>\n"
-          "<main><section id=\"graph-panel\" class=\"fit\">"
+          "<main><section id=\"graph-panel\"" << (n <= 40 ? " class=\"fit\"" : "") << ">"
        << svg.str() << "</section><section id=\"list-panel\">" << table.str()
        << "</section></main>\n<div id=\"tooltip\" hidden></div><div id=\"errors\"></div>"
           "<pre id=\"selftest\" hidden></pre>\n<script>window.onerror = function (message, source, line) {"

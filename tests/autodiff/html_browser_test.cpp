@@ -79,8 +79,10 @@ Shown open_in_browser(const std::string& page, const std::string& directory, con
     const std::string kind = line.substr(0, tab), name = line.substr(tab + 1, second_tab - tab - 1);
     shown.lines[kind][name] = second_tab == std::string::npos ? "" : line.substr(second_tab + 1);
   }
-  if (shown.lines.count("exception")) shown.problems.push_back("the self-test threw: " + shown.lines["exception"].begin()->first);
-  if (shown.lines["errors"].count("0") == 0) shown.problems.push_back("the page reported errors: " + text.substr(begin, end - begin));
+  if (shown.lines.count("exception"))
+    shown.problems.push_back("the self-test threw: " + shown.lines["exception"].begin()->first);
+  if (shown.lines["errors"].count("0") == 0)
+    shown.problems.push_back("the page reported errors: " + text.substr(begin, end - begin));
   for (auto& [name, box] : shown.lines["mismatch"])
     shown.problems.push_back("the graph box of " + name + " shows '" + box + "', not the list's adjoint");
   if (shown.lines["tooltip"].count("shown") == 0) shown.problems.push_back("hovering a node showed no tooltip");

@@ -50,7 +50,8 @@ std::vector<double> numbers_in(const std::string& text) {
 std::pair<double, double> box_centre(const std::string& page, const std::string& name) {
   const std::string entry_start = "{\"name\":\"" + name + "\"";
   std::size_t index = 0;
-  for (auto at = page.find("{\"name\":\""); at < page.find(entry_start); at = page.find("{\"name\":\"", at + 1)) ++index;
+  const std::size_t entry_at = page.find(entry_start);
+  for (auto at = page.find("{\"name\":\""); at < entry_at; at = page.find("{\"name\":\"", at + 1)) ++index;
   const std::regex rect("id=\"node-" + std::to_string(index) +
                         "\" data-id=\"\\d+\"><rect x=\"([-\\d.e]+)\" y=\"([-\\d.e]+)\" width=\"([\\d.e]+)\" "
                         "height=\"([\\d.e]+)\"");
