@@ -8,6 +8,7 @@
 #include "factory.hpp"
 #include "functional.hpp"
 #include "gradcheck.hpp"
+#include "html.hpp"
 #include "indexing.hpp"
 #include "linalg.hpp"
 #include "math.hpp"

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ostream>
 #include <sstream>
+#include <utility>
 
 #include <xtensor/xio.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -183,6 +184,7 @@ struct Sweep {
     op = nullptr;
   }
   const OpInfo* op = nullptr;       // whose closure is running, for messages
+  detail::SweepListener<T>* listener = nullptr;  // a teaching view watching this sweep
 };
 
 template <class T>
@@ -199,6 +201,12 @@ std::vector<std::unique_ptr<Sweep<T>>>& spare_sweeps() {
   return spare;
 }
 
+template <class T>
+detail::SweepListener<T>*& next_sweep_listener() {
+  thread_local detail::SweepListener<T>* listener = nullptr;
+  return listener;
+}
+
 const char* running_op_name() {
   if (auto* s = current_sweep<double>(); s && s->op) return s->op->name;
   if (auto* s = current_sweep<float>(); s && s->op) return s->op->name;
@@ -206,6 +214,16 @@ const char* running_op_name() {
 }
 
 }  // namespace
+
+namespace detail {
+template <class T>
+ListenToNextSweep<T>::ListenToNextSweep(SweepListener<T>& listener)
+    : previous_(std::exchange(next_sweep_listener<T>(), &listener)) {}
+template <class T>
+ListenToNextSweep<T>::~ListenToNextSweep() {
+  next_sweep_listener<T>() = previous_;
+}
+}  // namespace detail
 
 // ---- recording -------------------------------------------------------------------
 
@@ -421,6 +439,13 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
   Sweep<T>& sweep = *owned;
   sweep.reset(++sweep_counter);
   if (sweep.id == 0) sweep.id = ++sweep_counter;  // 0 means "no mark"
+  sweep.listener = std::exchange(next_sweep_listener<T>(), nullptr);  // only this sweep, not those it starts
+  struct GiveListenerBack {
+    detail::SweepListener<T>* listener;
+    ~GiveListenerBack() {
+      if (listener) next_sweep_listener<T>() = listener;
+    }
+  } give_listener_back{sweep.listener};
   if (request.prune) {
     sweep.prune_id = sweep.id;
     for (const auto& target : targets) {
@@ -442,7 +467,10 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
   };
   try {
     for (std::size_t k = 0; k < roots.size(); ++k)
-      if (!request.prune || roots[k]->needed == sweep.id) add_adjoint(sweep, roots[k], std::move(seeds[k]));
+      if (!request.prune || roots[k]->needed == sweep.id) {
+        add_adjoint(sweep, roots[k], std::move(seeds[k]));
+        if (sweep.listener) sweep.listener->seeded(*roots[k], roots[k]->adjoint->value);
+      }
 
     std::unique_ptr<detail::SweepPrinter<T>> printer;
     if (request.trace && any_op)
@@ -451,7 +479,10 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
       NodePtr<T> node = tape.at(i);
       if (!node || !node->adjoint) continue;  // not on a path to an output
       --sweep.pending;
-      finish_gradient(*node);
+      if (sweep.listener)
+        sweep.listener->step(*node, node->adjoint->value);
+      else
+        finish_gradient(*node);
       if (printer) printer->step(*node);
       sweep.op = node->op;
       check_versions(*node, caller);
@@ -505,13 +536,21 @@ void Backward<T>::add_grad(std::size_t i, Variable<T> gradient) {
     gradient = sum_to(gradient, shape);
   }
   check_gradient(*input, gradient.value());
-  add_adjoint(*current_sweep<T>(), input, std::move(gradient));
+  Sweep<T>& sweep = *current_sweep<T>();
+  if (!sweep.listener) {
+    add_adjoint(sweep, input, std::move(gradient));
+    return;
+  }
+  const Array<T> contribution = gradient.value();  // copied: the adjoint may be summed into it in place
+  add_adjoint(sweep, input, std::move(gradient));
+  sweep.listener->added(*output_, i, contribution, input->adjoint->value);
 }
 
 template <class T>
 bool Backward<T>::add_slice_in_place(std::size_t i, const Variable<T>& gradient, const SliceRegion& region) {
   const NodePtr<T>& input = output_->inputs[i];
   if (grad_enabled() || input->released) return false;  // recorded (create_graph), or add_grad's error
+  if (current_sweep<T>()->listener) return false;  // a watched sweep shows each contribution whole
   if (input->adjoint && input->adjoint.use_count() != 1) return false;  // shared: add out of place
   if (region.outer * region.count * region.inner != gradient.size() ||
       region.outer * region.length * region.inner != input->value.size())
@@ -640,6 +679,7 @@ std::size_t normalize_axis(const OpInfo& op, long axis, std::size_t rank) {
   template Variable<T> record(const OpInfo&, Array<T>&&, std::initializer_list<Variable<T>>, BackwardFn<T>);  \
   template Variable<T> record(const OpInfo&, Array<T>&&, const std::vector<Variable<T>>&, BackwardFn<T>);     \
   template class Backward<T>;                                                                                 \
+  template class detail::ListenToNextSweep<T>;                                                                \
   template std::vector<Variable<T>> grad(const std::vector<Variable<T>>&, const std::vector<Variable<T>>&,     \
                                          const GradOptions<T>&);
 WENGERT_INSTANTIATE(float)

@@ -191,6 +191,35 @@ struct Node {
   }
 };
 
+namespace detail {
+// Told each step of a reverse sweep, with the numbers the engine computed (the
+// HTML tape viewer records them; see autodiff/html.hpp). A sweep observed this
+// way is only watched: it runs no hooks and keeps no retain_grad() values.
+template <class T>
+struct SweepListener {
+  virtual ~SweepListener() = default;
+  virtual void seeded(const Node<T>& root, const Array<T>& seed) = 0;
+  // Before node's backward closure runs: g = dC/d(node), complete by now.
+  virtual void step(const Node<T>& node, const Array<T>& g) = 0;
+  // The closure of `node` added `contribution` to dC/d(input i), which is now `adjoint`.
+  virtual void added(const Node<T>& node, std::size_t input, const Array<T>& contribution,
+                     const Array<T>& adjoint) = 0;
+};
+// While alive, the sweeps on this thread (backward or grad) report to listener;
+// a sweep started inside one (from a hook) does not.
+template <class T>
+class ListenToNextSweep {
+ public:
+  explicit ListenToNextSweep(SweepListener<T>& listener);
+  ~ListenToNextSweep();
+  ListenToNextSweep(const ListenToNextSweep&) = delete;
+  ListenToNextSweep& operator=(const ListenToNextSweep&) = delete;
+
+ private:
+  SweepListener<T>* previous_;
+};
+}  // namespace detail
+
 template <class T>
 struct BackwardOptions {
   // Keep the graph so that it can be swept again (or drawn with its gradients

@@ -9,10 +9,10 @@
 namespace autodiff {
 
 template <class T>
-std::string format_compact(const Array<T>& values, std::size_t max_elements) {
+std::string format_compact(const Array<T>& values, std::size_t max_elements, int precision) {
   if (values.size() > max_elements) return to_string(values.shape()) + " tensor";
   std::ostringstream out;
-  out << std::setprecision(4);
+  out << std::setprecision(precision);
   const auto& shape = values.shape();
   if (shape.empty()) {
     out << values();
@@ -184,7 +184,7 @@ std::string to_dot(const Variable<T>& root, const DotOptions& options) {
 }
 
 #define WENGERT_INSTANTIATE(T)                                                  \
-  template std::string format_compact(const Array<T>&, std::size_t);           \
+  template std::string format_compact(const Array<T>&, std::size_t, int);      \
   template class detail::NodeNames<T>;                                          \
   template class detail::SweepPrinter<T>;                                       \
   template void print_tape<T>(std::ostream&);                                   \

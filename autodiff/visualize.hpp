@@ -34,9 +34,10 @@ void print_tape(std::ostream& out);
 template <class T>
 std::string tape_to_string();
 
-// A tensor in one line, "[[1, 2], [3, 4]]", or "(64, 50) tensor" when larger than max_elements.
+// A tensor in one line, "[[1, 2], [3, 4]]", or "(64, 50) tensor" when larger than max_elements;
+// numbers with `precision` significant digits.
 template <class T>
-std::string format_compact(const Array<T>& values, std::size_t max_elements = 16);
+std::string format_compact(const Array<T>& values, std::size_t max_elements = 16, int precision = 4);
 
 namespace detail {
 

@@ -5,7 +5,12 @@
 // Wengert list; and the reverse sweep step by step. Section 3 differentiates
 // a derivative: the sweep recorded with create_graph is itself a graph.
 //
-//   graph [output directory]      (default: the current directory)
+//   graph [output directory] [--html PATH]      (default: the current directory)
+//
+// With --html, the 2-2-1 network's loss is also written as an interactive page
+// (autodiff::write_html): open PATH in a browser and press the right arrow to
+// evaluate the network op by op, then b to step through the reverse sweep, each
+// adjoint appearing beside its op's derivative rule with the numbers in it.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +36,17 @@ void draw(const V& root, const std::string& directory, const std::string& name) 
 }
 
 int main(int argc, char** argv) {
-  const std::string directory = argc > 1 ? argv[1] : ".";
+  std::string directory = ".", html_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--html" && i + 1 < argc)
+      html_path = argv[++i];
+    else if (argument.rfind("--", 0) == 0) {
+      std::cerr << "graph: unknown option '" << argument << "' (usage: graph [output directory] [--html PATH])\n";
+      return 2;
+    } else
+      directory = argument;
+  }
 
   std::cout << "=== 1. A single neuron: y = sigmoid(w x + b), cost C = (y - t)^2 / 2 ===\n\n";
   V x = V::scalar(1.5).set_name("x");
@@ -79,6 +94,10 @@ int main(int argc, char** argv) {
   std::cout << "delta of the hidden layer dC/dz1 = " << z1.grad() << "\n";
   std::cout << "dC/dW1 =\n" << W1.grad() << "\n";
   draw(loss, directory, "network_2_2_1");
+  if (!html_path.empty()) {  // the graph is still there (retain_graph above), so the page can sweep it again
+    autodiff::write_html(loss, html_path, {.title = "2-2-1 network: C = 0.5 sum((y - 1)^2)"});
+    std::cout << "wrote " << html_path << " (open it in a browser: right arrow evaluates, b steps the reverse sweep)\n";
+  }
   autodiff::Tape<double>::current().release();
 
   std::cout << "\n=== 3. A derivative is a computation too: d/dx and d2/dx2 of y = sigmoid(w x + b) ===\n\n";
