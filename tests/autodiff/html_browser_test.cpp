@@ -38,14 +38,6 @@ std::string unescape(std::string text) {
   return text;
 }
 
-std::vector<double> numbers_in(const std::string& text) {
-  static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
-  std::vector<double> values;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it)
-    values.push_back(std::stod(it->str()));
-  return values;
-}
-
 // What the page printed in its self-test: kind -> name -> text, and the problems found.
 struct Shown {
   std::map<std::string, std::map<std::string, std::string>> lines;
@@ -99,7 +91,7 @@ void compare(Shown& shown, const std::string& kind, const std::string& name, con
     shown.problems.push_back("the page shows no " + kind + " for " + name);
     return;
   }
-  const std::vector<double> numbers = numbers_in(shown.lines[kind][name]);
+  const std::vector<double> numbers = test::numbers_in(shown.lines[kind][name]);
   bool same = numbers.size() == engine.size();
   for (std::size_t i = 0; same && i < numbers.size(); ++i)
     same = std::abs(numbers[i] - engine.data()[i]) <= 1e-5 * std::abs(engine.data()[i]) + 1e-12;

@@ -2,6 +2,8 @@
 // a1 = sigmoid(x W1 + b1), y = sigmoid(a1 W2 + b2), C = 0.5 sum((y - 1)^2).
 #pragma once
 
+#include <regex>
+#include <string>
 #include <vector>
 
 #include <autodiff/autodiff.hpp>
@@ -37,5 +39,14 @@ struct Network221 {
     return {&x, &W1, &b1, &W2, &b2, &xW1, &z1, &a1, &a1W2, &z2, &y, &error, &squared, &total, &loss};
   }
 };
+
+// Every number written in text, in order (what a page shows, read back).
+inline std::vector<double> numbers_in(const std::string& text) {
+  static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
+  std::vector<double> values;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it)
+    values.push_back(std::stod(it->str()));
+  return values;
+}
 
 }  // namespace test

@@ -38,14 +38,6 @@ std::string field(const std::string& entry, const std::string& key) {
   return match[1];
 }
 
-std::vector<double> numbers_in(const std::string& text) {
-  static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
-  std::vector<double> values;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it)
-    values.push_back(std::stod(it->str()));
-  return values;
-}
-
 // The centre of node `name`'s box in the SVG.
 std::pair<double, double> box_centre(const std::string& page, const std::string& name) {
   const std::string entry_start = "{\"name\":\"" + name + "\"";
@@ -92,7 +84,7 @@ TEST_CASE("write_html: one self-contained page with every tape entry and the eng
 
   // The values shown are the engine's (6 significant digits).
   for (V* v : net.all()) {
-    const std::vector<double> shown = numbers_in(field(node_entry(page, v->name()), "value"));
+    const std::vector<double> shown = test::numbers_in(field(node_entry(page, v->name()), "value"));
     REQUIRE_MESSAGE(shown.size() == v->size(), v->name());
     for (std::size_t i = 0; i < shown.size(); ++i)
       CHECK_MESSAGE(shown[i] == doctest::Approx(v->value().data()[i]).epsilon(1e-5), v->name());
@@ -120,7 +112,7 @@ TEST_CASE("write_html: the reverse sweep's steps carry the rule with the engine'
   CHECK(page.find(expected) != std::string::npos);
   // ... and what it added is the engine's dC/dz2.
   const std::string line_start = page.substr(page.find(expected) + expected.size(), 40);
-  const std::vector<double> added = numbers_in(line_start);
+  const std::vector<double> added = test::numbers_in(line_start);
   REQUIRE(!added.empty());
   CHECK(added[0] == doctest::Approx(g * y * (1 - y)).epsilon(1e-3));
   // Operands of a two-input op are named on the edges (the rule's a and b).

@@ -25,18 +25,9 @@ using Af = autodiff::Array<float>;
 namespace {
 using test::message_of;
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
+using test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device device;
-    path = fs::temp_directory_path() / ("wengert_checkpoint_test_" + std::to_string(device()) + "_" + std::to_string(device()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // Bitwise equality of two arrays (shape and every byte).
 template <class V>
@@ -111,14 +102,14 @@ TEST_CASE("resuming from a checkpoint gives bitwise the parameters of an uninter
   {
     Run first(5);
     first.train(k);
-    save_checkpoint(dir.file("run.npz"), first.model, first.optimizer,
+    save_checkpoint((dir / "run.npz"), first.model, first.optimizer,
                     {.scheduler = &first.schedule, .loader = &first.loader, .scalars = {{"epoch", double(k)}}});
   }
   // Fresh objects: another initialisation, another loader seed, a reseeded generator.
   manual_seed(999);
   Run resumed(77);
   REQUIRE_FALSE(same_parameters(resumed.model, uninterrupted.model));
-  const auto scalars = load_checkpoint(dir.file("run.npz"), resumed.model, resumed.optimizer,
+  const auto scalars = load_checkpoint((dir / "run.npz"), resumed.model, resumed.optimizer,
                                        {.scheduler = &resumed.schedule, .loader = &resumed.loader});
   CHECK(scalars.at("epoch") == double(k));
   CHECK(resumed.schedule.step_count() == k);
@@ -132,11 +123,11 @@ TEST_CASE("resuming from a checkpoint gives bitwise the parameters of an uninter
     manual_seed(11);
     Run first(5);
     first.train(k);
-    save_checkpoint(dir.file("run2.npz"), first.model, first.optimizer,
+    save_checkpoint((dir / "run2.npz"), first.model, first.optimizer,
                     {.scheduler = &first.schedule, .loader = &first.loader});
     manual_seed(999);
     Run other(77);
-    load_checkpoint(dir.file("run2.npz"), other.model, other.optimizer,
+    load_checkpoint((dir / "run2.npz"), other.model, other.optimizer,
                     {.scheduler = &other.schedule, .loader = &other.loader});
     manual_seed(12345);  // Dropout's masks now come from another stream
     other.train(n - k);
@@ -325,7 +316,7 @@ TEST_CASE("load_checkpoint: a missing, truncated, corrupt or foreign file is a F
   manual_seed(8);
   Run saved(5);
   saved.train(1);
-  const std::string path = dir.file("saved.npz");
+  const std::string path = (dir / "saved.npz");
   save_checkpoint(path, saved.model, saved.optimizer, {.scheduler = &saved.schedule, .loader = &saved.loader});
 
   manual_seed(9);
@@ -354,12 +345,12 @@ TEST_CASE("load_checkpoint: a missing, truncated, corrupt or foreign file is a F
     bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
   auto write = [&](const std::string& name, const std::string& contents) {
-    std::ofstream(dir.file(name), std::ios::binary) << contents;
-    return dir.file(name);
+    std::ofstream((dir / name), std::ios::binary) << contents;
+    return (dir / name);
   };
 
   SUBCASE("missing") {
-    const std::string message = load(dir.file("nothing.npz"));
+    const std::string message = load((dir / "nothing.npz"));
     CHECK(contains(message, "nothing.npz: no such file"));
     unchanged();
   }
@@ -387,9 +378,9 @@ TEST_CASE("load_checkpoint: a missing, truncated, corrupt or foreign file is a F
     Sequential<float> wider;
     wider.add(Linear<float>(4, 17)).add(ReLU<float>()).add(Dropout<float>(0.3)).add(Linear<float>(17, 3));
     Adam<float> adam(wider.parameters());
-    save_checkpoint(dir.file("wider.npz"), wider, adam);
+    save_checkpoint((dir / "wider.npz"), wider, adam);
     set_rng_state(keep);
-    const std::string message = load(dir.file("wider.npz"));
+    const std::string message = load((dir / "wider.npz"));
     CHECK(contains(message, "wider.npz"));
     CHECK(contains(message, "'0.weight'"));
     CHECK(contains(message, "(4, 17)"));
@@ -400,9 +391,9 @@ TEST_CASE("load_checkpoint: a missing, truncated, corrupt or foreign file is a F
     Run other(5);
     ExponentialLR<float> exponential(other.optimizer, 0.9);
     exponential.step();
-    save_checkpoint(dir.file("exponential.npz"), other.model, other.optimizer, {.scheduler = &exponential});
+    save_checkpoint((dir / "exponential.npz"), other.model, other.optimizer, {.scheduler = &exponential});
     set_rng_state(keep);
-    const std::string message = load(dir.file("exponential.npz"));
+    const std::string message = load((dir / "exponential.npz"));
     CHECK(contains(message, "exponential.npz, members 'scheduler/'"));
     CHECK(contains(message, "ExponentialLR"));
     unchanged();
@@ -412,24 +403,24 @@ TEST_CASE("load_checkpoint: a missing, truncated, corrupt or foreign file is a F
     Sequential<float> deeper = small_model();
     deeper.add(Linear<float>(3, 3));
     Adam<float> adam(deeper.parameters());
-    save_checkpoint(dir.file("deeper.npz"), deeper, adam);
+    save_checkpoint((dir / "deeper.npz"), deeper, adam);
     set_rng_state(keep);
-    const std::string message = load(dir.file("deeper.npz"));
+    const std::string message = load((dir / "deeper.npz"));
     CHECK(contains(message, "deeper.npz, members 'model/'"));
     CHECK(contains(message, "unexpected keys '4.weight' and '4.bias'"));
     unchanged();
   }
   SUBCASE("an SGD checkpoint loaded with an Adam optimizer: the model, loaded first, goes back") {
     SGD<float> sgd(saved.model.parameters(), {.lr = 0.1, .momentum = 0.9});
-    save_checkpoint(dir.file("sgd.npz"), saved.model, sgd, {.scheduler = &saved.schedule, .loader = &saved.loader});
-    const std::string message = load(dir.file("sgd.npz"));
+    save_checkpoint((dir / "sgd.npz"), saved.model, sgd, {.scheduler = &saved.schedule, .loader = &saved.loader});
+    const std::string message = load((dir / "sgd.npz"));
     CHECK(contains(message, "sgd.npz, members 'optimizer/'"));
     CHECK(contains(message, "the state is SGD's (key 'kind'), this optimizer is Adam"));
     unchanged();
   }
   SUBCASE("a checkpoint saved without a loader") {
-    save_checkpoint(dir.file("noloader.npz"), saved.model, saved.optimizer, {.scheduler = &saved.schedule});
-    CHECK(contains(load(dir.file("noloader.npz")), "no 'loader/' members"));
+    save_checkpoint((dir / "noloader.npz"), saved.model, saved.optimizer, {.scheduler = &saved.schedule});
+    CHECK(contains(load((dir / "noloader.npz")), "no 'loader/' members"));
     unchanged();
   }
 }
@@ -439,7 +430,7 @@ TEST_CASE("a checkpoint is an .npz file: a zip of .npy members that read_checkpo
   manual_seed(10);
   Run run(5);
   run.train(1);
-  const std::string path = dir.file("run.npz");
+  const std::string path = (dir / "run.npz");
   save_checkpoint(path, run.model, run.optimizer, {.scheduler = &run.schedule, .scalars = {{"epoch", 1.0}}});
   const StateDict all = read_checkpoint(path);
   CHECK(same_bits(all.get<float>("model/0.weight"), run.model.named_parameters()[0].second.value()));

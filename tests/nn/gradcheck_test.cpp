@@ -10,7 +10,7 @@ using namespace nn;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 Batch<double> classification_batch(const autodiff::Shape& shape, Labels labels, unsigned seed) {
   return {Variable<double>(test::random_array(shape, seed, -1, 1)), std::move(labels), Variable<double>()};

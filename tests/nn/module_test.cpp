@@ -11,7 +11,7 @@ using namespace nn;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 // A custom CNN as a user writes one: named children called through operator().
 class SmallCnn : public Module<float> {
