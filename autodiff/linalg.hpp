@@ -59,8 +59,9 @@ V einsum(const std::string& subscripts, const V& first, const More&... more) {
   return einsum(subscripts, std::vector<V>{first, more...});
 }
 
-// The number of threads BLAS uses for matrix products (OpenBLAS). This is the
-// one place to set wengert's threads; the environment variable
+// The number of threads for matrix products (OpenBLAS) and for wengert's own
+// kernels that split a batch (detail/parallel.hpp: the direct convolution). This
+// is the one place to set wengert's threads; the environment variable
 // OPENBLAS_NUM_THREADS sets the default.
 void set_num_threads(int threads);
 int num_threads();
