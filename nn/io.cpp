@@ -40,18 +40,6 @@ std::uint32_t big_endian_u32(const std::string& bytes, std::size_t at) {
   return value;
 }
 
-// NumPy's name of each dtype in a .npy header (little-endian; one byte has no order).
-template <class T>
-constexpr const char* npy_descr() {
-  if constexpr (std::is_same_v<T, float>) return "<f4";
-  else if constexpr (std::is_same_v<T, double>) return "<f8";
-  else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return "<u8";
-  else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
-  else return "|b1";
-}
-
 }  // namespace
 
 xt::xarray<double> read_csv(const std::string& path, bool has_header) {
@@ -124,7 +112,7 @@ std::string detail::npy_bytes(const Array<T>& values) {
   std::string shape = "(";  // Python's tuple syntax: "()", "(3,)", "(3, 4)"
   for (std::size_t d = 0; d < values.dimension(); ++d) shape += (d ? ", " : "") + std::to_string(values.shape()[d]);
   shape += values.dimension() == 1 ? ",)" : ")";
-  std::string header = std::string("{'descr': '") + npy_descr<T>() + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header = std::string("{'descr': '") + detail::npy_descr<T>() + "', 'fortran_order': False, 'shape': " + shape + ", }";
   const std::size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
@@ -240,8 +228,8 @@ NpyFile read_npy(const std::string& path) {
 // The elements of a file read by read_npy, as T (whose dtype the file must have).
 template <class T>
 Array<T> npy_values(const std::string& path, const NpyFile& file) {
-  if (file.dtype != npy_descr<T>())
-    throw FileError(path + ": dtype '" + file.dtype + "' where '" + npy_descr<T>() + "' is expected");
+  if (file.dtype != detail::npy_descr<T>())
+    throw FileError(path + ": dtype '" + file.dtype + "' where '" + detail::npy_descr<T>() + "' is expected");
   std::size_t bytes_of_data = 0, expected = 0;
   if (__builtin_mul_overflow(file.count, sizeof(T), &bytes_of_data) ||
       __builtin_add_overflow(file.data_start, bytes_of_data, &expected))

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <autodiff/variable.hpp>
@@ -40,6 +41,18 @@ Array<T> load_npy(const std::string& path);
 std::vector<std::size_t> load_labels(const std::string& path);
 
 namespace detail {
+// NumPy's name of each dtype in a .npy header (little-endian; one byte has no order).
+template <class T>
+constexpr const char* npy_descr() {
+  if constexpr (std::is_same_v<T, float>) return "<f4";
+  else if constexpr (std::is_same_v<T, double>) return "<f8";
+  else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return "<u8";
+  else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
+  else return "|b1";
+}
+
 // What save_npy writes, as bytes (the members of a checkpoint's .npz), and a .npy
 // file's bytes read back as whichever state dtype they hold; `name` names them
 // in a FileError.

@@ -7,26 +7,17 @@
 #include <autodiff/op.hpp>
 
 #include "data.hpp"
+#include "io.hpp"
 #include "module.hpp"
 #include "optim.hpp"
 #include "scheduler.hpp"
 
 namespace nn {
 
-namespace {
-template <class V>
-constexpr const char* dtype_name() {
-  if constexpr (std::is_same_v<V, float>) return "<f4";
-  else if constexpr (std::is_same_v<V, double>) return "<f8";
-  else if constexpr (std::is_same_v<V, std::int64_t>) return "<i8";
-  else if constexpr (std::is_same_v<V, std::uint64_t>) return "<u8";
-  else return "|u1";
-}
-}  // namespace
 
 std::string dtype_of(const StateValue& value) {
   return std::visit(
-      [](const auto& a) { return std::string(dtype_name<typename std::decay_t<decltype(a)>::value_type>()); }, value);
+      [](const auto& a) { return std::string(detail::npy_descr<typename std::decay_t<decltype(a)>::value_type>()); }, value);
 }
 
 autodiff::Shape shape_of(const StateValue& value) {
@@ -58,7 +49,7 @@ template <class V>
 const Array<V>& StateDict::get(const std::string& key) const {
   const StateValue& value = at(key);
   if (!std::holds_alternative<Array<V>>(value))
-    throw StateError("StateDict: key '" + key + "' holds dtype '" + dtype_of(value) + "' where '" + dtype_name<V>() +
+    throw StateError("StateDict: key '" + key + "' holds dtype '" + dtype_of(value) + "' where '" + detail::npy_descr<V>() +
                      "' is expected");
   return std::get<Array<V>>(value);
 }
