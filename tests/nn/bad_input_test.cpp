@@ -309,6 +309,14 @@ std::vector<Row> catalogue() {
       [](World& w) { w.model[5]; });
   add("module", "Sequential[-1]", THROWS(std::out_of_range), {"Sequential[-1]", "3 layers"},
       [](World& w) { w.model[kMinusOne]; });
+  add("module", "Sequential::get of the wrong layer type", THROWS(std::invalid_argument),
+      {"Sequential::get", "layer 1", "not a"}, [](World& w) { w.model.get<Linear<double>>(1); });
+  add("module", "Sequential::get past the last layer", THROWS(std::out_of_range), {"Sequential::get", "3", "3 layers"},
+      [](World& w) { w.model.get<Linear<double>>(3); });
+  add("module", "child of a name that is not there", THROWS(std::exception), {"nope"},
+      [](World& w) { w.model.child<Linear<double>>("nope"); });
+  add("module", "functional_call with an unknown parameter name", THROWS(std::exception), {"functional_call", "nope"},
+      [](World& w) { functional_call(w.model, {{"nope.weight", V(A::from_shape({4, 5}))}}, V(A::from_shape({2, 4}))); });
   add("module", "the model given inputs of the wrong width", THROWS(ShapeError),
       {"Sequential layer 0", "Linear(4 -> 5) got input of shape (2, 7)"},
       [](World& w) { w.model(V(A::from_shape({2, 7}))); });
