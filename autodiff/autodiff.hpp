@@ -13,6 +13,7 @@
 #include "linalg.hpp"
 #include "math.hpp"
 #include "op.hpp"
+#include "recurrent.hpp"
 #include "reduction.hpp"
 #include "shape.hpp"
 #include "tape.hpp"

@@ -107,9 +107,15 @@ void sigmoid_of(const T* x, T* y, std::size_t n) {
   });
 }
 
+template <class T>
+void tanh_of(const T* x, T* y, std::size_t n) {
+  apply(x, y, n, [](auto v) { return xsimd::tanh(v); });
+}
+
 #define WENGERT_INSTANTIATE(T)                                \
   template void exp_of<T>(const T*, T*, std::size_t);         \
-  template void sigmoid_of<T>(const T*, T*, std::size_t);
+  template void sigmoid_of<T>(const T*, T*, std::size_t);     \
+  template void tanh_of<T>(const T*, T*, std::size_t);
 WENGERT_INSTANTIATE(float)
 WENGERT_INSTANTIATE(double)
 #undef WENGERT_INSTANTIATE

@@ -7,6 +7,7 @@
 #include <autodiff/elementwise.hpp>
 #include <autodiff/indexing.hpp>
 #include <autodiff/linalg.hpp>
+#include <autodiff/recurrent.hpp>
 #include <autodiff/shape.hpp>
 
 #include "check.hpp"
@@ -167,9 +168,10 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
       } else {
         Variable<T> pre = px + autodiff::matmul(h, w_hh, {.transpose_b = true});
         if (lstm) {
-          auto g = autodiff::split(pre, hidden, 1);
-          c = autodiff::sigmoid(g[1]) * c + autodiff::sigmoid(g[0]) * autodiff::tanh(g[2]);
-          h = autodiff::sigmoid(g[3]) * autodiff::tanh(c);
+          // c = sigma(f) c + sigma(i) tanh(g), h = sigma(o) tanh(c): autodiff's fused LSTM ops
+          auto step = autodiff::lstm_cell(pre, c);
+          h = step.h;
+          c = step.c;
         } else {
           h = kind_ == RecurrentKind::rnn_tanh ? autodiff::tanh(pre) : autodiff::relu(pre);
         }

@@ -1,4 +1,4 @@
-// Vectorised e^x and the sigmoid over contiguous buffers (not recorded on the tape).
+// Vectorised e^x, the sigmoid and tanh over contiguous buffers (not recorded on the tape).
 //
 // xsimd 8.1's float64 exp costs about 2.2 ns per value here, which made the
 // sigmoid a tenth of a full-batch training step. These kernels use a shorter
@@ -19,6 +19,9 @@ void exp_of(const T* x, T* y, std::size_t n);
 // y[i] = 1 / (1 + e^-x[i]) for i < n; y may be x.
 template <class T>
 void sigmoid_of(const T* x, T* y, std::size_t n);
+// y[i] = tanh(x[i]) for i < n (xsimd's tanh, as xt::tanh); y may be x.
+template <class T>
+void tanh_of(const T* x, T* y, std::size_t n);
 
 template <class T>
 Array<T> exp_of(const Array<T>& x) {

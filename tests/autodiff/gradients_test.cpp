@@ -107,6 +107,17 @@ const std::vector<OpCase> op_cases = {
     {"sigmoid_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return sigmoid_backward(x[0], x[1]); }},
     {"tanh_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return tanh_backward(x[0], x[1]); }},
     {"relu_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return relu_backward(x[0], x[1], 0.2); }},
+    // the LSTM step's fused ops (autodiff/recurrent.hpp): gates (batch, 4 hidden), state (batch, hidden)
+    {"lstm_gates", {{3, 8}}, [](const Inputs& x) { return lstm_gates(x[0]); }},
+    {"lstm_gates_backward", {{3, 8}, {3, 8}}, [](const Inputs& x) { return lstm_gates_backward(x[0], x[1]); }},
+    {"lstm_state", {{3, 8}, {3, 2}}, [](const Inputs& x) { return lstm_state(x[0], x[1]); }},
+    {"lstm_output", {{3, 8}, {3, 2}}, [](const Inputs& x) { return lstm_output(x[0], x[1]); }},
+    {"lstm_cell: two steps, h and c", {{3, 8}, {3, 8}, {3, 2}},
+     [](const Inputs& x) {
+       const auto first = lstm_cell(x[0], x[2]);
+       const auto second = lstm_cell(x[1] * concatenate({first.h, first.h, first.c, first.h}, 1), first.c);
+       return second.h * second.c + first.h;
+     }},
     {"log_softmax_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 1); }},
     {"log_softmax_backward axis 0", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 0); }},
     // (more activations, issue #12)

@@ -1,0 +1,38 @@
+// Recurrent cells: one LSTM step (PyTorch's torch.nn.LSTM equations and gate
+// order i, f, g, o) as three fused ops. Written with sigmoid, tanh, split and
+// products, a step is about fifteen elementwise ops forward and twenty back;
+// these are three each way, one pass over memory each.
+//
+//   a  = lstm_gates(z)       [sigma(z_i), sigma(z_f), tanh(z_g), sigma(z_o)]   z: (batch, 4 hidden)
+//   c' = lstm_state(a, c)    a_f c + a_i a_g                                   c: (batch, hidden)
+//   h' = lstm_output(a, c')  a_o tanh(c')
+#pragma once
+
+#include "variable.hpp"
+
+namespace autodiff {
+
+// The four gates of an LSTM step from their pre-activations z = x W_ih^T + h W_hh^T + b
+// of shape (batch, 4 hidden): the sigmoid of the i, f and o quarters, the tanh of g.
+template <class T> Variable<T> lstm_gates(const Variable<T>& z);
+// lstm_gates' vector-Jacobian product g * [a (1 - a), a (1 - a), 1 - a^2, a (1 - a)]
+// as an op of its own (as sigmoid_backward), so the gates have a second derivative.
+template <class T> Variable<T> lstm_gates_backward(const Variable<T>& g, const Variable<T>& a);
+// The new cell state a_f c + a_i a_g, from the gates a (batch, 4 hidden) and the cell state c.
+template <class T> Variable<T> lstm_state(const Variable<T>& a, const Variable<T>& c);
+// The new hidden state a_o tanh(c), from the gates and the new cell state c.
+template <class T> Variable<T> lstm_output(const Variable<T>& a, const Variable<T>& c);
+
+template <class T>
+struct LstmStep {
+  Variable<T> h, c;
+};
+// One LSTM step from the gates' pre-activations z and the cell state c.
+template <class T>
+LstmStep<T> lstm_cell(const Variable<T>& z, const Variable<T>& c) {
+  const Variable<T> a = lstm_gates(z);
+  Variable<T> c_next = lstm_state(a, c);
+  return {lstm_output(a, c_next), c_next};
+}
+
+}  // namespace autodiff
