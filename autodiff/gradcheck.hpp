@@ -44,12 +44,14 @@ enum class Disagreement {
   transpose,          // yours.T = reference (2-D; for a non-square shape, yours read as its transpose)
   zero_entries,       // yours is zero where the reference is not, and agrees elsewhere: a missing term
   broadcast_term,     // yours = reference + a term that is the same along one axis
+  elementwise_factor, // yours = q ⊙ reference, every q of one sign (an f'(z) too many or too few?)
   no_simple_pattern,  // none of these
 };
 
 struct Diagnosis {
   Disagreement kind = Disagreement::none;
-  double factor = 1;     // c for factor and sign (-1); for transpose, the factor of yours.T (1 if none)
+  double factor = 1;     // c for factor and sign (-1); for transpose, the factor of yours.T (1 if none);
+                         // for elementwise_factor, the largest q (with its sign)
   std::size_t axis = 0;  // broadcast_term: the axis along which yours - reference does not change
   std::string sentence;  // for a student: "yours are 16.0 times the finite differences: a missing 1/16?"; empty when it agrees
 };
@@ -60,7 +62,8 @@ struct Diagnosis {
 // every entry agrees once it is undone; a factor c is fitted by least squares
 // over the entries with |reference| > max(atol, 1e-3 max |reference|) (at
 // least 2 of them), must differ from 1 by more than 1%, and is called 1/k or k
-// when within 0.1% of an integer k. "Zero" means |yours| <= 1e-3 atol.
+// when within 0.1% of an integer k. "Zero" means |yours| <= 1e-3 atol. An
+// elementwise factor needs 4 significant entries, all with ratios of one sign.
 // A gradient that agrees gets kind none and an empty sentence.
 Diagnosis diagnose(const Array<double>& yours, const Array<double>& reference, double atol = 1e-5, double rtol = 1e-3,
                    const std::string& reference_name = "the finite differences");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 #include <set>
@@ -28,6 +29,7 @@ constexpr double kNearInteger = 1e-3;   // c is "k" or "1/k" when within this re
 constexpr double kZero = 1e-3;          // yours "is zero" where |yours| <= this * atol
 constexpr std::size_t kMinFitted = 2;   // a factor needs at least this many significant entries
 constexpr std::size_t kListed = 4;      // indices named in a sentence
+constexpr std::size_t kMinElementwise = 4;  // an elementwise factor needs this many significant entries
 
 struct Comparison {
   const Array<double>& reference;
@@ -68,6 +70,12 @@ std::string number_text(double c) {
     std::snprintf(text, sizeof text, "%.1f", std::round(c));
   else
     std::snprintf(text, sizeof text, "%.4g", c);
+  return text;
+}
+
+std::string short_number(double x) {  // two digits: a range, not a fit
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2g", x);
   return text;
 }
 
@@ -198,6 +206,38 @@ Diagnosis broadcast_term(const Array<double>& yours, const Comparison& cmp) {
               ": a term broadcast along axis " + std::to_string(axis) + " is missing or extra (a bias, or a sum over that axis?)"};
 }
 
+// yours = q ⊙ reference with every q_j of one sign in [q_min, q_max]: an
+// elementwise factor (an f'(z) too many or too few). Needs kMinElementwise
+// significant entries, at least half of them failing (a few wrong entries are
+// not a factor); where the reference is not significant, yours must be within
+// q_max of it.
+Diagnosis elementwise_factor(const Array<double>& yours, std::size_t failing, const Comparison& cmp) {
+  const Array<double>& r = cmp.reference;
+  double scale = 0;
+  for (double v : r) scale = std::max(scale, std::abs(v));
+  const double floor = std::max(cmp.atol, kSignificant * scale);
+  double low = std::numeric_limits<double>::infinity(), high = 0;
+  int sign = 0;
+  std::size_t fitted = 0;
+  for (std::size_t j = 0; j < r.size(); ++j) {
+    if (std::abs(r.data()[j]) <= floor) continue;
+    const double q = yours.data()[j] / r.data()[j];
+    const int s = q > 0 ? 1 : q < 0 ? -1 : 0;
+    if (s == 0 || (sign != 0 && s != sign)) return {};
+    sign = s;
+    low = std::min(low, std::abs(q));
+    high = std::max(high, std::abs(q));
+    ++fitted;
+  }
+  if (fitted < kMinElementwise || 2 * failing < fitted) return {};
+  for (std::size_t j = 0; j < r.size(); ++j)
+    if (std::abs(r.data()[j]) <= floor && std::abs(yours.data()[j]) > high * floor + cmp.atol) return {};
+  return {Disagreement::elementwise_factor, sign * high, 0,
+          "yours are " + cmp.reference_name + " times an elementwise factor " + (sign < 0 ? "of the other sign, " : "") +
+              "between " + short_number(low) + " and " + short_number(high) +
+              ": an extra (or a missing) elementwise factor, such as f'(z)?"};
+}
+
 // Where the failing entries are, when they keep to a few rows or columns.
 std::string failing_lines(const Shape& shape, const std::vector<std::size_t>& failing) {
   if (shape.size() != 2) return "";
@@ -252,8 +292,9 @@ Diagnosis diagnose(const Array<double>& yours, const Array<double>& reference, d
   }
   if (Diagnosis d = zero_entries(yours, failing, cmp); d.kind != Disagreement::none) return d;
   if (Diagnosis d = broadcast_term(yours, cmp); d.kind != Disagreement::none) return d;
+  if (Diagnosis d = elementwise_factor(yours, failing.size(), cmp); d.kind != Disagreement::none) return d;
   return {Disagreement::no_simple_pattern, 1, 0,
-          "no simple pattern (not a constant factor, a sign, a transpose, a missing term or a broadcast term): " +
+          "no simple pattern (no constant or elementwise factor, sign, transpose, missing or broadcast term fits): " +
               std::to_string(failing.size()) + " of " + std::to_string(yours.size()) + " entries disagree" +
               failing_lines(yours.shape(), failing)};
 }

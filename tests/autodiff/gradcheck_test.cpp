@@ -129,7 +129,7 @@ TEST_CASE("diagnosis: a forgotten 1/N is a constant factor N, and a missing 2 is
   CHECK(contains(broken.to_string(), "input 0: yours are 0.5 times the finite differences: a missing factor 2?"));
 }
 
-TEST_CASE("diagnosis: a sign error, a transpose, zeros, a broadcast term") {
+TEST_CASE("diagnosis: a sign error, a transpose, zeros, a broadcast term, an elementwise factor") {
   const Array<double> right = right_gradient();
   const Diagnosis sign = diagnosis_of(Array<double>(-right));
   CHECK(sign.kind == Disagreement::sign);
@@ -162,6 +162,11 @@ TEST_CASE("diagnosis: a sign error, a transpose, zeros, a broadcast term") {
   CHECK(term.kind == Disagreement::broadcast_term);
   CHECK(term.axis == 0);
   CHECK(contains(term.sentence, "is the same in every row"));
+  const Array<double> fprime = test::random_array({4, 4}, 36, 0.05, 0.25);  // a sigmoid' too many
+  const Diagnosis elementwise = diagnosis_of(Array<double>(right * fprime));
+  CHECK(elementwise.kind == Disagreement::elementwise_factor);
+  CHECK(contains(elementwise.sentence, "times an elementwise factor between 0.0"));
+  CHECK(contains(elementwise.sentence, "such as f'(z)?"));
   const Diagnosis offset = diagnosis_of(Array<double>(right + 0.25));
   CHECK(offset.kind == Disagreement::broadcast_term);
   CHECK(contains(offset.sentence, "plus the same 0.25 everywhere"));
