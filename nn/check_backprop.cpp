@@ -55,16 +55,16 @@ void require_shape(std::size_t l, const char* what, const Array<double>& a, cons
 void require_shapes(const std::vector<Linear<double>*>& linears, std::size_t M, const std::vector<LayerBackprop>& yours,
                     const Sequential<double>& model) {
   if (yours.size() != linears.size())
-    throw std::invalid_argument(kCall + ": " + std::to_string(yours.size()) + " layers of yours for the " +
+    throw std::invalid_argument(kCall + ": " + std::to_string(yours.size()) + " LayerBackprop given for the " +
                                 std::to_string(linears.size()) + " Linear layers of " + model.describe() +
-                                " (one LayerBackprop per Linear, l = 1.." + std::to_string(linears.size()) + ")");
+                                " (one per Linear, l = 1.." + std::to_string(linears.size()) + ")");
   for (std::size_t l = 1; l <= linears.size(); ++l) {
     const std::size_t in = linears[l - 1]->in_features(), out = linears[l - 1]->out_features();
     const std::string W = autodiff::to_string({in, out});
     require_shape(l, "delta", yours[l - 1].delta, {{M, out}},
                   autodiff::to_string({M, out}) + " (batch, n_" + std::to_string(l) + ")");
     require_shape(l, "dW", yours[l - 1].dW, {{in, out}, {out, in}},
-                  W + " (in, out) as nn::Linear's weight, or its transpose " + autodiff::to_string({out, in}));
+                  W + " (in, out, as nn::Linear's weight) or its transpose " + autodiff::to_string({out, in}));
     require_shape(l, "db", yours[l - 1].db, {{out}, {1, out}},
                   autodiff::to_string({out}) + " or " + autodiff::to_string({1, out}));
   }

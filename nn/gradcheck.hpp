@@ -67,8 +67,8 @@ struct BackpropQuantityCheck {
   std::string quantity;   // "delta^3", "dC/dW^3", "dC/db^3"
   std::string equation;   // "BP1", "BP2", "BP3" or "BP4"
   // Yours against the equation applied to your own values upstream (your
-  // delta^{l+1} for BP2, your delta^l for BP3 and BP4; the tape's dC/da^L for
-  // BP1): it fails at the equation you got wrong, and nowhere downstream of it.
+  // delta^{l+1} for BP2, your delta^l for BP3 and BP4; for BP1 the tape's
+  // delta^L): it fails at the equation you got wrong, and nowhere below it.
   autodiff::InputCheck equation_check;
   autodiff::InputCheck tape_check;  // yours against the tape's dC/d(quantity)
 };

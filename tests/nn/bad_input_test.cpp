@@ -1368,7 +1368,7 @@ std::vector<Row> catalogue() {
       [](World& w) { predict(w.model, A{1.0, 2.0, 3.0, 4.0}); });
   // ---- check_backprop ----
   add("gradcheck", "check_backprop with 1 LayerBackprop for 2 Linear layers", THROWS(std::invalid_argument),
-      {"nn::check_backprop", "1 layers of yours", "2 Linear layers of Sequential(3 layers)"}, [](World& w) {
+      {"nn::check_backprop", "1 LayerBackprop given", "2 Linear layers of Sequential(3 layers)"}, [](World& w) {
         std::vector<LayerBackprop> yours = zero_backprop();
         yours.pop_back();
         check_backprop(w.model, ce(), batch_of(w), yours);
@@ -1380,7 +1380,7 @@ std::vector<Row> catalogue() {
         check_backprop(w.model, ce(), batch_of(w), yours);
       });
   add("gradcheck", "check_backprop with a dW of the wrong shape", THROWS(std::invalid_argument),
-      {"nn::check_backprop", "layer 1's dW has shape (4, 4)", "(4, 5) (in, out)", "(5, 4)"}, [](World& w) {
+      {"nn::check_backprop", "layer 1's dW has shape (4, 4)", "(4, 5) (in, out", "(5, 4)"}, [](World& w) {
         std::vector<LayerBackprop> yours = zero_backprop();
         yours[0].dW = xt::zeros<double>({4, 4});
         check_backprop(w.model, ce(), batch_of(w), yours);

@@ -95,6 +95,16 @@ BackpropReport checked(Plant plant) {
   return report;
 }
 
+// The report on `plant`, which must name this layer and equation, in words that contain `words`.
+BackpropReport named_at(Plant plant, std::size_t layer, const char* equation, const std::string& words) {
+  const BackpropReport report = checked(plant);
+  CHECK_FALSE(report.passed);
+  CHECK(report.layer == layer);
+  CHECK(report.equation == equation);
+  CHECK(contains(report.message, words));
+  return report;
+}
+
 const BackpropQuantityCheck& find(const BackpropReport& report, const std::string& quantity) {
   for (const auto& check : report.checks)
     if (check.quantity == quantity) return check;
@@ -123,11 +133,8 @@ TEST_CASE("check_backprop: a right backprop passes, every quantity of every laye
 }
 
 TEST_CASE("check_backprop: a missing f'(z^l) is named at the first layer it breaks, BP2") {
-  const BackpropReport report = checked(Plant::missing_fprime);
-  CHECK_FALSE(report.passed);
-  CHECK(report.layer == 2);
-  CHECK(report.equation == "BP2");
-  CHECK(contains(report.message, "layer 2: delta^2 disagrees (BP2) while delta^3 agrees"));
+  const BackpropReport report =
+      named_at(Plant::missing_fprime, 2, "BP2", "layer 2: delta^2 disagrees (BP2) while delta^3 agrees");
   CHECK(contains(report.message, "without ⊙ f'(z^2): the f'(z^2) factor is missing"));
   CHECK(contains(report.message, "Also failing, each given your own values upstream: BP2 at layer 1."));
   CHECK(find(report, "dC/dW^2").equation_check.passed);  // BP4 holds on its (wrong) delta^2
@@ -135,38 +142,31 @@ TEST_CASE("check_backprop: a missing f'(z^l) is named at the first layer it brea
 }
 
 TEST_CASE("check_backprop: W^{l+1} for W^{l+1 T} is named at the layer below it") {
-  const BackpropReport report = checked(Plant::wrong_transpose);
-  CHECK(report.layer == 1);
-  CHECK(report.equation == "BP2");
-  CHECK(contains(report.message, "layer 1: delta^1 disagrees (BP2) while delta^2 agrees"));
+  const BackpropReport report =
+      named_at(Plant::wrong_transpose, 1, "BP2", "layer 1: delta^1 disagrees (BP2) while delta^2 agrees");
   CHECK(contains(report.message, "W^2 where BP2 has its transpose"));
   CHECK(find(report, "delta^2").tape_check.passed);
 }
 
 TEST_CASE("check_backprop: a missing 1/M in BP1 is a factor M of delta^L, and nothing else is wrong") {
-  const BackpropReport report = checked(Plant::no_batch_average);
-  CHECK(report.layer == 3);
-  CHECK(report.equation == "BP1");
+  const BackpropReport report =
+      named_at(Plant::no_batch_average, 3, "BP1",
+               "layer 3 (the output layer): delta^3 disagrees (BP1): yours are 6.0 times the tape's: a missing 1/6?");
   const autodiff::Diagnosis& d = find(report, "delta^3").equation_check.diagnosis;
   CHECK(d.kind == Disagreement::factor);
   CHECK(d.factor == doctest::Approx(6.0).epsilon(1e-9));
-  CHECK(contains(report.message, "layer 3 (the output layer): delta^3 disagrees (BP1): yours are 6.0 times the tape's: a missing 1/6?"));
   CHECK(contains(report.message, "M = 6 is the batch size"));
   CHECK_FALSE(contains(report.message, "Also failing"));
   for (const auto& check : report.checks) CHECK(check.equation_check.passed == (check.quantity != "delta^3"));
 }
 
 TEST_CASE("check_backprop: mistakes in the output layer are found there, though every gradient is wrong") {
-  const BackpropReport sign = checked(Plant::sign_output_delta);
-  CHECK(sign.layer == 3);
-  CHECK(sign.equation == "BP1");
+  const BackpropReport sign = named_at(Plant::sign_output_delta, 3, "BP1", "yours is minus the tape's");
   CHECK(find(sign, "delta^3").equation_check.diagnosis.kind == Disagreement::sign);
 
-  const BackpropReport wrong = checked(Plant::wrong_output_delta);
-  CHECK(wrong.layer == 3);
-  CHECK(wrong.equation == "BP1");
-  CHECK(contains(wrong.message, "layer 3 (the output layer): delta^3 disagrees (BP1): yours are the tape's times an "
-                                "elementwise factor between"));
+  const BackpropReport wrong = named_at(Plant::wrong_output_delta, 3, "BP1",
+                                        "layer 3 (the output layer): delta^3 disagrees (BP1): yours are the tape's "
+                                        "times an elementwise factor between");
   for (const auto& check : wrong.checks) {
     CAPTURE(check.quantity);
     CHECK_FALSE(check.tape_check.passed);                                   // every quantity is off ...
@@ -176,24 +176,18 @@ TEST_CASE("check_backprop: mistakes in the output layer are found there, though 
 }
 
 TEST_CASE("check_backprop: BP3 and BP4 mistakes are named while delta agrees") {
-  const BackpropReport mean = checked(Plant::db_mean);
-  CHECK(mean.layer == 3);
-  CHECK(mean.equation == "BP3");
-  CHECK(contains(mean.message, "layer 3 (the output layer): dC/db^3 disagrees (BP3) while delta^3 agrees"));
+  const BackpropReport mean =
+      named_at(Plant::db_mean, 3, "BP3", "layer 3 (the output layer): dC/db^3 disagrees (BP3) while delta^3 agrees");
   CHECK(contains(mean.message, "a missing factor 6?"));
   CHECK(contains(mean.message, "a 1/M too many"));
 
-  const BackpropReport of_z = checked(Plant::dW_of_z);
-  CHECK(of_z.layer == 2);
-  CHECK(of_z.equation == "BP4");
-  CHECK(contains(of_z.message, "layer 2: dC/dW^2 disagrees (BP4) while delta^2 agrees"));
+  const BackpropReport of_z =
+      named_at(Plant::dW_of_z, 2, "BP4", "layer 2: dC/dW^2 disagrees (BP4) while delta^2 agrees");
   CHECK_FALSE(contains(of_z.message, "Also failing"));
 
-  const BackpropReport layout = checked(Plant::dW_pytorch_layout);
-  CHECK(layout.layer == 3);
-  CHECK(layout.equation == "BP4");
+  const BackpropReport layout =
+      named_at(Plant::dW_pytorch_layout, 3, "BP4", "yours has shape (3, 4), the transpose of (4, 3)");
   CHECK(find(layout, "dC/dW^3").equation_check.diagnosis.kind == Disagreement::transpose);
-  CHECK(contains(layout.message, "yours has shape (3, 4), the transpose of (4, 3)"));
   CHECK(contains(layout.message, "hand in its transpose"));
 }
 
