@@ -17,7 +17,6 @@
 #include <xtensor/xmath.hpp>
 
 #include "gradcheck.hpp"
-#include "op.hpp"
 
 namespace autodiff {
 
@@ -43,6 +42,12 @@ struct Comparison {
     return true;
   }
   bool is_zero(double yours) const { return std::abs(yours) <= kZero * atol; }
+  // Entries of the reference above this are used to fit factors (the others are near zero).
+  double significant() const {
+    double scale = 0;
+    for (double v : reference) scale = std::max(scale, std::abs(v));
+    return std::max(atol, kSignificant * scale);
+  }
 };
 
 std::string index_of(const Shape& shape, std::size_t flat) {
@@ -100,9 +105,7 @@ std::string factor_hint(double c) {
 // then agrees everywhere (0 when no such c).
 double fitted_factor(const Array<double>& yours, const Comparison& cmp) {
   const Array<double>& r = cmp.reference;
-  double scale = 0;
-  for (double v : r) scale = std::max(scale, std::abs(v));
-  const double floor = std::max(cmp.atol, kSignificant * scale);
+  const double floor = cmp.significant();
   double yr = 0, rr = 0;
   std::size_t fitted = 0;
   for (std::size_t j = 0; j < r.size(); ++j)
@@ -213,9 +216,7 @@ Diagnosis broadcast_term(const Array<double>& yours, const Comparison& cmp) {
 // q_max of it.
 Diagnosis elementwise_factor(const Array<double>& yours, std::size_t failing, const Comparison& cmp) {
   const Array<double>& r = cmp.reference;
-  double scale = 0;
-  for (double v : r) scale = std::max(scale, std::abs(v));
-  const double floor = std::max(cmp.atol, kSignificant * scale);
+  const double floor = cmp.significant();
   double low = std::numeric_limits<double>::infinity(), high = 0;
   int sign = 0;
   std::size_t fitted = 0;
