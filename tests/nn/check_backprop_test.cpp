@@ -130,6 +130,11 @@ TEST_CASE("check_backprop: a right backprop passes, every quantity of every laye
     CHECK(report.checks[i].tape_check.max_rel_error < 1e-7);  // relative to atol 1e-8 where entries are near 0
   }
   CHECK(contains(report.to_string(), "backprop check passed"));
+
+  Setup s;  // db as a (1, n_l) row, as NumPy's sum(axis=0, keepdims=True) gives it, is accepted too
+  std::vector<LayerBackprop> rows = hand_backprop(s, Plant::none);
+  for (auto& layer : rows) layer.db.reshape({1, layer.db.size()});
+  CHECK(check_backprop(s.model, mean_cross_entropy, s.batch, rows).passed);
 }
 
 TEST_CASE("check_backprop: a missing f'(z^l) is named at the first layer it breaks, BP2") {
