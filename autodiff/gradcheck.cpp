@@ -2,10 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iomanip>
-#include <ostream>
 #include <random>
-#include <sstream>
 
 #include "elementwise.hpp"
 #include "reduction.hpp"
@@ -28,43 +25,13 @@ double projected(const Variable<double>& y, const std::optional<Array<double>>& 
   return total;
 }
 
-std::string index_text(const Shape& shape, std::size_t flat) {
-  std::vector<std::size_t> index(shape.size());
-  for (std::size_t d = shape.size(); d-- > 0;) {
-    index[d] = flat % shape[d];
-    flat /= shape[d];
-  }
-  std::string text = "[";
-  for (std::size_t d = 0; d < index.size(); ++d) text += (d ? ", " : "") + std::to_string(index[d]);
-  return text + "]";
-}
-
 GradCheckReport compare(const std::vector<Array<double>>& inputs, const std::vector<Array<double>>& yours,
                         const std::vector<Array<double>>& numeric, const GradCheckOptions& options) {
   GradCheckReport report;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    InputCheck check;
-    check.name = i < options.input_names.size() ? options.input_names[i] : "input " + std::to_string(i);
-    check.shape = inputs[i].shape();
-    std::vector<GradientEntry> failing;
-    for (std::size_t j = 0; j < inputs[i].size(); ++j) {
-      const double a = yours[i].data()[j], n = numeric[i].data()[j];
-      const double error = std::abs(a - n);
-      const double rel = error / std::max({std::abs(a), std::abs(n), options.atol});
-      check.max_abs_error = std::max(check.max_abs_error, error);
-      check.max_rel_error = std::max(check.max_rel_error, rel);
-      if (!(error <= options.atol + options.rtol * std::abs(n))) {  // NaN fails too
-        ++check.failed_entries;
-        failing.push_back({j, index_text(check.shape, j), a, n, error});
-      }
-    }
-    std::sort(failing.begin(), failing.end(),
-              [](const GradientEntry& x, const GradientEntry& y) { return x.abs_error > y.abs_error; });
-    if (failing.size() > options.max_listed) failing.resize(options.max_listed);
-    check.worst = std::move(failing);
-    check.passed = check.failed_entries == 0;
-    report.passed = report.passed && check.passed;
-    report.inputs.push_back(std::move(check));
+    const std::string name = i < options.input_names.size() ? options.input_names[i] : "input " + std::to_string(i);
+    report.inputs.push_back(compare_gradient(name, yours[i], numeric[i], options));
+    report.passed = report.passed && report.inputs.back().passed;
   }
   return report;
 }
@@ -163,35 +130,16 @@ GradCheckReport check_gradients(const GradFunction& f, const std::vector<Array<d
   if (gradients.size() != inputs.size())
     throw ShapeError("check_gradients: " + std::to_string(gradients.size()) + " gradients for " +
                      std::to_string(inputs.size()) + " inputs");
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    if (gradients[i].shape() != inputs[i].shape())
-      throw ShapeError("check_gradients: gradient " + std::to_string(i) + " has shape " +
-                       autodiff::to_string(gradients[i].shape()) + ", its input " +
-                       autodiff::to_string(inputs[i].shape()));
-  return compare(inputs, gradients, numerical_gradients(f, inputs, options.eps), options);
-}
-
-std::ostream& operator<<(std::ostream& stream, const GradCheckReport& report) {
-  return stream << report.to_string();
-}
-
-std::string GradCheckReport::to_string() const {
-  const GradCheckReport& report = *this;
-  std::ostringstream out;  // formatting flags stay local to this stream
-  out << "gradient check " << (report.passed ? "passed" : "FAILED") << "\n";
-  out << "  " << std::left << std::setw(16) << "input" << std::setw(14) << "shape" << std::setw(14) << "max abs err"
-      << std::setw(14) << "max rel err" << "failed entries\n";
-  for (const auto& input : report.inputs) {
-    std::size_t count = 1;
-    for (auto d : input.shape) count *= d;
-    out << "  " << std::left << std::setw(16) << input.name << std::setw(14) << autodiff::to_string(input.shape)
-        << std::setw(14) << std::setprecision(3) << input.max_abs_error << std::setw(14) << input.max_rel_error
-        << input.failed_entries << " of " << count << "\n";
-    for (const auto& entry : input.worst)
-      out << "      " << input.name << entry.index << ": yours " << std::setprecision(8) << entry.yours
-          << ", finite differences " << entry.numeric << "\n";
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Shape& shape = inputs[i].shape();
+    if (gradients[i].shape() == shape) continue;
+    const bool transposed = shape.size() == 2 && gradients[i].shape() == Shape{shape[1], shape[0]};
+    throw ShapeError("check_gradients: gradient " + std::to_string(i) + " has shape " +
+                     autodiff::to_string(gradients[i].shape()) + ", its input " + autodiff::to_string(shape) +
+                     (transposed ? " (the transposed shape: hand in the transpose of yours, a gradient has its input's shape)"
+                                 : ""));
   }
-  return out.str();
+  return compare(inputs, gradients, numerical_gradients(f, inputs, options.eps), options);
 }
 
 }  // namespace autodiff

@@ -583,6 +583,9 @@ const std::vector<Misuse> catalogue = {
      [] { check_gradients([](const std::vector<V>& x) { return sum(x[0]); }, {m34, m34}, {m34}); }},
     {"check_gradients with a gradient of the wrong shape", Kind::shape, {"check_gradients", "(5,)", "(3, 4)"},
      [] { check_gradients([](const std::vector<V>& x) { return sum(x[0]); }, {m34}, {v5}); }},
+    {"check_gradients with a gradient of the transposed shape", Kind::shape,
+     {"check_gradients", "gradient 0 has shape (4, 3)", "its input (3, 4)", "the transposed shape"},
+     [] { check_gradients([](const std::vector<V>& x) { return sum(x[0]); }, {m34}, {Array<double>(xt::transpose(m34))}); }},
     // ---- anomaly mode names the op
     {"anomaly: log of a negative value in the forward pass", Kind::anomaly, {"anomaly", "forward", "log", "NaN"},
      [] {

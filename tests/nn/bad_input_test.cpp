@@ -258,6 +258,14 @@ void unchanged_on_throw(Opt& optimizer, const std::function<void()>& misuse) {
   }
 }
 
+// A backprop of the right shapes for the fixture's mlp {4, 5, 3} on its 12 samples (zeros: the rows
+// misuse its shapes), and the fixture's data as a batch.
+std::vector<LayerBackprop> zero_backprop() {
+  return {{A(xt::zeros<double>({12, 5})), A(xt::zeros<double>({4, 5})), A(xt::zeros<double>({5}))},
+          {A(xt::zeros<double>({12, 3})), A(xt::zeros<double>({5, 3})), A(xt::zeros<double>({3}))}};
+}
+Batch<double> batch_of(const World& w) { return {V(w.data.inputs), w.data.labels, V()}; }
+
 // ---- the catalogue ------------------------------------------------------------------------------
 
 std::vector<Row> catalogue() {
@@ -1358,6 +1366,56 @@ std::vector<Row> catalogue() {
       [](World& w) { predict(w.model, A::from_shape({3, 2})); });
   add("train", "predict on a 1-D array", THROWS(ShapeError), {"Linear(4 -> 5)", "(4,)"},
       [](World& w) { predict(w.model, A{1.0, 2.0, 3.0, 4.0}); });
+  // ---- check_backprop ----
+  add("gradcheck", "check_backprop with 1 LayerBackprop for 2 Linear layers", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "1 LayerBackprop given", "2 Linear layers of Sequential(3 layers)"}, [](World& w) {
+        std::vector<LayerBackprop> yours = zero_backprop();
+        yours.pop_back();
+        check_backprop(w.model, ce(), batch_of(w), yours);
+      });
+  add("gradcheck", "check_backprop with a delta of the wrong shape", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "layer 2's delta has shape (12, 4)", "(12, 3)"}, [](World& w) {
+        std::vector<LayerBackprop> yours = zero_backprop();
+        yours[1].delta = xt::zeros<double>({12, 4});
+        check_backprop(w.model, ce(), batch_of(w), yours);
+      });
+  add("gradcheck", "check_backprop with a dW of the wrong shape", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "layer 1's dW has shape (4, 4)", "(4, 5) (in, out", "(5, 4)"}, [](World& w) {
+        std::vector<LayerBackprop> yours = zero_backprop();
+        yours[0].dW = xt::zeros<double>({4, 4});
+        check_backprop(w.model, ce(), batch_of(w), yours);
+      });
+  add("gradcheck", "check_backprop with a db of the wrong shape", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "layer 1's db has shape (4,)", "(5,) or (1, 5)"}, [](World& w) {
+        std::vector<LayerBackprop> yours = zero_backprop();
+        yours[0].db = xt::zeros<double>({4});
+        check_backprop(w.model, ce(), batch_of(w), yours);
+      });
+  add("gradcheck", "check_backprop of a model with a BatchNorm1d", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "layer 1 of Sequential(3 layers), BatchNorm1d", "not a Linear"}, [](World& w) {
+        Sequential<double> model;
+        model.add(Linear<double>(4, 5)).add(BatchNorm1d<double>(5)).add(Linear<double>(5, 3));
+        check_backprop(model, ce(), batch_of(w), zero_backprop());
+      });
+  add("gradcheck", "check_backprop of a model without a Linear", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "Sequential(1 layers) has no Linear layer"}, [](World& w) {
+        Sequential<double> model;
+        model.add(Tanh<double>());
+        check_backprop(model, ce(), batch_of(w), {});
+      });
+  add("gradcheck", "check_backprop without a loss", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "no loss function"},
+      [](World& w) { check_backprop(w.model, LossFunction<double>(), batch_of(w), zero_backprop()); });
+  add("gradcheck", "check_backprop of a 1-D batch", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "inputs have shape (4,)", "one sample per row"}, [](World& w) {
+        check_backprop(w.model, ce(), {V(A{1.0, 2.0, 3.0, 4.0}), {0}, V()}, zero_backprop());
+      });
+  add("gradcheck", "check_backprop with a loss that is not one number", THROWS(std::invalid_argument),
+      {"nn::check_backprop", "the loss has shape (12, 3)", "one number"}, [](World& w) {
+        const LossFunction<double> logits = [](const V& out, const Batch<double>&) { return out; };
+        check_backprop(w.model, logits, batch_of(w), zero_backprop());
+      },
+      kRecords);
   return rows;
 }
 
@@ -1434,7 +1492,7 @@ TEST_CASE("the nn bad-input catalogue: every misuse throws the right error, name
     for (Mode mode : {Mode::plain, Mode::no_grad, Mode::anomaly})
       if (mode != Mode::no_grad || row.options.under_no_grad) run_row(row, mode);
   // every public nn family has rows
-  for (const char* family : {"module", "init", "loss", "optim", "schedule", "scheduler", "data", "io", "metrics", "train"}) {
+  for (const char* family : {"module", "init", "loss", "optim", "schedule", "scheduler", "data", "io", "metrics", "train", "gradcheck"}) {
     CAPTURE(family);
     CHECK(std::count_if(rows.begin(), rows.end(), [&](const Row& r) { return std::string(r.family) == family; }) >= 5);
   }
