@@ -289,7 +289,8 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
         stopped_by_callback = true;
         break;
       }
-      progress_bar.update(epoch, batches_done, epoch_samples, loss_total / double(batches_done));
+      const std::size_t ranks = sync ? sync->size() : 1;  // the bar shows all ranks' samples/s
+      progress_bar.update(epoch, batches_done, epoch_samples * ranks, loss_total / double(batches_done));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
