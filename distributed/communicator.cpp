@@ -92,7 +92,10 @@ std::vector<std::vector<double>> Communicator::gather(const std::vector<double>&
   std::vector<int> lengths(rank_ == root ? size_ : 0), offsets(lengths.size());
   check(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, at, comm_), "MPI_Gather");
   std::size_t total = 0;
-  for (std::size_t r = 0; r < lengths.size(); ++r) offsets[r] = count_of(total, "gather"), total += std::size_t(lengths[r]);
+  for (std::size_t r = 0; r < lengths.size(); ++r) {
+    offsets[r] = count_of(total, "gather");
+    total += std::size_t(lengths[r]);
+  }
   std::vector<double> all(total);
   check(MPI_Gatherv(mine.data(), length, MPI_DOUBLE, all.data(), lengths.data(), offsets.data(), MPI_DOUBLE, at,
                     comm_),

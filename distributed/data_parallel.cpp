@@ -120,7 +120,8 @@ DataParallel<T>::DataParallel(nn::Module<T>& model, const Communicator& comm, co
     : comm_(comm), state_(std::make_shared<State>()) {
   check_options(options);
   auto named = model.named_parameters();
-  if (named.empty()) throw std::invalid_argument("DataParallel: the model (" + model.describe() + ") has no parameters");
+  if (named.empty())
+    throw std::invalid_argument("DataParallel: the model (" + model.describe() + ") has no parameters");
   std::reverse(named.begin(), named.end());  // backward finishes the last layers first
   State& state = *state_;
   state.comm = comm.get();

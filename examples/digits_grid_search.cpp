@@ -134,7 +134,8 @@ Grid run_jobs(std::size_t count, std::size_t width, const Ranks& ranks,
   if (!ranks.world) return rows;
   std::vector<double> mine;
   for (std::size_t k = ranks.rank; k < count; k += ranks.size)
-    for (const Score& s : rows[k]) mine.insert(mine.end(), {s.train, s.validation, s.test, s.seconds, double(s.diverged)});
+    for (const Score& s : rows[k])
+      mine.insert(mine.end(), {s.train, s.validation, s.test, s.seconds, double(s.diverged)});
   const std::vector<std::vector<double>> by_rank = ranks.world->gather(mine);
   for (std::size_t r = 0; r < by_rank.size(); ++r) {
     const double* v = by_rank[r].data();

@@ -72,12 +72,13 @@ void check_fit(const Module<T>& model, const Optimizer<T>& optimizer, const Loss
 template <class T>
 double training_accuracy(Module<T>& model, const Dataset<T>& data, GradientSync* sync) {
   if (!sync) return accuracy(predict(model, data.inputs), data.labels);
-  const std::size_t n = data.size(), first = n * sync->rank() / sync->size(), end = n * (sync->rank() + 1) / sync->size();
+  const std::size_t n = data.size(), ranks = sync->size();
+  const std::size_t first = n * sync->rank() / ranks, end = n * (sync->rank() + 1) / ranks;
   std::vector<std::size_t> mine(end - first);
   std::iota(mine.begin(), mine.end(), first);
   const Dataset<T> part = data.subset(mine);
   const double correct = part.size() ? accuracy(predict(model, part.inputs), part.labels) * double(part.size()) : 0;
-  return std::round(sync->mean(correct) * double(sync->size())) / double(n);
+  return std::round(sync->mean(correct) * double(ranks)) / double(n);
 }
 
 // The loss must be one number that depends on something to train.
@@ -221,6 +222,7 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
   GradientSync* const sync = options.distributed;
   DataLoader<T> loader(std::move(train), options.batch_size, true, options.seed);
   if (sync) loader.shard(sync->rank(), sync->size());
+  const std::size_t ranks = sync ? sync->size() : 1;  // the progress bar counts all ranks' samples
   const std::size_t batches_per_epoch = loader.batches_per_epoch();
   check_scheduler(options, hooks, optimizer, batches_per_epoch);
   LRScheduler<T>* const scheduler = hooks.scheduler;
@@ -289,7 +291,6 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
         stopped_by_callback = true;
         break;
       }
-      const std::size_t ranks = sync ? sync->size() : 1;  // the bar shows all ranks' samples/s
       progress_bar.update(epoch, batches_done, epoch_samples * ranks, loss_total / double(batches_done));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -353,8 +354,8 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
           for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].data() = best_parameters[i];
         if (progress)
           *progress << "early stop: no improvement by " << options.tol << " for " << options.n_iter_no_change
-                            << " epochs; "
-                            << (restore ? "best parameters restored\n" : "no epoch had a score (NaN), parameters kept\n");
+                    << " epochs; "
+                    << (restore ? "best parameters restored\n" : "no epoch had a score (NaN), parameters kept\n");
         break;
       }
     }

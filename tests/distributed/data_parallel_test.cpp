@@ -89,7 +89,9 @@ void communication_overlaps_the_sweep(const distributed::Communicator& world) {
   const nn::Dataset<D> data = small_data();
   nn::Variable<D> hidden = model[1](model[0](nn::Variable<D>(data.inputs)));
   std::size_t started_when_the_sweep_reached_layer_1 = 0;
-  hidden.register_hook([&](const autodiff::Array<D>&) { started_when_the_sweep_reached_layer_1 = ddp.buckets_started(); });
+  hidden.register_hook([&](const autodiff::Array<D>&) {
+    started_when_the_sweep_reached_layer_1 = ddp.buckets_started();
+  });
   nn::cross_entropy(model[2](hidden), data.labels).backward();
   MPI_CHECK(started_when_the_sweep_reached_layer_1 == 2);  // the last Linear's bias and weight
   MPI_CHECK(ddp.buckets_started() == 4);

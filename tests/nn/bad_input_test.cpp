@@ -1002,8 +1002,8 @@ std::vector<Row> catalogue() {
       [](World& w) { w.data.subset({kMinusOne}); });
   add("data", "DataLoader with batch size 0", THROWS(std::invalid_argument), {"DataLoader", "batch size", "at least 1"},
       [](World& w) { DataLoader<double>(w.data, 0); });
-  add("data", "DataLoader::shard as rank 2 of 2", THROWS(std::invalid_argument), {"DataLoader::shard", "rank 2 of 2", "0..1"},
-      [](World& w) { DataLoader<double>(w.data, 4).shard(2, 2); });
+  add("data", "DataLoader::shard as rank 2 of 2", THROWS(std::invalid_argument),
+      {"DataLoader::shard", "rank 2 of 2", "0..1"}, [](World& w) { DataLoader<double>(w.data, 4).shard(2, 2); });
   add("data", "DataLoader::shard over 0 ranks", THROWS(std::invalid_argument), {"DataLoader::shard", "of 0 ranks"},
       [](World& w) { DataLoader<double>(w.data, 4).shard(0, 0); });
   add("data", "train_test_split with fraction 0", THROWS(std::invalid_argument), {"train_test_split", "(0, 1)", "got 0"},

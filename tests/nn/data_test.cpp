@@ -282,7 +282,7 @@ TEST_CASE("DataLoader without shuffling keeps the data order; a seed makes shuff
   CHECK_THROWS_AS(DataLoader<double>(data, 0), std::invalid_argument);
 }
 
-TEST_CASE("DataLoader::shard: rank r of n takes every n-th sample of the shared shuffle, padded as DistributedSampler") {
+TEST_CASE("DataLoader::shard: rank r of n takes every n-th sample of the shared shuffle, padded at the end") {
   const Dataset<double> data = numbered(24, by_three);
   DataLoader<double> whole(data, 6, true, 9), first(data, 3, true, 9), second(data, 3, true, 9);
   first.shard(0, 2);
