@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ostream>
 #include <sstream>
+#include <unordered_map>
 #include <utility>
 
 #include <xtensor/xio.hpp>
@@ -118,10 +119,12 @@ Variable<T>& Variable<T>::retain_grad() {
 }
 
 template <class T>
+bool& leaf_hooks_registered();  // below, with the sweep
+
+template <class T>
 Variable<T>& Variable<T>::register_hook(GradHook<T> hook) {
-  if (node().is_leaf())
-    throw GraphError("register_hook: this value is a leaf; read its grad() after backward()");
   node_->extra().hooks.push_back(std::move(hook));
+  if (node().is_leaf()) leaf_hooks_registered<T>() = true;  // sweeps on this thread count leaves' uses from now on
   return *this;
 }
 
@@ -173,6 +176,8 @@ struct Sweep {
   std::vector<Node<T>*> touched;     // every node given an adjoint
   std::vector<Node<T>*> swept;       // the nodes whose closures ran (released at the end)
   std::vector<const Node<T>*> kept;  // non-leaf targets: their adjoints outlive their closures
+  // Leaves with hooks: the uses left in this sweep (a hook fires when its leaf's count reaches 0).
+  std::unordered_map<const Node<T>*, std::size_t> hooked_leaf_uses;
 
   void reset(std::uint32_t new_id) {
     id = new_id;
@@ -181,6 +186,7 @@ struct Sweep {
     touched.clear();
     swept.clear();
     kept.clear();
+    hooked_leaf_uses.clear();
     op = nullptr;
   }
   const OpInfo* op = nullptr;       // whose closure is running, for messages
@@ -192,6 +198,17 @@ Sweep<T>*& current_sweep() {
   thread_local Sweep<T>* sweep = nullptr;
   return sweep;
 }
+
+}  // namespace
+
+// Whether a leaf on this thread was ever given a hook: only then do sweeps count leaves' uses.
+template <class T>
+bool& leaf_hooks_registered() {
+  thread_local bool registered = false;
+  return registered;
+}
+
+namespace {
 
 // Sweeps' bookkeeping kept between sweeps, so that a training step does not
 // reallocate its lists (one per nesting depth).
@@ -375,6 +392,54 @@ void mark_paths(const std::vector<NodePtr<T>>& outputs, std::uint32_t id) {
   }
 }
 
+// A leaf's gradient is complete in a sweep once every op on the swept graph that uses it
+// has run its closure: count those uses, for the leaves with hooks (DataParallel's
+// gradient hooks start communication there, while the sweep goes on).
+template <class T>
+void count_hooked_leaf_uses(Sweep<T>& sweep, const std::vector<NodePtr<T>>& roots) {
+  const std::uint32_t mark = ++sweep_counter;
+  std::vector<Node<T>*> stack;
+  for (const auto& root : roots)
+    if (root->visited != mark) root->visited = mark, stack.push_back(root.get());
+  while (!stack.empty()) {
+    Node<T>* node = stack.back();
+    stack.pop_back();
+    for (auto& input : node->inputs) {
+      if (!input->requires_grad) continue;
+      if (input->is_leaf() && input->extras && !input->extras->hooks.empty()) ++sweep.hooked_leaf_uses[input.get()];
+      if (input->visited != mark) input->visited = mark, stack.push_back(input.get());
+    }
+  }
+}
+
+constexpr std::size_t kHooksRan = std::size_t(-1);
+
+template <class T>
+void run_leaf_hooks(Sweep<T>& sweep, Node<T>& leaf) {
+  sweep.hooked_leaf_uses[&leaf] = kHooksRan;
+  for (auto& hook : leaf.extras->hooks) hook(leaf.adjoint->value);
+}
+
+// After `node`'s closure: the hooks of the leaves whose gradient it completed.
+template <class T>
+void leaf_uses_done(Sweep<T>& sweep, Node<T>& node) {
+  for (auto& input : node.inputs) {
+    auto found = sweep.hooked_leaf_uses.find(input.get());
+    if (found == sweep.hooked_leaf_uses.end() || found->second == kHooksRan) continue;
+    if (--found->second == 0 && input->adjoint) run_leaf_hooks(sweep, *input);
+  }
+}
+
+// At the end of the sweep, the hooked leaves still waiting (a use that passed no gradient, a root).
+template <class T>
+void remaining_leaf_hooks(Sweep<T>& sweep) {
+  for (Node<T>* node : sweep.touched)
+    if (node->is_leaf() && node->adjoint && node->extras && !node->extras->hooks.empty()) {
+      auto found = sweep.hooked_leaf_uses.find(node);
+      if (found == sweep.hooked_leaf_uses.end() || found->second != kHooksRan) run_leaf_hooks(sweep, *node);
+    }
+}
+
 struct SweepRequest {
   bool create_graph = false;
   bool retain_graph = false;
@@ -454,6 +519,8 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
     }
     mark_paths(roots, sweep.id);
   }
+  const bool leaf_hooks = !sweep.listener && leaf_hooks_registered<T>();  // a watched sweep runs no hooks
+  if (leaf_hooks) count_hooked_leaf_uses(sweep, roots);
   Sweep<T>* outer = current_sweep<T>();
   current_sweep<T>() = &sweep;
   const bool grad_mode_before = grad_enabled();
@@ -489,6 +556,7 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
       Backward<T> context(node, Variable<T>(node->adjoint), sweep.prune_id);
       node->backward(context);
       sweep.op = nullptr;
+      if (leaf_hooks) leaf_uses_done(sweep, *node);
       sweep.swept.push_back(node.get());
       // An intermediate's adjoint is spent: free it now (peak memory), unless it is asked for.
       if (std::find(sweep.kept.begin(), sweep.kept.end(), node.get()) == sweep.kept.end()) node->adjoint.reset();
@@ -497,6 +565,7 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
       throw GraphError(caller + ": " + std::to_string(sweep.pending) + " value(s) on the path from the output were "
                        "not recorded on this thread's tape: a graph cannot span two threads");
     if (printer) printer->finish();
+    if (leaf_hooks) remaining_leaf_hooks(sweep);
     on_done(sweep);
   } catch (...) {
     restore();

@@ -271,7 +271,7 @@ class Variable {
   // Keep dC/d(this) for a non-leaf value, e.g. to compare a layer's delta with
   // a hand-derived one.
   Variable& retain_grad();
-  // Call hook(dC/d(this)) once the sweep has finished this value's gradient.
+  // Call hook(dC/d(this)) once the sweep has finished it (for a leaf: this sweep's share, before grad() sums it).
   Variable& register_hook(GradHook<T> hook);
 
   // A new leaf with the same value that requires no gradient.

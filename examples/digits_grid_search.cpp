@@ -18,21 +18,29 @@
 // minibatch SGD, C = cross-entropy + lambda * sum of squared weights.
 //
 //   digits_grid_search [output directory] [--quick]
+//   mpirun -np 4 digits_grid_search --mpi [output directory] [--quick]
 //
 // Writes digits_grid_search.dat, .gp and (with gnuplot) .svg into the output
 // directory (default: the current directory). --quick: a 3x3 grid, few epochs.
+// --mpi (when wengert was built with MPI): the rows of the grid, and then the
+// six comparison runs, are dealt to the ranks (row i to rank i mod n); rank 0
+// gathers the scores and prints and draws exactly what the serial run does.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nn/nn.hpp>
+#ifdef WENGERT_WITH_MPI
+#include <distributed/distributed.hpp>
+#endif
 
 using T = float;
 
@@ -94,6 +102,53 @@ Score train_and_score(const Splits& data, const std::string& activation, const s
 }
 
 using Grid = std::vector<std::vector<Score>>;  // [eta index][lambda index]
+
+// Where the runs go: every run here, or run k on rank k mod n with --mpi.
+struct Ranks {
+  std::size_t rank = 0, size = 1;
+#ifdef WENGERT_WITH_MPI
+  const distributed::Communicator* world = nullptr;
+#endif
+  bool leader() const { return rank == 0; }
+};
+
+// Rank 0's choice of (eta, lambda) to every rank (for the runs that use it).
+void share_choice(std::size_t& eta_index, std::size_t& lambda_index, const Ranks& ranks) {
+#ifdef WENGERT_WITH_MPI
+  if (!ranks.world) return;
+  double choice[2] = {double(eta_index), double(lambda_index)};
+  ranks.world->broadcast(choice, 2);
+  eta_index = std::size_t(choice[0]), lambda_index = std::size_t(choice[1]);
+#else
+  (void)eta_index, (void)lambda_index, (void)ranks;
+#endif
+}
+
+// Jobs 0..count-1, each giving a row of `width` scores, job k on rank k mod n; rank 0
+// gets every row (the others only their own), sent over MPI as 5 numbers a score.
+Grid run_jobs(std::size_t count, std::size_t width, const Ranks& ranks,
+              const std::function<std::vector<Score>(std::size_t)>& job) {
+  Grid rows(count);
+  for (std::size_t k = ranks.rank; k < count; k += ranks.size) rows[k] = job(k);
+#ifdef WENGERT_WITH_MPI
+  if (!ranks.world) return rows;
+  std::vector<double> mine;
+  for (std::size_t k = ranks.rank; k < count; k += ranks.size)
+    for (const Score& s : rows[k])
+      mine.insert(mine.end(), {s.train, s.validation, s.test, s.seconds, double(s.diverged)});
+  const std::vector<std::vector<double>> by_rank = ranks.world->gather(mine);
+  for (std::size_t r = 0; r < by_rank.size(); ++r) {
+    const double* v = by_rank[r].data();
+    for (std::size_t k = r; k < count; k += ranks.size) {
+      rows[k].clear();
+      for (std::size_t j = 0; j < width; ++j, v += 5) rows[k].push_back(Score{v[0], v[1], v[2], v[3], v[4] != 0});
+    }
+  }
+#else
+  (void)width;
+#endif
+  return rows;
+}
 
 std::string short_number(double x) {
   char text[16];
@@ -162,14 +217,9 @@ void plot(const Grid& grid, const std::vector<double>& etas, const std::vector<d
     std::cout << "\nwrote " << stem << ".dat and .gp (install gnuplot to draw the heatmaps)\n";
 }
 
-int main(int argc, char** argv) {
-  std::string directory = ".";
-  bool quick = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else directory = argv[i];
-  }
-
+// The search; with --mpi on every rank, of which rank 0 alone prints, draws and
+// returns the verdict.
+int search(const std::string& directory, bool quick, const Ranks& ranks) {
   // The data as in examples/digits.cpp, then 20% of the training images held
   // out as validation data; the scaler sees only the part we fit on.
   nn::Dataset<T> digits = nn::load_digits<T>(WENGERT_DATA_DIR "/digits.csv.gz");
@@ -180,8 +230,9 @@ int main(int argc, char** argv) {
   data.train.inputs = scaler.fit_transform(train.inputs);
   data.validation.inputs = scaler.transform(validation.inputs);
   data.test.inputs = scaler.transform(test.inputs);
-  std::printf("digits: %zu images to fit on, %zu for validation, %zu for the test\n", data.train.size(),
-              data.validation.size(), data.test.size());
+  if (ranks.leader())
+    std::printf("digits: %zu images to fit on, %zu for validation, %zu for the test\n", data.train.size(),
+                data.validation.size(), data.test.size());
 
   // Log-spaced grids: the interesting values span orders of magnitude. The
   // cost is a SUM over 32 samples, so eta = 0.01 here is a step of 0.32 times
@@ -193,25 +244,43 @@ int main(int argc, char** argv) {
   const std::vector<double> lambdas = quick ? std::vector<double>{1e-4, 1e-2, 1}
                                             : std::vector<double>{1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1};
   const std::size_t epochs = quick ? 10 : 40;
-  std::printf("grid: %zu learning rates x %zu L2 strengths, %zu epochs each\n", etas.size(), lambdas.size(), epochs);
+  if (ranks.leader())
+    std::printf("grid: %zu learning rates x %zu L2 strengths, %zu epochs each%s\n", etas.size(), lambdas.size(),
+                epochs, ranks.size > 1 ? (", rows dealt to " + std::to_string(ranks.size) + " ranks").c_str() : "");
 
-  Grid grid(etas.size(), std::vector<Score>(lambdas.size()));
   const auto start = std::chrono::steady_clock::now();
-  std::size_t best_eta = 0, best_lambda = 0;
-  for (std::size_t i = 0; i < etas.size(); ++i)
-    for (std::size_t j = 0; j < lambdas.size(); ++j) {
-      grid[i][j] = train_and_score(data, "sigmoid", "sgd", etas[i], lambdas[j], epochs);
-      // Ties keep the first pair found (the smaller eta, then the smaller lambda).
-      if (grid[i][j].validation > grid[best_eta][best_lambda].validation) best_eta = i, best_lambda = j;
-    }
+  const Grid grid = run_jobs(etas.size(), lambdas.size(), ranks, [&](std::size_t i) {
+    std::vector<Score> row;
+    for (double lambda : lambdas) row.push_back(train_and_score(data, "sigmoid", "sgd", etas[i], lambda, epochs));
+    return row;
+  });
   const double grid_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::size_t best_eta = 0, best_lambda = 0;
+  if (ranks.leader())
+    for (std::size_t i = 0; i < etas.size(); ++i)
+      for (std::size_t j = 0; j < lambdas.size(); ++j)  // ties keep the first pair (smaller eta, then lambda)
+        if (grid[i][j].validation > grid[best_eta][best_lambda].validation) best_eta = i, best_lambda = j;
+  share_choice(best_eta, best_lambda, ranks);
+  const double eta = etas[best_eta], lambda = lambdas[best_lambda];
+
+  // Same network, other hidden activations and optimizer. SGD keeps the chosen
+  // (eta, lambda); Adam divides each step by a running RMS of the gradient
+  // (so the SUM over the batch does not scale its step) and uses its usual
+  // rate 1e-3, with the chosen lambda.
+  const char* const optimizers[] = {"sgd", "adam"};
+  const char* const activations[] = {"sigmoid", "relu", "elu"};
+  const Grid others = run_jobs(6, 1, ranks, [&](std::size_t k) {
+    const bool adam = k >= 3;
+    const double rate = adam ? 1e-3 : eta;
+    return std::vector<Score>{train_and_score(data, activations[k % 3], optimizers[k / 3], rate, lambda, epochs)};
+  });
+  if (!ranks.leader()) return 0;
 
   print_table("train accuracy", &Score::train, grid, etas, lambdas);
   print_table("validation accuracy", &Score::validation, grid, etas, lambdas);
   print_table("test accuracy", &Score::test, grid, etas, lambdas);
   std::printf("\n%zu runs in %.1f s\n", etas.size() * lambdas.size(), grid_seconds);
 
-  const double eta = etas[best_eta], lambda = lambdas[best_lambda];
   const Score& best = grid[best_eta][best_lambda];
   std::printf("best by validation accuracy: eta = %g, lambda = %g: validation %.4f, test %.4f\n", eta, lambda,
               best.validation, best.test);
@@ -222,20 +291,13 @@ int main(int argc, char** argv) {
               best_test_anywhere);
   plot(grid, etas, lambdas, best_eta, best_lambda, directory);
 
-  // Same network, other hidden activations and optimizer. SGD keeps the chosen
-  // (eta, lambda); Adam divides each step by a running RMS of the gradient
-  // (so the SUM over the batch does not scale its step) and uses its usual
-  // rate 1e-3, with the chosen lambda.
   std::printf("\nthe chosen lambda = %g, %zu epochs; SGD with eta = %g, Adam with lr = 0.001\n", lambda, epochs, eta);
   std::printf("%-9s %-10s %-6s %10s %10s %9s\n", "hidden", "init", "optim", "val acc", "test acc", "time (s)");
-  for (const char* optimizer : {"sgd", "adam"})
-    for (const char* activation : {"sigmoid", "relu", "elu"}) {
-      const double rate = std::strcmp(optimizer, "adam") == 0 ? 1e-3 : eta;
-      const Score score = train_and_score(data, activation, optimizer, rate, lambda, epochs);
-      std::printf("%-9s %-10s %-6s %10.4f %10.4f %9.2f%s\n", activation,
-                  std::strcmp(activation, "sigmoid") == 0 ? "Xavier" : "He", optimizer, score.validation, score.test,
-                  score.seconds, score.diverged ? "  (diverged)" : "");
-    }
+  for (std::size_t k = 0; k < 6; ++k) {
+    const Score& score = others[k][0];
+    std::printf("%-9s %-10s %-6s %10.4f %10.4f %9.2f%s\n", activations[k % 3], k % 3 == 0 ? "Xavier" : "He",
+                optimizers[k / 3], score.validation, score.test, score.seconds, score.diverged ? "  (diverged)" : "");
+  }
 
   // The assertion of the test: the search found a good network, and the
   // picture makes sense (the smallest learning rate is clearly worse).
@@ -245,4 +307,25 @@ int main(int argc, char** argv) {
   std::printf("\nsmallest eta = %g reaches at most %.4f test accuracy; chosen: %.4f -> %s\n", etas[0],
               smallest_eta_best, best.test, ok ? "as expected" : "UNEXPECTED");
   return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  std::string directory = ".";
+  bool quick = false, mpi = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--mpi") == 0) mpi = true;
+    else directory = argv[i];
+  }
+  if (!mpi) return search(directory, quick, Ranks{});
+#ifdef WENGERT_WITH_MPI
+  return distributed::run(argc, argv, [&](const distributed::Communicator& world) {
+    Ranks ranks{world.rank(), world.size(), &world};
+    return search(directory, quick, ranks);
+  });
+#else
+  std::fprintf(stderr, "digits_grid_search: --mpi needs wengert built with MPI (Debian: libopenmpi-dev openmpi-bin, "
+                       "then configure again)\n");
+  return 2;
+#endif
 }

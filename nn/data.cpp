@@ -158,18 +158,41 @@ DataLoader<T>::DataLoader(Dataset<T> data, std::size_t batch_size, bool shuffle,
 }
 
 template <class T>
+DataLoader<T>& DataLoader<T>::shard(std::size_t rank, std::size_t ranks) {
+  const std::string which =
+      "DataLoader::shard: rank " + std::to_string(rank) + " of " + std::to_string(ranks) + " ranks";
+  if (ranks == 0) throw std::invalid_argument(which + "; there must be at least 1 rank");
+  if (rank >= ranks) throw std::invalid_argument(which + "; a rank must be in 0.." + std::to_string(ranks - 1));
+  if (data_.size() == 0)
+    throw std::invalid_argument("DataLoader::shard: the data set is empty; there is nothing to shard");
+  rank_ = rank;
+  ranks_ = ranks;
+  return *this;
+}
+
+template <class T>
+std::size_t DataLoader<T>::samples_per_epoch() const {
+  return data_.size() / ranks_ + (data_.size() % ranks_ != 0);
+}
+
+template <class T>
 std::size_t DataLoader<T>::batches_per_epoch() const {
-  return data_.size() / batch_size_ + (data_.size() % batch_size_ != 0);  // ceil, without overflow
+  const std::size_t samples = samples_per_epoch();
+  return samples / batch_size_ + (samples % batch_size_ != 0);  // ceil, without overflow
 }
 
 template <class T>
 std::vector<Batch<T>> DataLoader<T>::epoch() {
   if (shuffle_) std::shuffle(order_.begin(), order_.end(), engine_);
   ++epochs_;
+  std::vector<std::size_t> mine;  // this rank's part of the order: every ranks_-th, padded from the start
+  mine.reserve(samples_per_epoch());
+  for (std::size_t k = 0; k < samples_per_epoch(); ++k) mine.push_back(order_[(rank_ + k * ranks_) % order_.size()]);
   std::vector<Batch<T>> batches;
-  for (std::size_t start = 0; start < order_.size(); start += batch_size_) {
-    const std::vector<std::size_t> indices(order_.begin() + static_cast<std::ptrdiff_t>(start),
-                                           order_.begin() + static_cast<std::ptrdiff_t>(std::min(start + batch_size_, order_.size())));
+  for (std::size_t start = 0; start < mine.size(); start += batch_size_) {
+    const auto end = std::min(start + batch_size_, mine.size());
+    const std::vector<std::size_t> indices(mine.begin() + static_cast<std::ptrdiff_t>(start),
+                                           mine.begin() + static_cast<std::ptrdiff_t>(end));
     Dataset<T> part = data_.subset(indices);
     Batch<T> batch{Variable<T>(std::move(part.inputs)), std::move(part.labels), Variable<T>(std::move(part.targets))};
     batches.push_back(std::move(batch));

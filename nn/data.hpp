@@ -78,6 +78,14 @@ class DataLoader {
   std::size_t batches_per_epoch() const;
   std::size_t batch_size() const { return batch_size_; }
   const Dataset<T>& data() const { return data_; }
+  // Data-parallel training (PyTorch's DistributedSampler): rank r of n takes samples
+  // r, r + n, r + 2n, ... of each epoch's order, which every rank shuffles alike (same
+  // seed). Padded as DistributedSampler's default: when n does not divide the samples,
+  // the order's first ones are taken again, so every rank has ceil(N / n) samples and as
+  // many batches. Together the ranks' batch k is the unsharded loader's batch k with
+  // n times the batch size (when n divides N).
+  DataLoader& shard(std::size_t rank, std::size_t ranks);
+  std::size_t samples_per_epoch() const;  // this rank's (all of them without shard)
 
   // ---- state (nn/state.hpp), to resume a run at an epoch boundary ----
   std::size_t epochs() const { return epochs_; }  // epoch() calls so far
@@ -95,6 +103,7 @@ class DataLoader {
   Engine engine_;
   std::vector<std::size_t> order_;
   std::size_t epochs_ = 0;
+  std::size_t rank_ = 0, ranks_ = 1;
 };
 
 // The 8x8 digits of the lecture: 1797 samples of 64 pixels (0..16) and a label.

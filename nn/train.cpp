@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -51,6 +52,9 @@ void check_fit(const Module<T>& model, const Optimizer<T>& optimizer, const Loss
   detail::require_at_least("fit", "tol", options.tol, 0);
   if (options.early_stopping && options.n_iter_no_change == 0)
     throw std::invalid_argument("fit: n_iter_no_change 0 must be at least 1 with early_stopping");
+  if (const GradientSync* sync = options.distributed; sync && (sync->size() == 0 || sync->rank() >= sync->size()))
+    throw std::invalid_argument("fit: FitOptions::distributed is rank " + std::to_string(sync->rank()) + " of " +
+                                std::to_string(sync->size()) + " ranks; a rank must be below the number of ranks");
   const auto parameters = model.parameters();
   const bool shared = std::any_of(optimizer.parameters().begin(), optimizer.parameters().end(), [&](const auto& p) {
     return std::any_of(parameters.begin(), parameters.end(),
@@ -61,6 +65,20 @@ void check_fit(const Module<T>& model, const Optimizer<T>& optimizer, const Loss
                                 std::to_string(optimizer.parameters().size()) +
                                 " parameters) updates none of the model's " + std::to_string(parameters.size()) +
                                 " parameters; build it from model.parameters()");
+}
+
+// The accuracy on the training data; with data-parallel training each rank scores
+// its n-th of the samples and the ranks add up their counts of correct ones.
+template <class T>
+double training_accuracy(Module<T>& model, const Dataset<T>& data, GradientSync* sync) {
+  if (!sync) return accuracy(predict(model, data.inputs), data.labels);
+  const std::size_t n = data.size(), ranks = sync->size();
+  const std::size_t first = n * sync->rank() / ranks, end = n * (sync->rank() + 1) / ranks;
+  std::vector<std::size_t> mine(end - first);
+  std::iota(mine.begin(), mine.end(), first);
+  const Dataset<T> part = data.subset(mine);
+  const double correct = part.size() ? accuracy(predict(model, part.inputs), part.labels) * double(part.size()) : 0;
+  return std::round(sync->mean(correct) * double(ranks)) / double(n);
 }
 
 // The loss must be one number that depends on something to train.
@@ -201,14 +219,18 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
                                   " cannot be held out: " + e.what());
     }
   }
-  const std::size_t batches_per_epoch = (train.size() + options.batch_size - 1) / options.batch_size;
+  GradientSync* const sync = options.distributed;
+  DataLoader<T> loader(std::move(train), options.batch_size, true, options.seed);
+  if (sync) loader.shard(sync->rank(), sync->size());
+  const std::size_t ranks = sync ? sync->size() : 1;  // the progress bar counts all ranks' samples
+  const std::size_t batches_per_epoch = loader.batches_per_epoch();
   check_scheduler(options, hooks, optimizer, batches_per_epoch);
   LRScheduler<T>* const scheduler = hooks.scheduler;
-  if (options.early_stopping && classification && validation.size() == 0 && options.progress)
-    *options.progress << "early stopping monitors the training loss (no validation_fraction)\n";
+  std::ostream* const progress = sync && sync->rank() != 0 ? nullptr : options.progress;  // rank 0 speaks
+  if (options.early_stopping && classification && validation.size() == 0 && progress)
+    *progress << "early stopping monitors the training loss (no validation_fraction)\n";
 
   ModeScope<T> training(model, true);  // dropout on in the loop (predict() turns it off for the accuracies)
-  DataLoader<T> loader(std::move(train), options.batch_size, true, options.seed);
   const std::vector<Variable<T>> weights = model.weights();
   const double initial_rate = optimizer.learning_rate();
   std::vector<double> initial_group_rates;  // the schedule moves group 0; the others keep their ratio to it
@@ -217,9 +239,9 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
   double best_score = -std::numeric_limits<double>::infinity();
   std::size_t epochs_without_improvement = 0, samples_seen = 0;
   std::vector<Array<T>> best_parameters;
-  const bool bar = options.progress && (options.progress_bar == FitOptions::Bar::always ||
-                                        (options.progress_bar == FitOptions::Bar::automatic && is_terminal(options.progress)));
-  ProgressBar progress_bar(bar ? options.progress : nullptr, options.epochs, batches_per_epoch);
+  const bool bar = progress && (options.progress_bar == FitOptions::Bar::always ||
+                                (options.progress_bar == FitOptions::Bar::automatic && is_terminal(progress)));
+  ProgressBar progress_bar(bar ? progress : nullptr, options.epochs, batches_per_epoch);
 
   FitState<T> state{model, optimizer, scheduler, history, 0, options.epochs, 0, batches_per_epoch, 0, nan,
                     optimizer.learning_rate()};
@@ -228,10 +250,9 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
     for (const auto& callback : hooks.callbacks) ((*callback).*event)(state);
     if (functions)
       for (const auto& function : *functions) function(state);
-    return state.stop;
+    return sync ? sync->any(state.stop) : state.stop;  // all ranks stop together
   };
-  call(&Callback<T>::on_train_begin, nullptr);
-  bool stopped_by_callback = state.stop;
+  bool stopped_by_callback = call(&Callback<T>::on_train_begin, nullptr);
 
   for (std::size_t epoch = 1; epoch <= options.epochs && !stopped_by_callback; ++epoch) {
     state.epoch = epoch;
@@ -251,9 +272,10 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       check_cost(cost);
       if (options.l2 > 0) cost = cost + l2_penalty(weights, T(options.l2));
       cost.backward();
+      if (sync) sync->synchronize();  // the gradients are the mean over the ranks' batches now
       last_rate = optimizer.learning_rate();
       optimizer.step();
-      const double batch_loss = double(cost.item());
+      const double batch_loss = sync ? sync->mean(double(cost.item())) : double(cost.item());
       loss_total += batch_loss;
       ++batches_done;
       samples_seen += batch.inputs.shape()[0];
@@ -269,13 +291,13 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
         stopped_by_callback = true;
         break;
       }
-      progress_bar.update(epoch, batches_done, epoch_samples, loss_total / double(batches_done));
+      progress_bar.update(epoch, batches_done, epoch_samples * ranks, loss_total / double(batches_done));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     EpochRecord record{epoch, loss_total / double(batches_done), nan, nan, last_rate, seconds};
     record.batches = batches_done;
-    if (classification) record.train_accuracy = accuracy(predict(model, loader.data().inputs), loader.data().labels);
+    if (classification) record.train_accuracy = training_accuracy(model, loader.data(), sync);
     if (validation.size() > 0) {
       const Array<T> output = predict(model, validation.inputs);
       if (classification) record.validation_accuracy = accuracy(output, validation.labels);
@@ -284,7 +306,7 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       record.validation_loss = double(loss(Variable<T>(output), all).item());
     }
     history.epochs.push_back(record);
-    if (options.progress) {
+    if (progress) {
       // Only the figures this run has: no accuracies for regression, no val acc without validation data.
       std::string line = format("epoch %4zu  loss %.5f", epoch, record.loss);
       if (classification) line += format("  train acc %.4f", record.train_accuracy);
@@ -294,7 +316,7 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
       if (bar)
         progress_bar.finish(line);
       else
-        *options.progress << line;
+        *progress << line;
     }
     if (options.schedule) {
       const double rate =
@@ -330,17 +352,17 @@ History fit(Module<T>& model, Optimizer<T>& optimizer, const std::common_type_t<
         auto parameters = model.parameters();
         if (restore)
           for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].data() = best_parameters[i];
-        if (options.progress)
-          *options.progress << "early stop: no improvement by " << options.tol << " for " << options.n_iter_no_change
-                            << " epochs; "
-                            << (restore ? "best parameters restored\n" : "no epoch had a score (NaN), parameters kept\n");
+        if (progress)
+          *progress << "early stop: no improvement by " << options.tol << " for " << options.n_iter_no_change
+                    << " epochs; "
+                    << (restore ? "best parameters restored\n" : "no epoch had a score (NaN), parameters kept\n");
         break;
       }
     }
   }
   if (stopped_by_callback) {
     history.stopped_early = history.stopped_by_callback = true;
-    if (options.progress) *options.progress << "stopped by a callback\n";
+    if (progress) *progress << "stopped by a callback\n";
   }
   call(&Callback<T>::on_train_end, nullptr);
   return history;

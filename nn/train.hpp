@@ -21,6 +21,25 @@ namespace nn {
 template <class T>
 using LossFunction = std::function<Variable<T>(const Variable<T>& output, const Batch<T>& batch)>;
 
+// Data-parallel training (PyTorch's DistributedDataParallel): one model per process
+// ("rank"), each training on its own part of every epoch. distributed::DataParallel
+// implements it over MPI; nn itself knows no MPI. With FitOptions::distributed, fit
+// gives rank r of n every n-th sample of each shuffled epoch (DataLoader::shard),
+// calls synchronize() between backward() and the optimizer step, prints on rank 0
+// only, and reports every loss as the mean over the ranks.
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  virtual std::size_t rank() const = 0;
+  virtual std::size_t size() const = 0;
+  // After backward(): wait until every gradient is the mean over the ranks.
+  virtual void synchronize() = 0;
+  // The mean over the ranks of a number each has (a loss), the same on every rank.
+  virtual double mean(double local) = 0;
+  // True on every rank when it is true on any (a callback's stop).
+  virtual bool any(bool local) = 0;
+};
+
 struct FitOptions {
   std::size_t epochs = 100;
   std::size_t batch_size = 32;
@@ -37,6 +56,9 @@ struct FitOptions {
   // epoch runs, when `progress` is std::cout, std::cerr or std::clog and that is a
   // terminal (automatic); always or never on request. The epoch line replaces it.
   enum class Bar { automatic, always, never } progress_bar = Bar::automatic;
+  // Data-parallel training (see GradientSync): batch_size is then each rank's, and the
+  // ranks must run fit with the same options and data (the seed shards them alike).
+  GradientSync* distributed = nullptr;
 };
 
 struct EpochRecord {

@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(cmake make g++ libxtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev doctest-dev
           libbenchmark-dev graphviz gnuplot-nox dataset-fashion-mnist zlib1g-dev
           libzip-dev      # nn's .npz checkpoints
+          libopenmpi-dev openmpi-bin  # wengert::mpi (distributed/) and its mpirun tests
           chromium        # tests only: the tape viewer in a real browser (tests/autodiff/html_browser_test.cpp)
           python3-numpy)  # tests only: numpy.load reads a checkpoint (tests/nn/checkpoint_test.cpp)
 missing=()

@@ -490,8 +490,6 @@ const std::vector<Misuse> catalogue = {
     {"data() of an op's result", Kind::graph, {"data()", "leaves", "tanh"}, [] { tanh(leaf(m34)).data(); }},
     {"set_requires_grad of an op's result", Kind::graph, {"set_requires_grad", "leaves"},
      [] { tanh(leaf(m34)).set_requires_grad(false); }},
-    {"register_hook on a leaf", Kind::graph, {"register_hook", "leaf"},
-     [] { leaf(m34).register_hook([](const Array<double>&) {}); }},
     {"value() of an empty Variable", Kind::graph, {"empty Variable"}, [] { V().value(); }},
     {"an op on an empty Variable", Kind::graph, {"empty Variable"}, [] { tanh(V()); }},
     // ---- backward

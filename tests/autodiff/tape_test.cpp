@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <autodiff/autodiff.hpp>
+#include <xtensor/xtensor.hpp>
 
 #include "test_util.hpp"
 
@@ -162,7 +163,39 @@ TEST_CASE("a hook sees the gradient of an intermediate value") {
   h.register_hook([&](const Array<double>& g) { seen = g; });
   sum(h * h).backward();  // dC/dh = 2h
   CHECK(seen == Array<double>{4.0, 8.0});
-  CHECK_THROWS_AS(x.register_hook([](const Array<double>&) {}), GraphError);
+}
+
+// PyTorch's hook on a leaf (DataParallel starts a bucket's all-reduce from it): called
+// once per sweep with the leaf's complete gradient of that sweep, as soon as the last
+// op using the leaf has run its closure, before grad() has summed it.
+TEST_CASE("a leaf's hook fires once its gradient is complete, before the sweep reaches earlier ops") {
+  V w1(xt::xtensor<double, 2>{{0.5, -1.0}, {2.0, 0.25}}, true), w2(xt::xtensor<double, 2>{{1.5}, {-0.5}}, true);
+  V x(xt::xtensor<double, 2>{{1.0, 2.0}});
+  std::vector<std::string> events;
+  Array<double> seen_w1, seen_w2;
+  std::vector<bool> w2_had_grad_in_hook;  // grad() adds the sweep's share only at its end
+  Array<double> w2_grad_in_hook;
+  w1.register_hook([&](const Array<double>& g) { events.push_back("w1"); seen_w1 = g; });
+  w2.register_hook([&](const Array<double>& g) {
+    events.push_back("w2");
+    seen_w2 = g;
+    w2_had_grad_in_hook.push_back(w2.has_grad());
+    if (w2.has_grad()) w2_grad_in_hook = w2.grad();
+  });
+  V h = tanh(matmul(x, w1));
+  h.register_hook([&](const Array<double>&) { events.push_back("h"); });
+  V cost = sum(square(matmul(h, w2)) + matmul(h, w2));  // w2 used twice: one call, with both shares
+  cost.backward();
+  CHECK(events == std::vector<std::string>{"w2", "h", "w1"});  // w2 is done before the sweep reaches tanh
+  CHECK(seen_w2 == w2.grad());
+  CHECK(seen_w1 == w1.grad());
+  const Array<double> first = w2.grad();
+  sum(matmul(tanh(matmul(x, w1)), w2)).backward();  // a second sweep: the hooks see its share, not the sum
+  CHECK(events.size() == 5);  // w2, w1 (h belonged to the first graph)
+  CHECK(xt::allclose(w2.grad(), first + seen_w2));
+  CHECK_FALSE(xt::allclose(seen_w2, first));
+  CHECK(w2_had_grad_in_hook == std::vector<bool>{false, true});
+  CHECK(w2_grad_in_hook == first);  // in the second sweep: still only the first sweep's
 }
 
 TEST_CASE("backward from a leaf seeds the leaf itself") {

@@ -1010,6 +1010,10 @@ std::vector<Row> catalogue() {
       [](World& w) { w.data.subset({kMinusOne}); });
   add("data", "DataLoader with batch size 0", THROWS(std::invalid_argument), {"DataLoader", "batch size", "at least 1"},
       [](World& w) { DataLoader<double>(w.data, 0); });
+  add("data", "DataLoader::shard as rank 2 of 2", THROWS(std::invalid_argument),
+      {"DataLoader::shard", "rank 2 of 2", "0..1"}, [](World& w) { DataLoader<double>(w.data, 4).shard(2, 2); });
+  add("data", "DataLoader::shard over 0 ranks", THROWS(std::invalid_argument), {"DataLoader::shard", "of 0 ranks"},
+      [](World& w) { DataLoader<double>(w.data, 4).shard(0, 0); });
   add("data", "train_test_split with fraction 0", THROWS(std::invalid_argument), {"train_test_split", "(0, 1)", "got 0"},
       [](World& w) { train_test_split(w.data, 0.0); });
   add("data", "train_test_split with fraction 1.5", THROWS(std::invalid_argument), {"train_test_split", "got 1.5"},
@@ -1281,6 +1285,19 @@ std::vector<Row> catalogue() {
         Dataset<double> d = w.data;
         d.labels.pop_back();
         fit(w.model, *w.optimizer, ce(), d, quiet());
+      });
+  add("train", "fit with FitOptions::distributed as rank 3 of 2", THROWS(std::invalid_argument),
+      {"fit", "FitOptions::distributed", "rank 3 of 2"}, [](World& w) {
+        struct BadRank : GradientSync {
+          std::size_t rank() const override { return 3; }
+          std::size_t size() const override { return 2; }
+          void synchronize() override {}
+          double mean(double x) override { return x; }
+          bool any(bool x) override { return x; }
+        } sync;
+        FitOptions options = quiet();
+        options.distributed = &sync;
+        fit(w.model, *w.optimizer, ce(), w.data, options);
       });
   add("train", "fit with batch_size 0", THROWS(std::invalid_argument), {"fit", "batch_size 0"}, [](World& w) {
     FitOptions options = quiet();

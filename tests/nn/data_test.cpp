@@ -282,6 +282,42 @@ TEST_CASE("DataLoader without shuffling keeps the data order; a seed makes shuff
   CHECK_THROWS_AS(DataLoader<double>(data, 0), std::invalid_argument);
 }
 
+TEST_CASE("DataLoader::shard: rank r of n takes every n-th sample of the shared shuffle, padded at the end") {
+  const Dataset<double> data = numbered(24, by_three);
+  DataLoader<double> whole(data, 6, true, 9), first(data, 3, true, 9), second(data, 3, true, 9);
+  first.shard(0, 2);
+  second.shard(1, 2);
+  CHECK(first.samples_per_epoch() == 12);
+  CHECK(first.batches_per_epoch() == 4);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    const auto all = whole.epoch(), mine = first.epoch(), theirs = second.epoch();
+    REQUIRE(mine.size() == all.size());
+    REQUIRE(theirs.size() == all.size());
+    for (std::size_t k = 0; k < all.size(); ++k)  // together the ranks' batch k is the whole loader's
+      for (std::size_t j = 0; j < 3; ++j) {
+        CHECK(mine[k].inputs.value()(j, 0) == all[k].inputs.value()(2 * j, 0));
+        CHECK(theirs[k].inputs.value()(j, 0) == all[k].inputs.value()(2 * j + 1, 0));
+        CHECK(theirs[k].labels[j] == all[k].labels[2 * j + 1]);
+      }
+  }
+  // 23 samples over 3 ranks: 8 each, the 24th slot is the epoch's first sample again.
+  const Dataset<double> odd = numbered(23, by_three);
+  std::vector<std::size_t> seen;
+  for (std::size_t rank = 0; rank < 3; ++rank) {
+    DataLoader<double> loader(odd, 5, true, 4);
+    loader.shard(rank, 3);
+    CHECK(loader.samples_per_epoch() == 8);
+    CHECK(loader.batches_per_epoch() == 2);
+    for (const auto& batch : loader.epoch())
+      for (std::size_t j = 0; j < batch.labels.size(); ++j) seen.push_back(std::size_t(batch.inputs.value()(j, 0)));
+  }
+  REQUIRE(seen.size() == 24);
+  std::sort(seen.begin(), seen.end());
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) != seen.end());  // one sample twice (the padding)
+  seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+  CHECK(seen.size() == 23);  // and every sample at least once
+}
+
 TEST_CASE("load_digits reads the lecture's 1797 digits: 64 pixels in 0..16 and a label 0..9") {
   const Dataset<double> digits = load_digits<double>(WENGERT_DATA_DIR "/digits.csv.gz");
   REQUIRE(digits.size() == 1797);

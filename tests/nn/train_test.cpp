@@ -395,3 +395,46 @@ TEST_CASE("fit records the validation loss per epoch (NaN without validation dat
   const History without = fit(model, optimizer, classify, data, quiet(1, 8));
   CHECK(std::isnan(without.epochs[0].validation_loss));
 }
+
+namespace {
+// A stand-in for distributed::DataParallel: rank 1 of 3, counting fit's calls. Its
+// "mean over the ranks" doubles the number, so that the test sees fit report it.
+class RecordingSync : public GradientSync {
+ public:
+  std::size_t rank() const override { return 1; }
+  std::size_t size() const override { return 3; }
+  void synchronize() override { ++synchronized; }
+  double mean(double local) override {
+    ++means;
+    return 2 * local;
+  }
+  bool any(bool local) override { return local; }
+  std::size_t synchronized = 0, means = 0;
+};
+}  // namespace
+
+TEST_CASE("fit with FitOptions::distributed trains on its rank's shard, syncs every step and stays quiet off rank 0") {
+  manual_seed(5);
+  Dataset<float> data = blobs(10, 6);  // 30 samples: rank 1 of 3 takes 10 of them, 3 batches of 4
+  Sequential<float> model = mlp<float>({2, 4, 3}, Tanh<float>());
+  SGD<float> optimizer(model.parameters(), 0.1);
+  RecordingSync sync;
+  std::ostringstream out;
+  FitOptions options;
+  options.epochs = 2;
+  options.batch_size = 4;
+  options.progress = &out;
+  options.distributed = &sync;
+  std::vector<double> local_losses;
+  const History history = fit(model, optimizer, [&](auto& logits, auto& batch) {
+    auto cost = cross_entropy(logits, batch.labels);
+    local_losses.push_back(double(cost.item()));
+    return cost;
+  }, data, options);
+  CHECK(history.batch_losses.size() == 6);
+  CHECK(sync.synchronized == 6);  // once per step, between backward and the optimizer's step
+  CHECK(out.str().empty());       // only rank 0 prints
+  for (std::size_t k = 0; k < 6; ++k) CHECK(history.batch_losses[k] == doctest::Approx(2 * local_losses[k]));
+  CHECK(history.epochs[0].loss == doctest::Approx((history.batch_losses[0] + history.batch_losses[1] +
+                                                   history.batch_losses[2]) / 3));
+}
