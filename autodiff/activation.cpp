@@ -79,7 +79,7 @@ Variable<T> relu(const Variable<T>& x) {
 // relu'' = 0 everywhere (at 0 too; relu'(0) = 0, leaky_relu'(0) = alpha, as PyTorch).
 template <class T>
 Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x, T alpha) {
-  static const OpInfo op{"relu_backward", "dg = relu_backward(gg, x), dx = 0"};
+  static const OpInfo op{"relu_backward", "dg = relu_backward(gg, x), dx = 0", "alpha"};
   if (!detail::same_shape(g.shape(), x.shape()))
     throw ShapeError("relu_backward: gradient of shape " + to_string(g.shape()) + " for x of shape " +
                      to_string(x.shape()));
@@ -96,26 +96,26 @@ Variable<T> relu_backward(const Variable<T>& g, const Variable<T>& x, T alpha) {
     for (std::size_t i = 0; i < n; ++i) py[i] = (px[i] > T(0) ? T(1) : alpha) * pg[i];
   return record<T>(op, std::move(y), {g, x}, [alpha](Backward<T>& d) {
     if (d.needs_grad(0)) d.add_grad(0, relu_backward(d.g, d.input(1), alpha));
-  });
+  }, {alpha});
 }
 
 template <class T>
 Variable<T> leaky_relu(const Variable<T>& x, T alpha) {
-  static const OpInfo op{"leaky_relu", "dx = g if x > 0 else alpha g"};
+  static const OpInfo op{"leaky_relu", "dx = g if x > 0 else alpha g", "alpha"};
   return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * x.value()), {x},
-                   [alpha](Backward<T>& d) { d.add_grad(0, relu_backward(d.g, d.input(0), alpha)); });
+                   [alpha](Backward<T>& d) { d.add_grad(0, relu_backward(d.g, d.input(0), alpha)); }, {alpha});
 }
 
 template <class T>
 Variable<T> elu(const Variable<T>& x, T alpha) {
-  static const OpInfo op{"elu", "dx = g if x > 0 else g (y + alpha)"};
+  static const OpInfo op{"elu", "dx = g if x > 0 else g (y + alpha)", "alpha"};
   // expm1 keeps precision for small |x|
   return record<T>(op, xt::where(x.value() > T(0), x.value(), alpha * xt::expm1(x.value())), {x},
                    [alpha](Backward<T>& d) {
                      // y + alpha = alpha e^x for x <= 0, a function of x: elu has a second derivative there
                      d.add_grad(0, autodiff::where(xt::xarray<bool>(d.input(0).value() > T(0)), d.g,
                                                    d.g * (d.output() + alpha)));
-                   });
+                   }, {alpha});
 }
 
 template <class T>
@@ -165,7 +165,7 @@ Variable<T> log_softmax_backward(const Variable<T>& g, const Variable<T>& y, lon
 
 template <class T>
 Variable<T> softplus(const Variable<T>& x, Scalar<T> beta, Scalar<T> threshold) {
-  static const OpInfo op{"softplus", "dx = g sigmoid(beta x), or g where beta x > threshold"};
+  static const OpInfo op{"softplus", "dx = g sigmoid(beta x), or g where beta x > threshold", "beta, threshold"};
   if (beta == T(0) || !std::isfinite(beta) || std::isnan(threshold))
     throw std::invalid_argument("softplus: beta must be finite and nonzero and threshold not NaN (beta " +
                                 detail::number(beta) + ", threshold " + detail::number(threshold) + ")");
@@ -185,7 +185,7 @@ Variable<T> softplus(const Variable<T>& x, Scalar<T> beta, Scalar<T> threshold) 
       any_above = (above.data()[i] = x.value().data()[i] * beta > threshold) || any_above;
     const Variable<T> below = d.g * sigmoid(beta == T(1) ? x : x * beta);
     d.add_grad(0, any_above ? autodiff::where(above, d.g, below) : below);
-  });
+  }, {beta, threshold});
 }
 
 namespace {
@@ -316,7 +316,7 @@ Variable<T> mish(const Variable<T>& x) {
 
 template <class T>
 Variable<T> hardtanh(const Variable<T>& x, Scalar<T> min_val, Scalar<T> max_val) {
-  static const OpInfo op{"hardtanh", "dx = g if min_val < x < max_val else 0"};
+  static const OpInfo op{"hardtanh", "dx = g if min_val < x < max_val else 0", "min_val, max_val"};
   if (!(min_val <= max_val))  // also NaN
     throw std::invalid_argument("hardtanh: min_val must not exceed max_val, nor either be NaN (min_val " +
                                 detail::number(min_val) + ", max_val " + detail::number(max_val) + ")");
@@ -329,7 +329,7 @@ Variable<T> hardtanh(const Variable<T>& x, Scalar<T> min_val, Scalar<T> max_val)
     Mask inside = Mask::from_shape(x.shape());
     for (std::size_t i = 0; i < inside.size(); ++i) inside.data()[i] = x.data()[i] > lo && x.data()[i] < hi;
     d.add_grad(0, autodiff::where(inside, d.g, T(0)));
-  });
+  }, {lo, hi});
 }
 
 #define WENGERT_INSTANTIATE(T)                                  \

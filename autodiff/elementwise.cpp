@@ -87,43 +87,43 @@ Variable<T> neg(const Variable<T>& a) {
 
 template <class T>
 Variable<T> add(const Variable<T>& a, Scalar<T> s) {
-  static const OpInfo op{"add_scalar", "da = g"};
-  return record<T>(op, elementwise(a.value(), [s](T v) { return v + s; }), {a}, [](Backward<T>& d) { d.add_grad(0, d.g); });
+  static const OpInfo op{"add_scalar", "da = g", "s"};
+  return record<T>(op, elementwise(a.value(), [s](T v) { return v + s; }), {a}, [](Backward<T>& d) { d.add_grad(0, d.g); }, {s});
 }
 
 template <class T>
 Variable<T> sub(Scalar<T> s, const Variable<T>& a) {
-  static const OpInfo op{"rsub_scalar", "da = -g"};
-  return record<T>(op, elementwise(a.value(), [s](T v) { return s - v; }), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); });
+  static const OpInfo op{"rsub_scalar", "da = -g", "s"};
+  return record<T>(op, elementwise(a.value(), [s](T v) { return s - v; }), {a}, [](Backward<T>& d) { d.add_grad(0, -d.g); }, {s});
 }
 
 template <class T>
 Variable<T> mul(const Variable<T>& a, Scalar<T> s) {
-  static const OpInfo op{"mul_scalar", "da = g s"};
-  return record<T>(op, elementwise(a.value(), [s](T v) { return v * s; }), {a}, [s](Backward<T>& d) { d.add_grad(0, d.g * s); });
+  static const OpInfo op{"mul_scalar", "da = g s", "s"};
+  return record<T>(op, elementwise(a.value(), [s](T v) { return v * s; }), {a}, [s](Backward<T>& d) { d.add_grad(0, d.g * s); }, {s});
 }
 
 template <class T>
 Variable<T> div(const Variable<T>& a, Scalar<T> s) {
-  static const OpInfo op{"div_scalar", "da = g / s"};
+  static const OpInfo op{"div_scalar", "da = g / s", "s"};
   // a / s, not a * (1 / s): correctly rounded (5 / 3 is 1.6666666666666667)
-  return record<T>(op, elementwise(a.value(), [s](T v) { return v / s; }), {a}, [s](Backward<T>& d) { d.add_grad(0, d.g / s); });
+  return record<T>(op, elementwise(a.value(), [s](T v) { return v / s; }), {a}, [s](Backward<T>& d) { d.add_grad(0, d.g / s); }, {s});
 }
 
 template <class T>
 Variable<T> div(Scalar<T> s, const Variable<T>& a) {
-  static const OpInfo op{"rdiv_scalar", "da = -g s / a^2"};
+  static const OpInfo op{"rdiv_scalar", "da = -g s / a^2", "s"};
   return record<T>(op, elementwise(a.value(), [s](T v) { return s / v; }), {a}, [](Backward<T>& d) {
     d.add_grad(0, -d.g * d.output() / d.input(0));  // s / a^2 = out / a
-  });
+  }, {s});
 }
 
 template <class T>
 Variable<T> pow(const Variable<T>& a, Scalar<T> p) {
-  static const OpInfo op{"pow", "da = g p a^(p-1)"};
+  static const OpInfo op{"pow", "da = g p a^(p-1)", "p"};
   return record<T>(op, xt::pow(a.value(), p), {a}, [p](Backward<T>& d) {
     d.add_grad(0, d.g * p * pow(d.input(0), p - T(1)));
-  });
+  }, {p});
 }
 
 template <class T>
@@ -160,7 +160,7 @@ Variable<T> square(const Variable<T>& a) {
 
 template <class T>
 Variable<T> clip(const Variable<T>& a, Scalar<T> lo, Scalar<T> hi) {
-  static const OpInfo op{"clip", "da = g if lo <= a <= hi else 0"};
+  static const OpInfo op{"clip", "da = g if lo <= a <= hi else 0", "lo, hi"};
   if (std::isnan(lo) || std::isnan(hi))
     throw std::invalid_argument("clip: a bound is NaN (lower " + std::to_string(lo) + ", upper " + std::to_string(hi) + ")");
   // min(max(a, lo), hi): with lo > hi every value is hi, as NumPy and PyTorch give (and no gradient passes)
@@ -170,7 +170,7 @@ Variable<T> clip(const Variable<T>& a, Scalar<T> lo, Scalar<T> hi) {
   return record<T>(op, std::move(y), {a}, [lo, hi](Backward<T>& d) {
     const Array<T>& a = d.input(0).value();
     d.add_grad(0, autodiff::where(xt::xarray<bool>(a >= lo && a <= hi), d.g, T(0)));
-  });
+  }, {lo, hi});
 }
 
 namespace {
@@ -224,7 +224,7 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, const
 
 template <class T>
 Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scalar<T> b) {
-  static const OpInfo op{"where_scalar", "da = g [condition]"};
+  static const OpInfo op{"where_scalar", "da = g [condition]", "b"};
   const Shape shape = broadcast_shape(op, condition.shape(), a.shape());
   xt::xarray<bool> mask = detail::same_shape(condition.shape(), shape) ? condition : xt::broadcast(condition, shape);
   Array<T> a_storage;
@@ -232,7 +232,7 @@ Variable<T> where(const xt::xarray<bool>& condition, const Variable<T>& a, Scala
   Array<T> y = Array<T>::from_shape(shape);
   for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = mask.data()[i] ? a_full[i] : b;
   return record<T>(op, std::move(y), {a},
-                   [mask = std::move(mask)](Backward<T>& d) { d.add_grad(0, autodiff::where(mask, d.g, T(0))); });
+                   [mask = std::move(mask)](Backward<T>& d) { d.add_grad(0, autodiff::where(mask, d.g, T(0))); }, {b});
 }
 
 template <class T>

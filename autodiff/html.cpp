@@ -116,30 +116,7 @@ std::string heat_json(const Array<T>& values) {
 // clause; where every symbol in the clause is a one-element tensor, also with the
 // engine's values put in ("g y (1 - y) = 0.12 · 0.73 · (1 - 0.73)").
 
-struct Clause {
-  std::string symbol, rhs;
-};
-
-std::vector<Clause> parse_rule(const std::string& rule) {
-  static const std::regex clause_start(R"((^|, )d([A-Za-z_][A-Za-z0-9_]*) = )");
-  std::vector<Clause> clauses;
-  std::vector<std::pair<std::size_t, std::size_t>> bounds;  // where each clause's rhs starts, and its match
-  for (auto it = std::sregex_iterator(rule.begin(), rule.end(), clause_start); it != std::sregex_iterator(); ++it) {
-    if (clauses.empty() && it->position(0) != 0) return {};
-    clauses.push_back({(*it)[2].str(), ""});
-    bounds.push_back({std::size_t(it->position(0)), std::size_t(it->position(0) + it->length(0))});
-  }
-  for (std::size_t k = 0; k < clauses.size(); ++k) {
-    const std::size_t end = k + 1 < clauses.size() ? bounds[k + 1].first : rule.size();
-    clauses[k].rhs = rule.substr(bounds[k].second, end - bounds[k].second);
-  }
-  return clauses;
-}
-
-bool is_identifier_char(char c, bool first) {
-  const auto u = static_cast<unsigned char>(c);
-  return std::isalpha(u) || c == '_' || (!first && std::isdigit(u));
-}
+using Clause = detail::RuleClause;  // split by detail::input_clauses
 
 // rhs with each symbol of `values` replaced by its number, and a "·" where the rule
 // multiplies by juxtaposition; "" if the clause has a word that is no symbol or function.
@@ -154,15 +131,15 @@ std::string substitute(const std::string& rhs, const std::map<std::string, std::
       std::size_t j = i;
       while (j < rhs.size() && rhs[j] == ' ') ++j;
       const char next = j < rhs.size() ? rhs[j] : '\0';
-      const bool next_starts_operand = is_identifier_char(next, true) ||
+      const bool next_starts_operand = detail::identifier_char(next, true) ||
                                        std::isdigit(static_cast<unsigned char>(next)) || next == '(' || next == '[';
       out += previous_ends_operand && next_starts_operand ? " · " : " ";
       i = j;
       continue;
     }
-    if (is_identifier_char(c, true)) {
+    if (detail::identifier_char(c, true)) {
       std::size_t j = i;
-      while (j < rhs.size() && is_identifier_char(rhs[j], false)) ++j;
+      while (j < rhs.size() && detail::identifier_char(rhs[j], false)) ++j;
       const std::string word = rhs.substr(i, j - i);
       if (auto found = values.find(word); found != values.end()) {
         out += found->second;
@@ -690,18 +667,15 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
   for (std::size_t v = 0; v < n; ++v) {
     const Node<T>& node = *nodes[v];
     for (auto& input : node.inputs) inputs[v].push_back(id.at(input.get()));
+    const std::string constants = detail::constants_text(node);  // "s=0.5" of mul_scalar
     box_title[v] = node.is_leaf() ? name(&node) + (node.requires_grad ? "" : " (constant)")
-                                  : name(&node) + " = " + node.op->name;
+                                  : name(&node) + " = " + node.op->name + (constants.empty() ? "" : " " + constants);
     box_value[v] = shorten(node.value.size() <= max_elements ? format_compact(node.value, max_elements)
                                                              : to_string(node.value.shape()) + " tensor", 34);
-    call[v] = name(&node);
+    call[v] = node.is_leaf() ? name(&node) : detail::call_text(names, node);
     if (!node.is_leaf()) {
-      call[v] += " = " + std::string(node.op->name) + "(";
-      for (std::size_t i = 0; i < node.inputs.size(); ++i) call[v] += (i ? ", " : "") + name(node.inputs[i].get());
-      call[v] += ")";
       rule[v] = node.op->derivative;
-      clauses[v] = parse_rule(rule[v]);
-      if (clauses[v].size() != node.inputs.size()) clauses[v].clear();
+      clauses[v] = detail::input_clauses(*node.op, node.inputs.size());
     }
   }
 
@@ -741,6 +715,8 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
         "reverse step " + std::to_string(reverse.size()) + ": " + call[text.node] + "    rule: " + rule[text.node];
     text.lines.push_back(g_symbol + " = dC/d" + name(&node) + " = " + tensor_text(step.g, max_elements, 4));
     if (step.g.size() == 1) scalars[g_symbol] = number_for(step.g);
+    for (const auto& [constant, value] : detail::named_constants(node))  // the s of mul_scalar's "g s"
+      scalars[constant] = value[0] == '-' ? "(" + value + ")" : value;
     for (std::size_t i = 0; i < clause.size(); ++i) {
       const Node<T>& input = *node.inputs[i];
       text.lines.push_back(clause[i].symbol + " = " + name(&input) + " = " + tensor_text(input.value, max_elements, 4));
@@ -849,7 +825,7 @@ std::string to_html(const Variable<T>& root, const HtmlOptions& options) {
       if (inputs[v].size() > 1) {  // which operand: the rule's symbol, or its position
         const auto& [x0, y0] = line[line.size() - 2];
         const auto& [x1, y1] = line.back();
-        const std::string label = clauses[v].empty() ? std::to_string(i) : clauses[v][i].symbol;
+        const std::string label = detail::operand_label(clauses[v], i);
         svg << "<text class=\"operand\" x=\"" << number_text(x0 + 0.75 * (x1 - x0) + 5, 6) << "\" y=\""
             << number_text(y0 + 0.75 * (y1 - y0), 6) << "\">" << html_escape(label) << "</text>\n";
       }

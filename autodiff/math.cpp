@@ -119,26 +119,26 @@ Variable<T> atan2(const Variable<T>& y, const Variable<T>& x) {
 
 template <class T>
 Variable<T> atan2(const Variable<T>& y, Scalar<T> x) {
-  static const OpInfo op{"atan2_scalar_x", "dy = g x / (x^2 + y^2)"};
+  static const OpInfo op{"atan2_scalar_x", "dy = g x / (x^2 + y^2)", "x"};
   const T c = x;
   return record<T>(op, map(y.value(), [c](T v) { return std::atan2(v, c); }), {y}, [c](Backward<T>& d) {
     if (squares_in_range(map(d.input(0).value(), [c](T v) { return std::max(std::abs(v), std::abs(c)); })))
       return d.add_grad(0, d.g * c / (square(d.input(0)) + c * c));
     const Atan2Grad<T> r = atan2_grad(op, d.g, d.input(0), Variable<T>(Array<T>(c)));
     d.add_grad(0, r.k * r.x);
-  });
+  }, {c});
 }
 
 template <class T>
 Variable<T> atan2(Scalar<T> y, const Variable<T>& x) {
-  static const OpInfo op{"atan2_scalar_y", "dx = -g y / (x^2 + y^2)"};
+  static const OpInfo op{"atan2_scalar_y", "dx = -g y / (x^2 + y^2)", "y"};
   const T c = y;
   return record<T>(op, map(x.value(), [c](T v) { return std::atan2(c, v); }), {x}, [c](Backward<T>& d) {
     if (squares_in_range(map(d.input(0).value(), [c](T v) { return std::max(std::abs(v), std::abs(c)); })))
       return d.add_grad(0, d.g * -c / (square(d.input(0)) + c * c));
     const Atan2Grad<T> r = atan2_grad(op, d.g, Variable<T>(Array<T>(c)), d.input(0));
     d.add_grad(0, -r.k * r.y);
-  });
+  }, {c});
 }
 
 template <class T>

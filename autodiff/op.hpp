@@ -29,14 +29,22 @@
 
 namespace autodiff {
 
+// The values of an op's scalar arguments, in the order OpInfo::constants names them.
+struct OpConstants {
+  double first = 0, second = 0;
+};
+
 // Records `value = op(inputs)` on this thread's tape, unless no input requires
-// a gradient or grad mode is off: then it returns a plain constant.
+// a gradient or grad mode is off: then it returns a plain constant. `constants`
+// are kept on the node for print_tape and to_dot (two stores, no string):
+//   static const OpInfo op{"mul_scalar", "da = g s", "s"};
+//   return record<T>(op, ..., {a}, [s](Backward<T>& d) { ... }, {s});
 template <class T>
 Variable<T> record(const OpInfo& op, Array<T>&& value, std::initializer_list<Variable<T>> inputs,
-                   BackwardFn<T> backward);
+                   BackwardFn<T> backward, OpConstants constants = {});
 template <class T>
 Variable<T> record(const OpInfo& op, Array<T>&& value, const std::vector<Variable<T>>& inputs,
-                   BackwardFn<T> backward);
+                   BackwardFn<T> backward, OpConstants constants = {});
 
 // NumPy broadcasting: the shape of a op b, or a ShapeError naming the op and both shapes.
 Shape broadcast_shape(const OpInfo& op, const Shape& a, const Shape& b);

@@ -268,7 +268,7 @@ void check_finite(const Array<T>& values, const std::string& what) {
 
 template <class T>
 static Variable<T> record_inputs(const OpInfo& op, Array<T>&& value, const Variable<T>* inputs, std::size_t count,
-                                 BackwardFn<T>&& backward) {
+                                 BackwardFn<T>&& backward, OpConstants constants) {
   if (anomaly_detection_enabled()) {
     const std::string in_backward = running_op_name();  // "seed" outside any backward closure
     detail::check_finite(value, in_backward == "seed" ? std::string("the forward of op '") + op.name + "'"
@@ -290,20 +290,22 @@ static Variable<T> record_inputs(const OpInfo& op, Array<T>&& value, const Varia
   node->op = &op;
   for (std::size_t i = 0; i < count; ++i) node->inputs.push_back(inputs[i].node_ptr());
   node->backward = std::move(backward);
+  node->constants[0] = constants.first;
+  node->constants[1] = constants.second;
   Tape<T>::current().push(node);
   return Variable<T>(std::move(node));
 }
 
 template <class T>
 Variable<T> record(const OpInfo& op, Array<T>&& value, std::initializer_list<Variable<T>> inputs,
-                   BackwardFn<T> backward) {
-  return record_inputs(op, std::move(value), inputs.begin(), inputs.size(), std::move(backward));
+                   BackwardFn<T> backward, OpConstants constants) {
+  return record_inputs(op, std::move(value), inputs.begin(), inputs.size(), std::move(backward), constants);
 }
 
 template <class T>
 Variable<T> record(const OpInfo& op, Array<T>&& value, const std::vector<Variable<T>>& inputs,
-                   BackwardFn<T> backward) {
-  return record_inputs(op, std::move(value), inputs.data(), inputs.size(), std::move(backward));
+                   BackwardFn<T> backward, OpConstants constants) {
+  return record_inputs(op, std::move(value), inputs.data(), inputs.size(), std::move(backward), constants);
 }
 
 namespace {
@@ -351,7 +353,11 @@ void check_versions(const Node<T>& node, const std::string& caller) {
 }
 
 template <class T>
-void finish_gradient(Node<T>& node) {
+void finish_gradient(Node<T>& node, bool keep_all_grads) {
+  if (keep_all_grads && !node.retains_grad) {  // teaching mode: as retain_grad() on every value
+    node.retains_grad = true;
+    node.extra();
+  }
   if (!node.extras) return;
   auto& extra = *node.extras;
   for (auto& hook : extra.hooks) hook(node.adjoint->value);
@@ -444,6 +450,7 @@ struct SweepRequest {
   bool create_graph = false;
   bool retain_graph = false;
   bool prune = false;
+  bool keep_all_grads = false;
   std::ostream* trace = nullptr;
   const char* caller = "backward";
 };
@@ -549,7 +556,7 @@ void sweep_from(const std::vector<Variable<T>>& outputs, std::vector<Variable<T>
       if (sweep.listener)
         sweep.listener->step(*node, node->adjoint->value);
       else
-        finish_gradient(*node);
+        finish_gradient(*node, request.keep_all_grads);
       if (printer) printer->step(*node);
       sweep.op = node->op;
       check_versions(*node, caller);
@@ -646,7 +653,8 @@ void Variable<T>::backward(const Variable& seed, const BackwardOptions<T>& optio
   node();
   SweepRequest request;
   request.create_graph = options.create_graph;
-  request.retain_graph = options.retain_graph.value_or(options.create_graph);
+  request.retain_graph = options.retain_graph.value_or(options.create_graph || options.keep_all_grads);
+  request.keep_all_grads = options.keep_all_grads;
   request.trace = options.trace;
   std::vector<NodePtr<T>> targets;
   for (std::size_t k = 0; k < options.inputs.size(); ++k) {
@@ -745,8 +753,10 @@ std::size_t normalize_axis(const OpInfo& op, long axis, std::size_t rank) {
 #define WENGERT_INSTANTIATE(T)                                                                                \
   template class Variable<T>;                                                                                 \
   template std::ostream& operator<<(std::ostream&, const Variable<T>&);                                       \
-  template Variable<T> record(const OpInfo&, Array<T>&&, std::initializer_list<Variable<T>>, BackwardFn<T>);  \
-  template Variable<T> record(const OpInfo&, Array<T>&&, const std::vector<Variable<T>>&, BackwardFn<T>);     \
+  template Variable<T> record(const OpInfo&, Array<T>&&, std::initializer_list<Variable<T>>, BackwardFn<T>,   \
+                              OpConstants);                                                                   \
+  template Variable<T> record(const OpInfo&, Array<T>&&, const std::vector<Variable<T>>&, BackwardFn<T>,      \
+                              OpConstants);                                                                   \
   template class Backward<T>;                                                                                 \
   template class detail::ListenToNextSweep<T>;                                                                \
   template std::vector<Variable<T>> grad(const std::vector<Variable<T>>&, const std::vector<Variable<T>>&,     \

@@ -44,6 +44,9 @@ std::string to_string(const Shape& shape);  // "(2, 3)"
 struct OpInfo {
   const char* name;
   const char* derivative;
+  // The names of the op's scalar arguments, "s" or "lo, hi" (at most two): record()
+  // keeps their values on the node, so that the teaching views can show them.
+  const char* constants = nullptr;
 };
 
 template <class T>
@@ -155,6 +158,7 @@ struct Node {
   std::uint32_t visited = 0;  // sweep-local marks (see the sweep in variable.cpp)
   std::uint32_t needed = 0;
   const OpInfo* op = nullptr;
+  double constants[2] = {};  // the values of op->constants (0.5 of x * 0.5)
   std::size_t tape_index = 0;
   InputList<T> inputs;
   BackwardFn<T> backward;
@@ -223,7 +227,7 @@ class ListenToNextSweep {
 template <class T>
 struct BackwardOptions {
   // Keep the graph so that it can be swept again (or drawn with its gradients
-  // afterwards). Default: create_graph's value, as in PyTorch.
+  // afterwards). Default: create_graph's value, as in PyTorch (true with keep_all_grads).
   std::optional<bool> retain_graph{};
   // Record the sweep itself on the tape: the gradients are then Variables that
   // can be differentiated again (second and higher derivatives).
@@ -232,6 +236,10 @@ struct BackwardOptions {
   std::vector<Variable<T>> inputs{};
   // If set, each step of the reverse sweep is printed here (for teaching).
   std::ostream* trace = nullptr;
+  // Teaching mode: keep dC/dz of every value z of the graph, as if each had been
+  // retain_grad()-ed, so that grad() and to_dot show them all; keeps the graph too
+  // (unless retain_graph = false), for to_dot to draw it.
+  bool keep_all_grads = false;
 };
 
 template <class T>

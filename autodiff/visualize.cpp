@@ -1,10 +1,13 @@
 #include "visualize.hpp"
 
+#include <algorithm>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
 #include <unordered_set>
 #include <vector>
+
+#include "op.hpp"  // detail::number
 
 namespace autodiff {
 
@@ -40,6 +43,53 @@ std::string format_compact(const Array<T>& values, std::size_t max_elements, int
 
 namespace detail {
 
+// The length of "d<symbol> = " at `at` in rule (the start of a clause), or 0.
+static std::size_t clause_head(const std::string& rule, std::size_t at) {
+  if (rule.compare(at, 1, "d") != 0 || at + 1 >= rule.size() || !identifier_char(rule[at + 1], true)) return 0;
+  std::size_t end = at + 2;
+  while (end < rule.size() && identifier_char(rule[end], false)) ++end;
+  return rule.compare(end, 3, " = ") == 0 ? end + 3 - at : 0;
+}
+
+std::vector<RuleClause> input_clauses(const OpInfo& op, std::size_t inputs) {
+  const std::string rule = op.derivative;
+  std::vector<RuleClause> clauses;
+  std::vector<std::size_t> starts;  // where each clause's rhs starts
+  for (std::size_t at = 0; at < rule.size(); at = rule.find(", ", at + 1)) {
+    const std::size_t begin = at == 0 ? 0 : at + 2, head = clause_head(rule, begin);
+    if (head == 0) {
+      if (at == 0) return {};  // the rule does not start with a clause
+      continue;                // a comma inside a clause
+    }
+    if (!clauses.empty()) clauses.back().rhs = rule.substr(starts.back(), at - starts.back());
+    clauses.push_back({rule.substr(begin + 1, head - 4), ""});
+    starts.push_back(begin + head);
+  }
+  if (clauses.size() != inputs) return {};
+  clauses.back().rhs = rule.substr(starts.back());
+  return clauses;
+}
+
+template <class T>
+std::vector<std::pair<std::string, std::string>> named_constants(const Node<T>& node) {
+  std::vector<std::pair<std::string, std::string>> constants;
+  if (!node.op || !node.op->constants) return constants;
+  const std::string names = node.op->constants;  // "lo, hi"
+  for (std::size_t start = 0, k = 0; start <= names.size() && k < 2; ++k) {
+    const std::size_t comma = std::min(names.find(", ", start), names.size());
+    constants.emplace_back(names.substr(start, comma - start), number(static_cast<T>(node.constants[k])));
+    start = comma + 2;
+  }
+  return constants;
+}
+
+template <class T>
+std::string constants_text(const Node<T>& node) {
+  std::string text;
+  for (const auto& [name, value] : named_constants(node)) text += (text.empty() ? "" : ", ") + name + "=" + value;
+  return text;
+}
+
 template <class T>
 const std::string& NodeNames<T>::operator()(const Node<T>& node) {
   auto found = names_.find(&node);
@@ -57,9 +107,11 @@ const std::string& NodeNames<T>::operator()(const Node<T>& node) {
 }
 
 template <class T>
-static std::string call_text(NodeNames<T>& names, const Node<T>& node) {
+std::string call_text(NodeNames<T>& names, const Node<T>& node) {
   std::string text = names(node) + " = " + node.op->name + "(";
   for (std::size_t i = 0; i < node.inputs.size(); ++i) text += (i ? ", " : "") + names(*node.inputs[i]);
+  const std::string constants = constants_text(node);
+  if (!constants.empty()) text += (node.inputs.size() ? ", " : "") + constants;
   return text + ")";
 }
 
@@ -129,8 +181,26 @@ static std::string dot_escape(const std::string& text) {
   return escaped;
 }
 
+// "name | shape (2,) | value [1, 2] | dC/dname [..]", each field escaped for a record label.
+template <class T>
+static std::string value_label(detail::NodeNames<T>& names, const Node<T>& node, const DotOptions& options) {
+  const std::string& name = names(node);
+  std::vector<std::string> fields{name, "shape " + to_string(node.value.shape())};
+  if (options.show_values) fields.push_back("value " + format_compact(node.value, options.max_elements));
+  if (options.show_grads) {
+    const Array<T>* grad = node.is_leaf() && node.grad ? &node.grad->value
+                           : node.extras && node.extras->has_retained_grad ? &node.extras->retained_grad
+                                                                             : nullptr;
+    if (grad) fields.push_back("dC/d" + name + " " + format_compact(*grad, options.max_elements));
+  }
+  std::string label;
+  for (const auto& field : fields) label += (label.empty() ? "" : " | ") + dot_escape(field);
+  return label;
+}
+
 template <class T>
 std::string to_dot(const Variable<T>& root, const DotOptions& options) {
+  if (!root.defined()) throw GraphError("to_dot: the value is an empty Variable (default-constructed, never assigned)");
   // Collect the graph behind root (depth-first through the inputs).
   std::vector<const Node<T>*> nodes;
   std::unordered_set<const Node<T>*> seen;
@@ -142,7 +212,8 @@ std::string to_dot(const Variable<T>& root, const DotOptions& options) {
     if (node->released)  // its inputs are gone: a picture would show a part of the graph as the whole
       throw GraphError(std::string("to_dot: the graph ") + (node == &root.node() ? "of this value" : "behind it") +
                        " (op '" + node->op->name + "') was released by backward() or grad(); pass "
-                       "retain_graph = true to that call to draw the graph afterwards");
+                       "retain_graph = true to that call (or backward({.keep_all_grads = true}), which keeps the "
+                       "graph and every value's gradient) to draw the graph afterwards");
     nodes.push_back(node);
     for (auto& input : node->inputs) stack.push_back(input.get());
   }
@@ -155,28 +226,29 @@ std::string to_dot(const Variable<T>& root, const DotOptions& options) {
   std::unordered_map<const Node<T>*, std::size_t> id;
   for (auto* node : nodes) id.emplace(node, id.size());
 
+  // A record's fields run across the rank direction (side by side top to bottom,
+  // stacked left to right), and the ranks are packed close: the 2-2-1 network's
+  // 21 ranks fit about 1100 x 1100 pt, a slide's shape, not a strip 4437 pt long.
   std::ostringstream dot;
-  dot << "digraph wengert {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+  dot << "digraph wengert {\n  rankdir=" << (options.left_to_right ? "LR" : "TB")
+      << ";\n  ranksep=0.25;\n  nodesep=0.25;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+         "  edge [fontname=\"Helvetica\", fontsize=9];\n";
   for (auto* node : nodes) {
-    std::string label = names(*node) + " | shape " + to_string(node->value.shape());
-    if (options.show_values) label += " | value " + format_compact(node->value, options.max_elements);
-    if (options.show_grads) {
-      if (node->is_leaf() && node->grad)
-        label += " | grad " + format_compact(node->grad->value, options.max_elements);
-      else if (node->extras && node->extras->has_retained_grad)
-        label += " | grad " + format_compact(node->extras->retained_grad, options.max_elements);
-    }
-    std::string escaped;
-    std::size_t start = 0;  // escape each field but keep the record separators
-    for (std::size_t bar; (bar = label.find(" | ", start)) != std::string::npos; start = bar + 3)
-      escaped += dot_escape(label.substr(start, bar - start)) + " | ";
-    escaped += dot_escape(label.substr(start));
-    dot << "  n" << id[node] << " [shape=record, label=\"{" << escaped << "}\""
+    dot << "  n" << id[node] << " [shape=record, label=\"" << value_label(names, *node, options) << "\""
         << (node->is_leaf() && node->requires_grad ? ", style=filled, fillcolor=\"#dde8ff\"" : "") << "];\n";
-    if (!node->is_leaf()) {
-      dot << "  op" << id[node] << " [shape=ellipse, label=\"" << dot_escape(node->op->name) << "\"];\n";
-      dot << "  op" << id[node] << " -> n" << id[node] << ";\n";
-      for (auto& input : node->inputs) dot << "  n" << id[input.get()] << " -> op" << id[node] << ";\n";
+    if (node->is_leaf()) continue;
+    const std::string constants = detail::constants_text(*node);
+    // ordering=in: the operands are drawn in argument order (a left of b)
+    dot << "  op" << id[node] << " [shape=ellipse, height=0.3, margin=0.02, ordering=in, label=\""
+        << dot_escape(node->op->name)
+        << (constants.empty() ? "" : "\\n" + dot_escape(constants)) << "\"];\n";
+    dot << "  op" << id[node] << " -> n" << id[node] << ";\n";
+    const auto clauses = node->inputs.size() > 1 ? detail::input_clauses(*node->op, node->inputs.size())
+                                                 : std::vector<detail::RuleClause>{};
+    for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+      dot << "  n" << id[node->inputs[i].get()] << " -> op" << id[node];
+      if (node->inputs.size() > 1) dot << " [label=\"" << dot_escape(detail::operand_label(clauses, i)) << "\"]";
+      dot << ";\n";
     }
   }
   dot << "}\n";
@@ -185,6 +257,9 @@ std::string to_dot(const Variable<T>& root, const DotOptions& options) {
 
 #define WENGERT_INSTANTIATE(T)                                                  \
   template std::string format_compact(const Array<T>&, std::size_t, int);      \
+  template std::vector<std::pair<std::string, std::string>> detail::named_constants(const Node<T>&); \
+  template std::string detail::constants_text(const Node<T>&);                  \
+  template std::string detail::call_text(detail::NodeNames<T>&, const Node<T>&); \
   template class detail::NodeNames<T>;                                          \
   template class detail::SweepPrinter<T>;                                       \
   template void print_tape<T>(std::ostream&);                                   \

@@ -1,7 +1,9 @@
 // Computational graphs for teaching: the lecture's single neuron
 // y = sigmoid(w x + b) and a small 2-2-1 network, each drawn as a graph (DOT,
-// rendered to SVG when Graphviz's `dot` is installed) with forward values and,
-// after backward, the adjoint dC/dv of every node; the tape printed as a
+// rendered to SVG when Graphviz's `dot` is installed) top to bottom, with
+// forward values and, after backward({.keep_all_grads = true}), the adjoint
+// dC/dv of every node; the operands of each op labelled in order (a, b of
+// y - t) and the constants of ops shown (0.5 of 0.5 x); the tape printed as a
 // Wengert list; and the reverse sweep step by step. Section 3 differentiates
 // a derivative: the sweep recorded with create_graph is itself a graph.
 //
@@ -56,11 +58,11 @@ int main(int argc, char** argv) {
   V z = (w * x + b).set_name("z");
   V y = autodiff::sigmoid(z).set_name("y");
   V cost = (0.5 * autodiff::square(y - t)).set_name("C");
-  for (V* v : {&z, &y}) v->retain_grad();  // keep the adjoints of the intermediates for the picture
 
   autodiff::print_tape<double>(std::cout);
   std::cout << "\n";
-  cost.backward({.retain_graph = true, .trace = &std::cout});  // keep the graph to draw it
+  // Teaching mode: keep every value's adjoint (and the graph) for the picture.
+  cost.backward({.trace = &std::cout, .keep_all_grads = true});
   std::cout << "\nadjoints: dC/dy = " << y.grad() << ", dC/dz = " << z.grad() << ", dC/dw = " << w.grad()
             << ", dC/db = " << b.grad() << "\n";
   std::cout << "by hand:  dC/dz = (y - t) y (1 - y) = "
@@ -80,21 +82,25 @@ int main(int argc, char** argv) {
   b1.set_name("b1");
   W2.set_name("W2");
   b2.set_name("b2");
-  V z1 = (autodiff::matmul(input, W1) + b1).set_name("z1");
+  V xW1 = autodiff::matmul(input, W1).set_name("xW1");
+  V z1 = (xW1 + b1).set_name("z1");
   V a1 = autodiff::sigmoid(z1).set_name("a1");
-  V z2 = (autodiff::matmul(a1, W2) + b2).set_name("z2");
+  V a1W2 = autodiff::matmul(a1, W2).set_name("a1W2");
+  V z2 = (a1W2 + b2).set_name("z2");
   V out = autodiff::sigmoid(z2).set_name("y");
-  V loss = (0.5 * autodiff::sum(autodiff::square(out - 1.0))).set_name("C");
-  for (V* v : {&z1, &a1, &z2, &out}) v->retain_grad();
+  V error = (out - 1.0).set_name("e");
+  V squared = autodiff::square(error).set_name("e2");
+  V total = autodiff::sum(squared).set_name("s");
+  V loss = (0.5 * total).set_name("C");
 
   autodiff::print_tape<double>(std::cout);
   std::cout << "\n";
-  loss.backward({.retain_graph = true, .trace = &std::cout});
+  loss.backward({.trace = &std::cout, .keep_all_grads = true});
   std::cout << "\ndelta of the output layer dC/dz2 = " << z2.grad() << "\n";
   std::cout << "delta of the hidden layer dC/dz1 = " << z1.grad() << "\n";
   std::cout << "dC/dW1 =\n" << W1.grad() << "\n";
   draw(loss, directory, "network_2_2_1");
-  if (!html_path.empty()) {  // the graph is still there (retain_graph above), so the page can sweep it again
+  if (!html_path.empty()) {  // the graph is still there (keep_all_grads keeps it), so the page can sweep it again
     autodiff::write_html(loss, html_path, {.title = "2-2-1 network: C = 0.5 sum((y - 1)^2)"});
     std::cout << "wrote " << html_path << " (open it in a browser: right arrow evaluates, b steps the reverse sweep)\n";
   }

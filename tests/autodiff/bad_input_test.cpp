@@ -595,11 +595,25 @@ const std::vector<Misuse> catalogue = {
        detect_anomaly scope;
        sum(sqrt(leaf(Array<double>{0.0, 1.0}))).backward();
      }},
-    {"to_dot after the graph was released", Kind::graph, {"to_dot", "released", "retain_graph"},
+    {"to_dot after the graph was released", Kind::graph, {"to_dot", "released", "retain_graph", "keep_all_grads"},
      [] {
        V y = sum(tanh(leaf(m34)));
        y.backward();
        to_dot(y);
+     }},
+    {"to_dot of a value whose inputs' graph was released", Kind::graph, {"to_dot", "behind it", "'tanh'", "released"},
+     [] {
+       V h = tanh(leaf(m34));
+       V y = sum(h);
+       h.backward(Array<double>(xt::ones<double>({3, 4})));
+       to_dot(y);
+     }},
+    {"to_dot of an empty Variable", Kind::graph, {"to_dot", "empty Variable"}, [] { to_dot(V()); }},
+    {"write_html after the graph was released", Kind::graph, {"write_html", "released", "retain_graph"},
+     [] {
+       V y = sum(tanh(leaf(m34)));
+       y.backward();
+       to_html(y);
      }},
     // ---- settings
     {"set_num_threads(0)", Kind::invalid_argument, {"set_num_threads", "at least 1", "0"}, [] { set_num_threads(0); }},

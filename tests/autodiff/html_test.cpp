@@ -74,8 +74,8 @@ TEST_CASE("write_html: one self-contained page with every tape entry and the eng
   CHECK(count_of(page, "<tr id=\"row-") == 15);
   CHECK(count_of(page, "<g class=\"node ") == 15);
   for (const char* call : {"xW1 = matmul(x, W1)", "z1 = add(xW1, b1)", "a1 = sigmoid(z1)", "a1W2 = matmul(a1, W2)",
-                           "z2 = add(a1W2, b2)", "y = sigmoid(z2)", "e = add_scalar(y)", "e2 = square(e)",
-                           "s = sum(e2)", "C = mul_scalar(s)"})
+                           "z2 = add(a1W2, b2)", "y = sigmoid(z2)", "e = add_scalar(y, s=-1)", "e2 = square(e)",
+                           "s = sum(e2)", "C = mul_scalar(s, s=0.5)"})
     CHECK_MESSAGE(page.find(std::string("<span class=\"call\">") + call + "</span>") != std::string::npos, call);
   CHECK(page.find("<span class=\"rule\">dx = g y (1 - y)</span>") != std::string::npos);
   // Each of the 10 ops has one forward step; 2 + 3 edges into the two matmuls and adds, ... : 14 edges.
@@ -98,7 +98,7 @@ TEST_CASE("write_html: the reverse sweep's steps carry the rule with the engine'
   // Seed, then one step per op (10), in reverse tape order.
   CHECK(page.find("the reverse sweep starts at C: dC/dC = 1 (the seed)") != std::string::npos);
   CHECK(count_of(page, "\"title\":\"reverse step ") == 10);
-  CHECK(page.find("reverse step 1: C = mul_scalar(s)") < page.find("reverse step 10: xW1 = matmul(x, W1)"));
+  CHECK(page.find("reverse step 1: C = mul_scalar(s, s=0.5)") < page.find("reverse step 10: xW1 = matmul(x, W1)"));
 
   // y = sigmoid(z2) with one-element values: the rule with the numbers put in, and the result.
   auto four = [](double v) {
@@ -115,6 +115,8 @@ TEST_CASE("write_html: the reverse sweep's steps carry the rule with the engine'
   const std::vector<double> added = test::numbers_in(line_start);
   REQUIRE(!added.empty());
   CHECK(added[0] == doctest::Approx(g * y * (1 - y)).epsilon(1e-3));
+  // An op's scalar argument is put into its rule too: C = 0.5 s gives dC/ds = g s = 1 · 0.5.
+  CHECK(page.find("dC/ds += g s = 1 · 0.5 = 0.5") != std::string::npos);
   // Operands of a two-input op are named on the edges (the rule's a and b).
   CHECK(page.find("<text class=\"operand\"") != std::string::npos);
   Tape<double>::current().release();
