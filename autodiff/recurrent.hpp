@@ -1,7 +1,7 @@
 // Recurrent cells: one LSTM step (PyTorch's torch.nn.LSTM equations and gate
-// order i, f, g, o) as three fused ops. Written with sigmoid, tanh, split and
-// products, a step is about fifteen elementwise ops forward and twenty back;
-// these are three each way, one pass over memory each.
+// order i, f, g, o) as three fused ops. Written with split, sigmoid, tanh and
+// products, a step is thirteen ops (four slices, three sigmoids, two tanh, three
+// products, a sum), each with its own pass back; these are three each way.
 //
 //   a  = lstm_gates(z)       [sigma(z_i), sigma(z_f), tanh(z_g), sigma(z_o)]   z: (batch, 4 hidden)
 //   c' = lstm_state(a, c)    a_f c + a_i a_g                                   c: (batch, hidden)
