@@ -1,7 +1,10 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <cmath>
 #include <filesystem>
+#include <initializer_list>
+#include <limits>
 #include <functional>
 #include <random>
 #include <string>
@@ -48,6 +51,57 @@ inline xt::xarray<std::int64_t> index_array(const autodiff::Shape& shape, const 
   auto a = xt::xarray<std::int64_t>::from_shape(shape);
   std::copy(values.begin(), values.end(), a.begin());
   return a;
+}
+
+// 0, 1, 2, ... in the given shape (np.arange(n).reshape(shape)): every element tells where it came from.
+inline autodiff::Array<double> iota(const autodiff::Shape& shape) {
+  auto a = autodiff::Array<double>::from_shape(shape);
+  for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = double(i);
+  return a;
+}
+
+// A column (n, 1) of the given values (a nested braced list of one is ambiguous for xtensor).
+template <class T = double>
+xt::xarray<T> column_of(std::initializer_list<T> values) {
+  xt::xarray<T> c = xt::xarray<T>::from_shape({values.size(), 1});
+  std::copy(values.begin(), values.end(), c.begin());
+  return c;
+}
+
+// d sum(seed * f(x)) / dx at x, for a seed of ones unless one is given.
+template <class F>
+autodiff::Array<double> grad_of(F f, const autodiff::Array<double>& x, const autodiff::Array<double>& seed) {
+  autodiff::Variable<double> leaf(x, true);
+  f(leaf).backward(seed);
+  return leaf.grad();
+}
+template <class F>
+autodiff::Array<double> grad_of(F f, const autodiff::Array<double>& x) {
+  autodiff::Variable<double> leaf(x, true);
+  autodiff::Variable<double> y = f(leaf);
+  y.backward(autodiff::Array<double>(xt::ones<double>(y.shape())));
+  return leaf.grad();
+}
+
+// a and b have the same shape and |a - b| <= tol (1 + |b|) everywhere (xt::allclose with
+// rtol = atol = tol; NaN is close to nothing).
+inline bool close(const autodiff::Array<double>& a, const autodiff::Array<double>& b, double tol = 1e-12) {
+  if (a.shape() != b.shape()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!(std::abs(a.data()[i] - b.data()[i]) <= tol * (1 + std::abs(b.data()[i])))) return false;
+  return true;
+}
+
+// |a - b| in units of the last place at b (the subnormal spacing for b near 0);
+// 0 when both are the same infinity or both NaN, infinite when only one is.
+template <class T>
+double ulps(T a, T b) {
+  using L = std::numeric_limits<T>;
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : L::infinity();
+  if (std::isinf(a) || std::isinf(b)) return a == b ? 0 : L::infinity();
+  const T mag = std::abs(b);
+  const T unit = mag < L::min() ? L::denorm_min() : std::nextafter(mag, L::infinity()) - mag;
+  return double(std::abs(a - b)) / double(unit);
 }
 
 // The message of the exception f throws, or "(no exception)".

@@ -13,13 +13,7 @@ using namespace autodiff;
 using V = Variable<double>;
 
 namespace {
-// A column (n, 1) of the given values (a nested braced list of one is ambiguous for xtensor).
-template <class T>
-xt::xarray<T> column_of(std::initializer_list<T> values) {
-  xt::xarray<T> c = xt::xarray<T>::from_shape({values.size(), 1});
-  std::copy(values.begin(), values.end(), c.begin());
-  return c;
-}
+using test::column_of;
 const double not_a_number = std::numeric_limits<double>::quiet_NaN();
 const double infinity = std::numeric_limits<double>::infinity();
 }  // namespace

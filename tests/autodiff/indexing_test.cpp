@@ -12,12 +12,7 @@ using namespace autodiff;
 using V = Variable<double>;
 
 namespace {
-// 0, 1, 2, ... in the given shape: every element tells where it came from.
-Array<double> iota(const Shape& shape) {
-  Array<double> a = Array<double>::from_shape(shape);
-  for (std::size_t i = 0; i < a.size(); ++i) a.data()[i] = double(i);
-  return a;
-}
+using test::iota;
 }  // namespace
 
 TEST_CASE("index_select along each axis equals a hand loop (repeats, negative indices)") {

@@ -24,17 +24,7 @@ using V = Variable<double>;
 
 namespace {
 
-// |a - b| in units of the last place at b (the subnormal spacing for b near 0);
-// 0 when both are the same infinity or both NaN, infinite when only one is.
-template <class T>
-double ulps(T a, T b) {
-  using L = std::numeric_limits<T>;
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b) ? 0 : L::infinity();
-  if (std::isinf(a) || std::isinf(b)) return a == b ? 0 : L::infinity();
-  const T mag = std::abs(b);
-  const T unit = mag < L::min() ? L::denorm_min() : std::nextafter(mag, L::infinity()) - mag;
-  return double(std::abs(a - b)) / double(unit);
-}
+using test::ulps;
 
 // The precision one up: long double for double, double for float.
 template <class T>

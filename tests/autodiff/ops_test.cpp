@@ -9,16 +9,13 @@
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
 
+#include "test_util.hpp"
+
 using namespace autodiff;
 using V = Variable<double>;
 
 namespace {
-// Gradient of sum(f(x)) at x.
-Array<double> grad_of(const std::function<V(const V&)>& f, const Array<double>& x) {
-  V leaf(x, true);
-  sum(f(leaf)).backward();
-  return leaf.grad();
-}
+using test::grad_of;
 bool all_finite(const Array<double>& a) { return xt::all(xt::isfinite(a)); }
 }  // namespace
 

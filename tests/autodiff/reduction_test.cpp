@@ -25,13 +25,7 @@ namespace {
 const double nan_ = std::numeric_limits<double>::quiet_NaN();
 const double inf_ = std::numeric_limits<double>::infinity();
 
-// d sum(seed * f(x)) / dx, for a seed of ones by default.
-Array<double> grad_of(const std::function<V(const V&)>& f, const Array<double>& x) {
-  V leaf(x, true);
-  V y = f(leaf);
-  y.backward(Array<double>(xt::ones<double>(y.shape())));
-  return leaf.grad();
-}
+using test::grad_of;
 
 // The Hessian of a scalar f at x, row by row, by reverse over reverse.
 Array<double> hessian_of(const std::function<V(const V&)>& f, const Array<double>& x) {
@@ -48,13 +42,7 @@ Array<double> hessian_of(const std::function<V(const V&)>& f, const Array<double
   return h;
 }
 
-// A column (n, 1): a literal {{a}, {b}} is ambiguous for xarray's constructors.
-template <class T = double>
-xt::xarray<T> column_of(std::initializer_list<T> values) {
-  xt::xarray<T> c = xt::xarray<T>::from_shape({values.size(), 1});
-  std::copy(values.begin(), values.end(), c.begin());
-  return c;
-}
+using test::column_of;
 
 }  // namespace
 

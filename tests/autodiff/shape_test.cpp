@@ -14,22 +14,11 @@ using V = Variable<double>;
 
 namespace {
 
-// 0, 1, 2, ... in a given shape (np.arange(n).reshape(shape)).
-Array<double> iota(const Shape& shape) {
-  Array<double> a = Array<double>::from_shape(shape);
-  std::iota(a.begin(), a.end(), 0.0);
-  return a;
-}
+using test::iota;
 
 V arange(std::size_t n, bool requires_grad = false) { return V(iota({n}), requires_grad); }
 
-// The gradient of sum(f(x) * seed) with respect to x.
-template <class F>
-Array<double> grad_of(F f, const Array<double>& x, const Array<double>& seed) {
-  V leaf(x, true);
-  f(leaf).backward(seed);
-  return leaf.grad();
-}
+using test::grad_of;
 
 double inner(const Array<double>& a, const Array<double>& b) {
   REQUIRE(a.shape() == b.shape());

@@ -9,17 +9,14 @@
 
 #include <autodiff/detail/vector_math.hpp>
 
+#include "test_util.hpp"
+
 using autodiff::detail::exp_of;
 using autodiff::detail::sigmoid_of;
 
 namespace {
 
-// |a - b| in units of the last place of b (b a normal number).
-template <class T>
-double ulps(T a, T b) {
-  const T unit = std::nextafter(std::abs(b), std::numeric_limits<T>::infinity()) - std::abs(b);
-  return double(std::abs(a - b)) / double(unit);
-}
+using test::ulps;
 
 // Arguments across the whole range of e^x, small ones, and every length of a
 // SIMD tail (the buffer's length is not a multiple of the register width).

@@ -11,7 +11,7 @@
 #include <xtensor/xbuilder.hpp>
 
 using namespace nn;
-using A = xt::xarray<double>;
+using Plain = xt::xarray<double>;  // std::allocator, not autodiff::Array's pool
 
 namespace {
 // 200 x 300 = 60000 draws; fan_in != fan_out so that Glorot and He differ and a
@@ -24,7 +24,7 @@ struct Moments {
   double min, max;
 };
 
-Moments moments_of(const A& values) {
+Moments moments_of(const Plain& values) {
   const double n = double(values.size());
   double sum = 0;
   for (double v : values) sum += v;
@@ -41,7 +41,7 @@ Moments moments_of(const A& values) {
 // Checks the sample mean and variance of n draws against a distribution with
 // the given mean, variance and fourth central moment, within 5 standard errors:
 // SE(mean) = sigma / sqrt(n), SE(variance) = sqrt((mu4 - sigma^4) / n).
-void check_moments(const A& values, double mean, double variance, double fourth_moment) {
+void check_moments(const Plain& values, double mean, double variance, double fourth_moment) {
   REQUIRE(values.size() == kFanIn * kFanOut);
   const Moments m = moments_of(values);
   const double se_mean = std::sqrt(variance / kCount);
@@ -53,14 +53,14 @@ void check_moments(const A& values, double mean, double variance, double fourth_
 }
 
 // Normal(mean, sigma^2): mu4 = 3 sigma^4.
-void check_normal(const A& values, double mean, double variance) {
+void check_normal(const Plain& values, double mean, double variance) {
   check_moments(values, mean, variance, 3 * variance * variance);
 }
 
 // Uniform(lo, hi): variance (hi - lo)^2 / 12, mu4 = (hi - lo)^4 / 80; every value in [lo, hi]
 // and the extremes reached (for 60000 draws, missing the last 0.1% of the range at
 // either end has probability about e^-30).
-void check_uniform(const A& values, double lo, double hi) {
+void check_uniform(const Plain& values, double lo, double hi) {
   const double width = hi - lo;
   check_moments(values, (lo + hi) / 2, width * width / 12, std::pow(width, 4) / 80);
   const Moments m = moments_of(values);
@@ -70,18 +70,18 @@ void check_uniform(const A& values, double lo, double hi) {
   CHECK(m.max > hi - 1e-3 * width);
 }
 
-A draw(const Initializer& init) { return sample(init, {kFanIn, kFanOut}, kFanIn, kFanOut); }
+Plain draw(const Initializer& init) { return sample(init, {kFanIn, kFanOut}, kFanIn, kFanOut); }
 }  // namespace
 
 TEST_CASE("zeros and constant fill every entry with the value") {
   manual_seed(1);
-  const A z = draw(zeros());
-  CHECK(z.shape() == A::shape_type{kFanIn, kFanOut});
+  const Plain z = draw(zeros());
+  CHECK(z.shape() == Plain::shape_type{kFanIn, kFanOut});
   CHECK(std::all_of(z.begin(), z.end(), [](double v) { return v == 0.0; }));
-  const A c = draw(constant(0.01));
+  const Plain c = draw(constant(0.01));
   CHECK(std::all_of(c.begin(), c.end(), [](double v) { return v == 0.01; }));
-  const A negative = sample(constant(-2.5), {4}, 1, 1);
-  CHECK(negative == A{-2.5, -2.5, -2.5, -2.5});
+  const Plain negative = sample(constant(-2.5), {4}, 1, 1);
+  CHECK(negative == Plain{-2.5, -2.5, -2.5, -2.5});
 }
 
 TEST_CASE("normal(mean, std) has the requested sample mean and variance") {
@@ -105,7 +105,7 @@ TEST_CASE("xavier_normal has variance 2 / (fan_in + fan_out)") {
 TEST_CASE("xavier_uniform is U(-a, a) with a = sqrt(6 / (fan_in + fan_out))") {
   manual_seed(5);
   const double a = std::sqrt(6.0 / double(kFanIn + kFanOut));
-  const A values = draw(xavier_uniform());
+  const Plain values = draw(xavier_uniform());
   check_uniform(values, -a, a);
   // The same variance as xavier_normal: a^2 / 3 = 2 / (fan_in + fan_out).
   CHECK(a * a / 3 == doctest::Approx(2.0 / 500));
@@ -124,7 +124,7 @@ TEST_CASE("he_uniform is U(-a, a) with a = sqrt(6 / fan_in)") {
 TEST_CASE("Linear draws its (in, out) weight with fan_in = in and fan_out = out, its bias from bias_init") {
   manual_seed(8);
   Linear<double> he(kFanIn, kFanOut, he_normal(), constant(0.01));
-  CHECK(he.weight().shape() == A::shape_type{kFanIn, kFanOut});
+  CHECK(he.weight().shape() == Plain::shape_type{kFanIn, kFanOut});
   check_normal(he.weight().value(), 0.0, 2.0 / double(kFanIn));
   CHECK(he.bias().value() == xt::xarray<double>(xt::ones<double>({kFanOut}) * 0.01));
 
@@ -136,17 +136,17 @@ TEST_CASE("Linear draws its (in, out) weight with fan_in = in and fan_out = out,
 
 TEST_CASE("manual_seed makes draws repeatable: same seed, same values; another seed, other values") {
   manual_seed(123);
-  const A first = sample(normal(), {50, 40}, 50, 40);
-  const A first_uniform = sample(he_uniform(), {50, 40}, 50, 40);
+  const Plain first = sample(normal(), {50, 40}, 50, 40);
+  const Plain first_uniform = sample(he_uniform(), {50, 40}, 50, 40);
   manual_seed(123);
-  const A again = sample(normal(), {50, 40}, 50, 40);
-  const A again_uniform = sample(he_uniform(), {50, 40}, 50, 40);
+  const Plain again = sample(normal(), {50, 40}, 50, 40);
+  const Plain again_uniform = sample(he_uniform(), {50, 40}, 50, 40);
   CHECK(first == again);
   CHECK(first_uniform == again_uniform);
   CHECK(first != first_uniform);  // the engine advances between draws
 
   manual_seed(124);
-  const A other = sample(normal(), {50, 40}, 50, 40);
+  const Plain other = sample(normal(), {50, 40}, 50, 40);
   std::size_t equal = 0;
   for (std::size_t i = 0; i < other.size(); ++i) equal += other.data()[i] == first.data()[i];
   CHECK(equal == 0);

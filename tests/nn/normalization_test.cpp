@@ -54,9 +54,7 @@ A normalise(const A& x, std::size_t C, const std::vector<double>& mean, const st
   return y;
 }
 
-bool close(const A& a, const A& b, double tol = 1e-12) {
-  return a.shape() == b.shape() && xt::allclose(a, b, tol, tol);
-}
+using test::close;
 bool close_to(const A& a, const std::vector<double>& b, double tol = 1e-12) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < b.size(); ++i)

@@ -95,9 +95,7 @@ Reference reference(Recurrent<double>& layer, const A& x, const A* h0, const A* 
   return r;
 }
 
-bool close(const A& a, const A& b, double tol = 1e-12) {
-  return a.shape() == b.shape() && xt::allclose(a, b, tol, tol);
-}
+using test::close;
 
 std::unique_ptr<Recurrent<double>> make(RecurrentKind kind, std::size_t in, std::size_t hidden, std::size_t layers) {
   switch (kind) {
