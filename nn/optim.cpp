@@ -6,8 +6,6 @@
 
 #include <autodiff/op.hpp>
 #include <autodiff/tape.hpp>
-#include <xtensor/xmath.hpp>
-#include <xtensor/xnoalias.hpp>
 
 #include "check.hpp"
 #include "module.hpp"
@@ -137,10 +135,15 @@ void Optimizer<T>::step() {
     const Group& g = groups_[group_of_[i]];
     ++updates_[i];
     if (g.weight_decay != 0 && decoupled_weight_decay_) {
-      p.data() *= T(1 - g.learning_rate * g.weight_decay);  // before the step, as LibTorch's AdamW
+      const T keep = T(1 - g.learning_rate * g.weight_decay);  // before the step, as LibTorch's AdamW
+      T* w = p.data().data();
+      for (std::size_t k = 0, n = p.data().size(); k < n; ++k) w[k] *= keep;
       update(i, p.data(), p.grad(), g.learning_rate);
-    } else if (g.weight_decay != 0) {
-      const Array<T> gradient = p.grad() + T(g.weight_decay) * p.value();
+    } else if (g.weight_decay != 0) {  // L2: the update sees g + lambda w
+      Array<T> gradient = Array<T>::from_shape(p.shape());
+      const T lambda = T(g.weight_decay);
+      const T *w = p.value().data(), *dw = p.grad().data();
+      for (std::size_t k = 0, n = gradient.size(); k < n; ++k) gradient.data()[k] = dw[k] + lambda * w[k];
       update(i, p.data(), gradient, g.learning_rate);
     } else {
       update(i, p.data(), p.grad(), g.learning_rate);
@@ -195,18 +198,21 @@ SGD<T>::SGD(std::vector<ParamGroup<T>> groups, const SGDOptions& options)
 template <class T>
 void SGD<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double learning_rate) {
   const T lr = T(learning_rate), mu = T(options_.momentum);
-  if (options_.momentum == 0) {  // w -= lr g as a plain loop: `xt::noalias(w) -= lr * g` takes 1.9x as long
-    T* weights = w.data();
-    const T* gradient = g.data();
-    for (std::size_t k = 0, n = w.size(); k < n; ++k) weights[k] -= lr * gradient[k];
+  T* weights = w.data();
+  const T* gradient = g.data();
+  const std::size_t n = w.size();
+  if (options_.momentum == 0) {
+    for (std::size_t k = 0; k < n; ++k) weights[k] -= lr * gradient[k];
     return;
   }
-  Array<T>& v = velocity_[i];
-  if (this->updates()[i] == 1) xt::noalias(v) = g;  // PyTorch's buffer starts as the first gradient, undamped
-  else if (options_.dampening == 0) xt::noalias(v) = mu * v + g;
-  else xt::noalias(v) = mu * v + T(1 - options_.dampening) * g;
-  if (options_.nesterov) xt::noalias(w) -= lr * (g + mu * v);
-  else xt::noalias(w) -= lr * v;
+  T* velocity = velocity_[i].data();
+  // PyTorch's buffer starts as the first gradient, undamped
+  const T damped = this->updates()[i] == 1 ? T(1) : T(1 - options_.dampening);
+  const T kept = this->updates()[i] == 1 ? T(0) : mu;
+  for (std::size_t k = 0; k < n; ++k) {
+    velocity[k] = kept * velocity[k] + damped * gradient[k];
+    weights[k] -= lr * (options_.nesterov ? gradient[k] + mu * velocity[k] : velocity[k]);
+  }
 }
 
 // ---- Adagrad ----
@@ -231,10 +237,13 @@ Adagrad<T>::Adagrad(std::vector<ParamGroup<T>> groups, const AdagradOptions& opt
 
 template <class T>
 void Adagrad<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
-  Array<T>& s = sum_squares_[i];
-  const double clr = lr / (1 + double(this->updates()[i] - 1) * options_.lr_decay);
-  xt::noalias(s) += g * g;
-  xt::noalias(w) -= T(clr) * g / (xt::sqrt(s) + T(options_.eps));
+  const T clr = T(lr / (1 + double(this->updates()[i] - 1) * options_.lr_decay)), eps = T(options_.eps);
+  T *weights = w.data(), *sums = sum_squares_[i].data();
+  const T* gradient = g.data();
+  for (std::size_t k = 0, n = w.size(); k < n; ++k) {
+    sums[k] += gradient[k] * gradient[k];
+    weights[k] -= clr * gradient[k] / (std::sqrt(sums[k]) + eps);
+  }
 }
 
 // ---- RMSprop ----
@@ -270,23 +279,26 @@ std::vector<Array<T>> RMSprop<T>::state() const {
 
 template <class T>
 void RMSprop<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
-  const T alpha = T(options_.alpha), eps = T(options_.eps);
-  Array<T>& s = mean_squares_[i];
-  xt::noalias(s) = alpha * s + T(1 - options_.alpha) * g * g;
-  Array<T> denominator;
-  if (options_.centered) {
-    Array<T>& a = mean_gradients_[i];
-    xt::noalias(a) = alpha * a + T(1 - options_.alpha) * g;
-    denominator = xt::sqrt(s - a * a) + eps;  // the variance of g, not its mean square
-  } else {
-    denominator = xt::sqrt(s) + eps;
-  }
-  if (options_.momentum > 0) {
-    Array<T>& b = momentum_buffers_[i];
-    xt::noalias(b) = T(options_.momentum) * b + g / denominator;
-    xt::noalias(w) -= T(lr) * b;
-  } else {
-    xt::noalias(w) -= T(lr) * g / denominator;
+  const T alpha = T(options_.alpha), rest = T(1 - options_.alpha), eps = T(options_.eps);
+  const T rate = T(lr), mu = T(options_.momentum);
+  T *weights = w.data(), *squares = mean_squares_[i].data();
+  T* means = options_.centered ? mean_gradients_[i].data() : nullptr;
+  T* buffer = options_.momentum > 0 ? momentum_buffers_[i].data() : nullptr;
+  const T* gradient = g.data();
+  for (std::size_t k = 0, n = w.size(); k < n; ++k) {
+    squares[k] = alpha * squares[k] + rest * gradient[k] * gradient[k];
+    T variance = squares[k];
+    if (means) {  // the variance of g, not its mean square
+      means[k] = alpha * means[k] + rest * gradient[k];
+      variance -= means[k] * means[k];
+    }
+    const T step = gradient[k] / (std::sqrt(variance) + eps);
+    if (buffer) {
+      buffer[k] = mu * buffer[k] + step;
+      weights[k] -= rate * buffer[k];
+    } else {
+      weights[k] -= rate * step;
+    }
   }
 }
 
@@ -330,18 +342,19 @@ template <class T>
 void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
   // LibTorch's arrangement: w -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps), c = 1 - beta^t
   const auto [beta1, beta2] = options_.betas;
-  Array<T>&m = m_[i], &v = v_[i];
-  xt::noalias(m) = T(beta1) * m + T(1 - beta1) * g;
-  xt::noalias(v) = T(beta2) * v + T(1 - beta2) * g * g;
   const double t = double(this->updates()[i]);
   const T step_size = T(lr / (1 - std::pow(beta1, t)));
-  const T root_correction = T(std::sqrt(1 - std::pow(beta2, t)));
-  if (options_.amsgrad) {
-    Array<T>& largest = max_v_[i];
-    xt::noalias(largest) = xt::maximum(largest, v);
-    xt::noalias(w) -= step_size * m / (xt::sqrt(largest) / root_correction + T(options_.eps));
-  } else {
-    xt::noalias(w) -= step_size * m / (xt::sqrt(v) / root_correction + T(options_.eps));
+  const T root_correction = T(std::sqrt(1 - std::pow(beta2, t))), eps = T(options_.eps);
+  const T b1 = T(beta1), rest1 = T(1 - beta1), b2 = T(beta2), rest2 = T(1 - beta2);
+  T *weights = w.data(), *m = m_[i].data(), *v = v_[i].data();
+  T* largest = options_.amsgrad ? max_v_[i].data() : nullptr;
+  const T* gradient = g.data();
+  for (std::size_t k = 0, n = w.size(); k < n; ++k) {
+    m[k] = b1 * m[k] + rest1 * gradient[k];
+    v[k] = b2 * v[k] + rest2 * gradient[k] * gradient[k];
+    T second = v[k];
+    if (largest) second = largest[k] = std::max(largest[k], v[k]);
+    weights[k] -= step_size * m[k] / (std::sqrt(second) / root_correction + eps);
   }
 }
 
