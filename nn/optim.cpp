@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 
 #include <autodiff/op.hpp>
 #include <autodiff/tape.hpp>
@@ -282,24 +283,32 @@ void RMSprop<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr
   const T alpha = T(options_.alpha), rest = T(1 - options_.alpha), eps = T(options_.eps);
   const T rate = T(lr), mu = T(options_.momentum);
   T *weights = w.data(), *squares = mean_squares_[i].data();
-  T* means = options_.centered ? mean_gradients_[i].data() : nullptr;
-  T* buffer = options_.momentum > 0 ? momentum_buffers_[i].data() : nullptr;
   const T* gradient = g.data();
-  for (std::size_t k = 0, n = w.size(); k < n; ++k) {
-    squares[k] = alpha * squares[k] + rest * gradient[k] * gradient[k];
-    T variance = squares[k];
-    if (means) {  // the variance of g, not its mean square
-      means[k] = alpha * means[k] + rest * gradient[k];
-      variance -= means[k] * means[k];
+  const std::size_t n = w.size();
+  // One loop per variant, the choices made outside it, so that each one vectorises.
+  auto run = [&](auto centered, auto with_momentum) {
+    T* means = centered ? mean_gradients_[i].data() : nullptr;
+    T* buffer = with_momentum ? momentum_buffers_[i].data() : nullptr;
+    for (std::size_t k = 0; k < n; ++k) {
+      squares[k] = alpha * squares[k] + rest * gradient[k] * gradient[k];
+      T variance = squares[k];
+      if constexpr (centered) {  // the variance of g, not its mean square
+        means[k] = alpha * means[k] + rest * gradient[k];
+        variance -= means[k] * means[k];
+      }
+      const T step = gradient[k] / (std::sqrt(variance) + eps);
+      if constexpr (with_momentum) {
+        buffer[k] = mu * buffer[k] + step;
+        weights[k] -= rate * buffer[k];
+      } else {
+        weights[k] -= rate * step;
+      }
     }
-    const T step = gradient[k] / (std::sqrt(variance) + eps);
-    if (buffer) {
-      buffer[k] = mu * buffer[k] + step;
-      weights[k] -= rate * buffer[k];
-    } else {
-      weights[k] -= rate * step;
-    }
-  }
+  };
+  using yes = std::true_type;
+  using no = std::false_type;
+  if (options_.centered) options_.momentum > 0 ? run(yes{}, yes{}) : run(yes{}, no{});
+  else options_.momentum > 0 ? run(no{}, yes{}) : run(no{}, no{});
 }
 
 // ---- Adam and AdamW ----
