@@ -231,6 +231,34 @@ void product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, cons
   detail::gemm_raw(ta, tb, int(m), int(n), int(k), T(1), a, int(lda), b, int(ldb), beta, c, int(ldc));
 }
 
+// One batch row of a step, on the gates a = [i, f, g, o] (4 hidden) of that row: the
+// loops apart from the arrays, with restrict, so that the compiler vectorises them.
+// c = f c_prev + i g
+template <class T>
+void step_state_row(std::size_t H, const T* __restrict a, const T* __restrict c_prev, T* __restrict c) {
+  for (std::size_t j = 0; j < H; ++j) c[j] = a[H + j] * c_prev[j] + a[j] * a[2 * H + j];
+}
+// h = o tanh(c)
+template <class T>
+void step_output_row(std::size_t H, const T* __restrict o, const T* __restrict tanh_c, T* __restrict h) {
+  for (std::size_t j = 0; j < H; ++j) h[j] = o[j] * tanh_c[j];
+}
+// The step backward: dz from dC/dh_t (dh) and dC/dc_t (dc, then replaced by dC/dc_(t-1)).
+template <class T>
+void step_backward_row(std::size_t H, const T* __restrict a, const T* __restrict tanh_c, const T* __restrict c_prev,
+                       const T* __restrict dh, T* __restrict dc, T* __restrict dz) {
+  const T *i = a, *f = a + H, *g = a + 2 * H, *o = a + 3 * H;
+  for (std::size_t j = 0; j < H; ++j) {
+    const T t = tanh_c[j];
+    const T dc_t = dc[j] + dh[j] * o[j] * (T(1) - t * t);  // through h_t too
+    dz[j] = dc_t * g[j] * i[j] * (T(1) - i[j]);
+    dz[H + j] = dc_t * c_prev[j] * f[j] * (T(1) - f[j]);
+    dz[2 * H + j] = dc_t * i[j] * (T(1) - g[j] * g[j]);
+    dz[3 * H + j] = dh[j] * t * o[j] * (T(1) - o[j]);
+    dc[j] = dc_t * f[j];
+  }
+}
+
 // What the plain backward pass reads, batch-first like x: row (b, t) of each.
 template <class T>
 struct LayerTrace {
@@ -252,6 +280,7 @@ void lstm_layer_vjp(Backward<T>& d, const LayerTrace<T>& trace, const LayerSizes
   const T* c0 = has_state ? d.input(5).value().data() : nullptr;
   Array<T> dz = Array<T>::from_shape({B, S, G});
   Array<T> dh = Array<T>::from_shape({B, H}), dc = Array<T>::from_shape({B, H});  // dC/dh_t, dC/dc_t
+  const std::vector<T> zero_row(H, T(0));  // c0 when none was given
   for (std::size_t r = 0; r < B; ++r) {
     std::copy_n(g + (r * (S + 1) + S - 1) * H, H, dh.data() + r * H);
     std::copy_n(g + (r * (S + 1) + S) * H, H, dc.data() + r * H);
@@ -259,21 +288,9 @@ void lstm_layer_vjp(Backward<T>& d, const LayerTrace<T>& trace, const LayerSizes
   for (std::size_t t = S; t-- > 0;) {
     for (std::size_t r = 0; r < B; ++r) {
       const std::size_t row = r * S + t;
-      const T* a = trace.gates.data() + row * G;
-      const T *i = a, *f = a + H, *gg = a + 2 * H, *o = a + 3 * H;
-      const T* tc = trace.tanh_cell.data() + row * H;
-      const T* c_prev = t > 0 ? trace.cell.data() + (row - 1) * H : c0 ? c0 + r * H : nullptr;
-      const T* dhr = dh.data() + r * H;
-      T* dcr = dc.data() + r * H;
-      T* dzr = dz.data() + row * G;
-      for (std::size_t j = 0; j < H; ++j) {
-        const T dct = dcr[j] + dhr[j] * o[j] * (T(1) - tc[j] * tc[j]);  // dC/dc_t, through h_t too
-        dzr[j] = dct * gg[j] * i[j] * (T(1) - i[j]);
-        dzr[H + j] = c_prev ? dct * c_prev[j] * f[j] * (T(1) - f[j]) : T(0);
-        dzr[2 * H + j] = dct * i[j] * (T(1) - gg[j] * gg[j]);
-        dzr[3 * H + j] = dhr[j] * tc[j] * o[j] * (T(1) - o[j]);
-        dcr[j] = dct * f[j];  // dC/dc_(t-1)
-      }
+      const T* c_prev = t > 0 ? trace.cell.data() + (row - 1) * H : c0 ? c0 + r * H : zero_row.data();
+      step_backward_row(H, trace.gates.data() + row * G, trace.tanh_cell.data() + row * H, c_prev, dh.data() + r * H,
+                        dc.data() + r * H, dz.data() + row * G);
     }
     if (t > 0) {  // dC/dh_(t-1) = g_(t-1) + dz_t W_hh
       for (std::size_t r = 0; r < B; ++r) std::copy_n(g + (r * (S + 1) + t - 1) * H, H, dh.data() + r * H);
@@ -378,6 +395,7 @@ Variable<T> lstm_layer_packed(const Variable<T>& x, const Variable<T>& w_ih, con
     else std::fill_n(first, H, T(0));
   }
   Array<T> out = Array<T>::from_shape({B, S + 1, H});
+  const std::vector<T> zero_row(H, T(0));  // c0 when none was given
   for (std::size_t t = 0; t < S; ++t) {
     if (t > 0 || h0v)  // + h_(t-1) W_hh^T on step t's rows
       product(false, true, B, G, H, trace->h_prev.data() + t * H, S * H, w_hh.value().data(), H, T(1), a + t * G, S * G);
@@ -387,14 +405,12 @@ Variable<T> lstm_layer_packed(const Variable<T>& x, const Variable<T>& w_ih, con
       detail::sigmoid_of(z, z, 2 * H);              // i, f
       detail::tanh_of(z + 2 * H, z + 2 * H, H);     // g
       detail::sigmoid_of(z + 3 * H, z + 3 * H, H);  // o
-      const T *i = z, *f = z + H, *gg = z + 2 * H, *o = z + 3 * H;
-      const T* c_prev = t > 0 ? trace->cell.data() + (row - 1) * H : c0v ? c0v + r * H : nullptr;
-      T* c = trace->cell.data() + row * H;
-      for (std::size_t j = 0; j < H; ++j) c[j] = (c_prev ? f[j] * c_prev[j] : T(0)) + i[j] * gg[j];
-      T* tc = trace->tanh_cell.data() + row * H;
-      detail::tanh_of(c, tc, H);
+      const T* c_prev = t > 0 ? trace->cell.data() + (row - 1) * H : c0v ? c0v + r * H : zero_row.data();
+      T *c = trace->cell.data() + row * H, *tc = trace->tanh_cell.data() + row * H;
       T* h = out.data() + (r * (S + 1) + t) * H;
-      for (std::size_t j = 0; j < H; ++j) h[j] = o[j] * tc[j];
+      step_state_row(H, z, c_prev, c);
+      detail::tanh_of(c, tc, H);
+      step_output_row(H, z + 3 * H, tc, h);
       if (t + 1 < S) std::copy_n(h, H, trace->h_prev.data() + (row + 1) * H);
     }
   }
