@@ -112,6 +112,27 @@ TEST_CASE("lstm_layer's gradient under create_graph equals the plain one, and re
   }
 }
 
+TEST_CASE("lstm_layer of an empty batch, and of inputs of size 0") {
+  Variable<double> w_hh(random<double>({8, 2}, 3, -1, 1), true), b(random<double>({8}, 4, -1, 1), true);
+  SUBCASE("batch 0: empty outputs, zero weight gradients") {
+    Variable<double> x(Array<double>::from_shape({0, 3, 4}), true), w_ih(random<double>({8, 4}, 2, -1, 1), true);
+    const auto layer = lstm_layer(x, w_ih, w_hh, b);
+    CHECK(layer.output.shape() == Shape{0, 3, 2});
+    const auto grads = grad(sum(layer.output) + sum(layer.c), {w_ih, w_hh, b});
+    for (const auto& g : grads) CHECK(xt::all(xt::equal(g.value(), 0.0)));
+  }
+  SUBCASE("input 0: the bias and the recurrence alone, as step by step") {
+    Variable<double> x(Array<double>::from_shape({2, 3, 0}), true), w_ih(Array<double>::from_shape({8, 0}), true);
+    const Variable<double> zeros(Array<double>(xt::zeros<double>({2, 2})));
+    const auto layer = lstm_layer(x, w_ih, w_hh, b);
+    const auto steps = lstm_layer_by_steps(x, w_ih, w_hh, b, zeros, zeros);
+    CHECK(xt::allclose(layer.output.value(), steps.output.value(), 1e-13, 1e-13));
+    const auto fused = grad(sum(layer.output * layer.output), {w_hh, b});
+    const auto reference = grad(sum(steps.output * steps.output), {w_hh, b});
+    for (std::size_t i = 0; i < 2; ++i) CHECK(xt::allclose(fused[i].value(), reference[i].value(), 1e-13, 1e-13));
+  }
+}
+
 TEST_CASE("lstm_cell gives the LSTM equations' h, c and gradients") {
   check_against_equations<double>(1e-13);
   check_against_equations<float>(2e-6f);
