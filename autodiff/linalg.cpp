@@ -16,7 +16,7 @@
 
 namespace autodiff {
 
-namespace {
+namespace detail {
 
 void gemm_raw(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
               float beta, float* c, int ldc) {
@@ -28,6 +28,12 @@ void gemm_raw(bool ta, bool tb, int m, int n, int k, double alpha, const double*
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
               b, ldb, beta, c, ldc);
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::gemm_raw;
 
 // sum_i a_i b_i by BLAS (in pieces of at most INT_MAX, cblas's length type).
 template <class T>

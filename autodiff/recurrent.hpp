@@ -6,6 +6,8 @@
 //   a  = lstm_gates(z)       [sigma(z_i), sigma(z_f), tanh(z_g), sigma(z_o)]   z: (batch, 4 hidden)
 //   c' = lstm_state(a, c)    a_f c + a_i a_g                                   c: (batch, hidden)
 //   h' = lstm_output(a, c')  a_o tanh(c')
+//
+// lstm_layer runs a whole layer over a sequence as one op (below).
 #pragma once
 
 #include "variable.hpp"
@@ -34,5 +36,21 @@ LstmStep<T> lstm_cell(const Variable<T>& z, const Variable<T>& c) {
   Variable<T> c_next = lstm_state(a, c);
   return {lstm_output(a, c_next), c_next};
 }
+
+// A whole LSTM layer over a sequence as one op, as cuDNN and LibTorch's CPU LSTM:
+// the input projection of all steps is one product, each step one product
+// h W_hh^T added to it and one pass for gates, state and output; the backward pass
+// runs through time with a product per step, then each weight gradient is one
+// product over all steps. The same equations as lstm_cell step by step.
+//   x (batch, time, input), time >= 1; w_ih (4 hidden, input); w_hh (4 hidden, hidden);
+//   b (4 hidden): b_ih + b_hh; h0, c0 (batch, hidden), both or neither (zeros).
+template <class T>
+struct LstmLayer {
+  Variable<T> output;  // (batch, time, hidden): h at every step
+  Variable<T> h, c;    // (batch, hidden): the last step's h and c
+};
+template <class T>
+LstmLayer<T> lstm_layer(const Variable<T>& x, const Variable<T>& w_ih, const Variable<T>& w_hh, const Variable<T>& b,
+                        const Variable<T>& h0 = Variable<T>(), const Variable<T>& c0 = Variable<T>());
 
 }  // namespace autodiff

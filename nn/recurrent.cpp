@@ -129,16 +129,18 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
   check(x, state);  // everything is checked before anything is recorded
   const std::size_t batch = x.shape()[0], steps = x.shape()[1], H = hidden_;
   const long hidden = static_cast<long>(H);
-  const bool lstm = kind_ == RecurrentKind::lstm, gru = kind_ == RecurrentKind::gru;
-  // The input of step t, (batch, input): x's step t for the first layer, the layer
-  // below's h_t for the others. Each step's input projection is its own product,
-  // which stays in cache: one product over (batch * time, input) taken apart per
-  // step was measured slower (peer_bench lstm, bench/RESULTS.md), as it adds passes
-  // over the whole sequence's gates. x(t)'s gradient is added in place (O(time)).
+  if (kind_ == RecurrentKind::lstm) return forward_lstm(x, state);
+  const bool gru = kind_ == RecurrentKind::gru;
+  // The RNN and the GRU step by step. The input of step t, (batch, input): x's step t
+  // for the first layer, the layer below's h_t for the others. Each step's input
+  // projection is its own product, which stays in cache: one product over (batch *
+  // time, input) taken apart per step was measured slower (peer_bench lstm,
+  // bench/RESULTS.md), as it adds passes over the whole sequence's gates. x(t)'s
+  // gradient is added in place (O(time)).
   Variable<T> time_major = autodiff::permute(x, {1, 0, 2});  // (time, batch, input)
   std::vector<Variable<T>> inputs(steps);
   for (std::size_t t = 0; t < steps; ++t) inputs[t] = autodiff::at(time_major, {static_cast<std::int64_t>(t)});
-  std::vector<Variable<T>> last_h, last_c;
+  std::vector<Variable<T>> last_h;
   for (std::size_t l = 0; l < layers_; ++l) {
     Variable<T>& w_hh = weight_hh(l);
     Variable<T>& b_hh = bias_hh(l);
@@ -147,15 +149,8 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
     // multiplies h W_hn^T + b_hn by r
     Variable<T> b = gru ? bias_ih(l) : bias_ih(l) + b_hh;
     Variable<T> w_hh_t = gru ? autodiff::transpose(w_hh) : Variable<T>();
-    Variable<T> h, c;
-    const auto layer = static_cast<std::int64_t>(l);
-    if (state.h.defined()) {
-      h = autodiff::at(state.h, {layer});
-      if (lstm) c = autodiff::at(state.c, {layer});
-    } else {
-      h = Variable<T>(Array<T>(xt::zeros<T>({batch, H})));
-      if (lstm) c = h;
-    }
+    Variable<T> h = state.h.defined() ? autodiff::at(state.h, {static_cast<std::int64_t>(l)})
+                                      : Variable<T>(Array<T>(xt::zeros<T>({batch, H})));
     for (std::size_t t = 0; t < steps; ++t) {
       Variable<T> px = autodiff::affine(inputs[t], w_ih_t, b);
       if (gru) {
@@ -167,24 +162,39 @@ RecurrentOutput<T> Recurrent<T>::forward_with_state(const Variable<T>& x, const 
         h = n + z * (h - n);  // (1 - z) n + z h
       } else {
         Variable<T> pre = px + autodiff::matmul(h, w_hh, {.transpose_b = true});
-        if (lstm) {
-          // c = sigma(f) c + sigma(i) tanh(g), h = sigma(o) tanh(c): autodiff's fused LSTM ops
-          auto step = autodiff::lstm_cell(pre, c);
-          h = step.h;
-          c = step.c;
-        } else {
-          h = kind_ == RecurrentKind::rnn_tanh ? autodiff::tanh(pre) : autodiff::relu(pre);
-        }
+        h = kind_ == RecurrentKind::rnn_tanh ? autodiff::tanh(pre) : autodiff::relu(pre);
       }
       inputs[t] = h;  // the next layer's input at step t, and this layer's output
     }
     last_h.push_back(h);
-    if (lstm) last_c.push_back(c);
   }
   RecurrentOutput<T> result;
   result.output = autodiff::stack(inputs, 1);  // (batch, time, hidden)
   result.state.h = autodiff::stack(last_h, 0);
-  if (lstm) result.state.c = autodiff::stack(last_c, 0);
+  return result;
+}
+
+// Each layer as one fused op (autodiff::lstm_layer), the layer below's output as its input.
+template <class T>
+RecurrentOutput<T> Recurrent<T>::forward_lstm(const Variable<T>& x, const RecurrentState<T>& state) {
+  Variable<T> input = x;
+  std::vector<Variable<T>> last_h, last_c;
+  for (std::size_t l = 0; l < layers_; ++l) {
+    Variable<T> h0, c0;
+    if (state.h.defined()) {
+      const auto layer = static_cast<std::int64_t>(l);
+      h0 = autodiff::at(state.h, {layer});
+      c0 = autodiff::at(state.c, {layer});
+    }
+    auto run = autodiff::lstm_layer(input, weight_ih(l), weight_hh(l), bias_ih(l) + bias_hh(l), h0, c0);
+    input = run.output;
+    last_h.push_back(run.h);
+    last_c.push_back(run.c);
+  }
+  RecurrentOutput<T> result;
+  result.output = input;
+  result.state.h = autodiff::stack(last_h, 0);
+  result.state.c = autodiff::stack(last_c, 0);
   return result;
 }
 

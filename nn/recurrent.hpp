@@ -36,9 +36,9 @@ enum class RecurrentKind { rnn_tanh, rnn_relu, lstm, gru };
 // time >= 1 (batch_first=True in torch). Layer l has the parameters weight_ih_l{l}
 // (gates * hidden, input or hidden), weight_hh_l{l} (gates * hidden, hidden),
 // bias_ih_l{l} and bias_hh_l{l} (gates * hidden), gates = 1, 4, 3, drawn from
-// U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch. Each step's input projection is a
-// product of its own: a single product of all steps would need per-step slices, and
-// autodiff's slice gradient is a full-size array, time^2 work in the backward pass.
+// U(-1/sqrt(hidden), 1/sqrt(hidden)) as PyTorch. An LSTM layer is one fused op
+// (autodiff::lstm_layer); the RNN and the GRU are composed step by step, each step's
+// input projection a product of its own.
 // Differences from torch: no dropout between layers, no bidirectional, no proj_size,
 // no unbatched 2-D input (a ShapeError; unsqueeze(x, 0) it).
 template <class T = float>
@@ -68,6 +68,7 @@ class Recurrent : public Module<T> {
  private:
   Variable<T>& parameter(std::size_t layer, std::size_t which);
   void check(const Variable<T>& x, const RecurrentState<T>& state);
+  RecurrentOutput<T> forward_lstm(const Variable<T>& x, const RecurrentState<T>& state);
   std::string name() const;
   RecurrentKind kind_;
   std::size_t input_, hidden_, layers_;

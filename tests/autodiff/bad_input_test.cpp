@@ -56,6 +56,10 @@ const Array<double> m34 = test::random_array({3, 4}, 1);
 const Array<double> v5 = test::random_array({5}, 2);
 V leaf(const Array<double>& a) { return V(a, true); }
 V scalar_leaf(double v) { return V::scalar(v, true); }
+// lstm_layer's arguments for batch 3, time 4, input 5, hidden 2
+const Array<double> x_345 = test::random_array({3, 4, 5}, 7);
+const Array<double> w_ih_85 = test::random_array({8, 5}, 8), w_hh_82 = test::random_array({8, 2}, 9);
+const Array<double> b_8 = test::random_array({8}, 10);
 
 const std::vector<Misuse> catalogue = {
     // ---- elementwise: shapes that do not broadcast
@@ -85,6 +89,24 @@ const std::vector<Misuse> catalogue = {
      [] { lstm_gates_backward(leaf(test::random_array({3, 8}, 4)), leaf(test::random_array({2, 8}, 5))); }},
     {"lstm_state with a cell state of another hidden size", Kind::shape, {"lstm_state", "(2, 3)", "(2, 8)", "(2, 2)"},
      [] { lstm_state(leaf(test::random_array({2, 8}, 6)), leaf(test::random_array({2, 3}, 7))); }},
+    {"lstm_layer of a matrix", Kind::shape, {"lstm_layer", "x of shape (3, 5)", "(batch, time, input)"},
+     [] { lstm_layer(leaf(test::random_array({3, 5}, 1)), leaf(w_ih_85), leaf(w_hh_82), leaf(b_8)); }},
+    {"lstm_layer of no time steps", Kind::shape, {"lstm_layer", "(3, 0, 5)", "time >= 1"},
+     [] { lstm_layer(leaf(Array<double>::from_shape({3, 0, 5})), leaf(w_ih_85), leaf(w_hh_82), leaf(b_8)); }},
+    {"lstm_layer with w_ih of another input size", Kind::shape, {"lstm_layer", "w_ih of shape (8, 4)", "(3, 4, 5)", "(8, 5)"},
+     [] { lstm_layer(leaf(x_345), leaf(test::random_array({8, 4}, 2)), leaf(w_hh_82), leaf(b_8)); }},
+    {"lstm_layer with w_hh not (4 hidden, hidden)", Kind::shape, {"lstm_layer", "w_hh of shape (8, 3)", "(4 hidden, hidden)"},
+     [] { lstm_layer(leaf(x_345), leaf(w_ih_85), leaf(test::random_array({8, 3}, 3)), leaf(b_8)); }},
+    {"lstm_layer with b of another size", Kind::shape, {"lstm_layer", "b of shape (6,)", "(8,)"},
+     [] { lstm_layer(leaf(x_345), leaf(w_ih_85), leaf(w_hh_82), leaf(test::random_array({6}, 4))); }},
+    {"lstm_layer with h0 of another batch", Kind::shape, {"lstm_layer", "h0 of shape (2, 2)", "(3, 2)"},
+     [] { lstm_layer(leaf(x_345), leaf(w_ih_85), leaf(w_hh_82), leaf(b_8), leaf(test::random_array({2, 2}, 5)),
+                     leaf(test::random_array({3, 2}, 6))); }},
+    {"lstm_layer with c0 of another hidden size", Kind::shape, {"lstm_layer", "c0 of shape (3, 3)", "(3, 2)"},
+     [] { lstm_layer(leaf(x_345), leaf(w_ih_85), leaf(w_hh_82), leaf(b_8), leaf(test::random_array({3, 2}, 5)),
+                     leaf(test::random_array({3, 3}, 6))); }},
+    {"lstm_layer with h0 but no c0", Kind::invalid_argument, {"lstm_layer", "h0 but no c0"},
+     [] { lstm_layer(leaf(x_345), leaf(w_ih_85), leaf(w_hh_82), leaf(b_8), leaf(test::random_array({3, 2}, 5))); }},
     {"lstm_output with a cell state of another batch", Kind::shape, {"lstm_output", "(3, 2)", "(2, 8)"},
      [] { lstm_output(leaf(test::random_array({2, 8}, 6)), leaf(test::random_array({3, 2}, 7))); }},
     {"tanh_backward with shapes that do not broadcast", Kind::shape, {"tanh_backward", "(5,)", "(3, 4)"},

@@ -118,6 +118,17 @@ const std::vector<OpCase> op_cases = {
        const auto second = lstm_cell(x[1] * concatenate({first.h, first.h, first.c, first.h}, 1), first.c);
        return second.h * second.c + first.h;
      }},
+    // a whole layer (odd sizes: batch 3, time 4, input 5, hidden 2), every output used
+    {"lstm_layer from zeros", {{3, 4, 5}, {8, 5}, {8, 2}, {8}},
+     [](const Inputs& x) {
+       const auto layer = lstm_layer(x[0], x[1] * 0.5, x[2], x[3]);
+       return concatenate({reshape(layer.output, {3, 8}), layer.h * layer.c}, 1);
+     }},
+    {"lstm_layer from h0 and c0", {{3, 4, 5}, {8, 5}, {8, 2}, {8}, {3, 2}, {3, 2}},
+     [](const Inputs& x) {
+       const auto layer = lstm_layer(x[0], x[1] * 0.5, x[2], x[3], x[4], x[5]);
+       return concatenate({reshape(layer.output, {3, 8}), layer.c * x[4]}, 1);
+     }},
     {"log_softmax_backward", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 1); }},
     {"log_softmax_backward axis 0", {{3, 4}, {3, 4}}, [](const Inputs& x) { return log_softmax_backward(x[0], x[1], 0); }},
     // (more activations, issue #12)
