@@ -40,6 +40,24 @@ std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m;
 
 std::atomic<ConvAlgorithm> algorithm_in_use{ConvAlgorithm::automatic};
 
+#if XSIMD_WITH_AVX512F
+// The first n lanes (n < a register) at p: the others are not read (zero) or
+// written. The rows are short (28 and 10 pixels in LeNet, against registers of
+// 16 floats), and their tails as scalar loops were most of the copies' time.
+inline xsimd::batch<float> load_first(const float* p, std::size_t n) {
+  return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
+}
+inline xsimd::batch<double> load_first(const double* p, std::size_t n) {
+  return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
+}
+inline void store_first(float* p, std::size_t n, const xsimd::batch<float>& v) {
+  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v);
+}
+inline void store_first(double* p, std::size_t n, const xsimd::batch<double>& v) {
+  _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v);
+}
+#endif
+
 // dst[q] = src[q] (+ add) for q < n, in registers: the rows are short (28
 // pixels in LeNet), and std::copy calls memmove for each.
 template <class T>
@@ -48,7 +66,11 @@ void copy_row(const T* src, std::size_t n, T* dst, T add = T(0)) {
   std::size_t q = 0;
   const B a(add);
   for (; q + B::size <= n; q += B::size) (B::load_unaligned(src + q) + a).store_unaligned(dst + q);
+#if XSIMD_WITH_AVX512F
+  if (q < n) store_first(dst + q, n - q, load_first(src + q, n - q) + a);
+#else
   for (; q < n; ++q) dst[q] = src[q] + add;
+#endif
 }
 
 // The sum of a register's lanes (xsimd::hadd's AVX-512 path trips g++ 12's
@@ -242,7 +264,11 @@ void add_taps(const DirectConv& d, const T* columns, T* source) {
     T* s = source + d.offsets[t];
     std::size_t p = 0;
     for (; p + B::size <= wide; p += B::size) (B::load_unaligned(s + p) + B::load_unaligned(c + p)).store_unaligned(s + p);
+#if XSIMD_WITH_AVX512F
+    if (p < wide) store_first(s + p, wide - p, load_first(s + p, wide - p) + load_first(c + p, wide - p));
+#else
     for (; p < wide; ++p) s[p] += c[p];
+#endif
   }
 }
 
