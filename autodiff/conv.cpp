@@ -740,12 +740,14 @@ template <class T>
 Variable<T> pool_scatter(const Variable<T>& g, std::shared_ptr<const Argmax> index, const Shape& in) {
   static const OpInfo op{"max_pool2d_backward", "dg = h at the argmax positions (max_pool2d_gather)"};
   Array<T> dx = Array<T>::from_shape(in);
-  std::fill(dx.begin(), dx.end(), T(0));
   const std::size_t plane = in[2] * in[3], cells = g.shape()[2] * g.shape()[3];
   const T* gv = g.value().data();
   const std::uint32_t* ix = index->data();
   for (std::size_t p = 0, planes = in[0] * in[1]; p < planes; ++p) {
+    // each plane zeroed just before its cells go into it, while it is in the cache
+    // (LeNet's first pooling with its backward 255 -> 235 us, against one fill of dx first)
     T* dst = dx.data() + p * plane;
+    std::fill(dst, dst + plane, T(0));
     for (std::size_t c = 0; c < cells; ++c) dst[ix[p * cells + c]] += gv[p * cells + c];
   }
   return record<T>(op, std::move(dx), {g}, [index, out = g.shape()](Backward<T>& d) {
