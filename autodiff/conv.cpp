@@ -662,27 +662,27 @@ void max_pool_2x2_row(const T* top, const T* bottom, std::size_t wo, std::uint32
 }
 
 #if defined(__AVX2__)
-// The scalar row's cells in SIMD registers, 8 (AVX) or 4 (SSE) at a time: the
-// even and odd columns of both rows by shuffles, then the same four takes. The
-// rows are short (14 and 5 cells in LeNet), so the last block overlaps the one
-// before it instead of a scalar tail. Scalar, the 2x2 pooling took 0.2 ms of a
-// 3 ms LeNet step; these blocks: bench/RESULTS.md.
+// The scalar row's cells in AVX registers, 8 at a time: the even and odd columns of
+// both rows by shuffles, then the same four takes; a row's last cells (LeNet's rows
+// have 14 and 5) with masked loads and stores. Scalar, the 2x2 pooling took 0.3 ms
+// of a 3 ms LeNet step; these blocks: bench/RESULTS.md.
 inline void take(__m256 v, __m256i at, __m256& m, __m256i& best) {
   const __m256 wins = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ),
                                    _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(m, m, _CMP_ORD_Q)));
   m = _mm256_blendv_ps(m, v, wins);
   best = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best), _mm256_castsi256_ps(at), wins));
 }
-inline void take(__m128 v, __m128i at, __m128& m, __m128i& best) {
-  const __m128 wins = _mm_or_ps(_mm_cmpgt_ps(v, m), _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(m, m)));
-  m = _mm_blendv_ps(m, v, wins);
-  best = _mm_castps_si128(_mm_blendv_ps(_mm_castsi128_ps(best), _mm_castsi128_ps(at), wins));
+inline __m256i first_lanes(std::size_t n) {  // lanes [0, n) set
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
-// 8 cells from column 2 j
-inline void max_pool_2x2_block8(const float* top, const float* bottom, std::size_t j, std::uint32_t first,
-                                std::uint32_t w, float* y, std::uint32_t* index) {
-  auto columns = [](const float* p, __m256& even, __m256& odd) {  // p[0, 2, ..., 14] and p[1, 3, ..., 15]
-    const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+// `cells` (1 to 8) cells from column 2 j
+inline void max_pool_2x2_block(const float* top, const float* bottom, std::size_t j, std::size_t cells,
+                               std::uint32_t first, std::uint32_t w, float* y, std::uint32_t* index) {
+  const bool whole = cells == 8;  // plain loads and stores: the masked ones are slower (25 % on LeNet's first pooling)
+  const __m256i low = first_lanes(std::min<std::size_t>(2 * cells, 8)), high = first_lanes(2 * cells - 8 * (cells > 4));
+  auto columns = [&](const float* p, __m256& even, __m256& odd) {  // p[0, 2, ..., 14] and p[1, 3, ..., 15]
+    const __m256 lo = whole ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, low),
+                 hi = whole ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, high);
     even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
     odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
   };
@@ -693,42 +693,22 @@ inline void max_pool_2x2_block8(const float* top, const float* bottom, std::size
   take(right, _mm256_set1_epi32(1), m, best);
   take(below, _mm256_set1_epi32(int(w)), m, best);
   take(below_right, _mm256_set1_epi32(int(w + 1)), m, best);
-  _mm256_storeu_ps(y + j, m);
   const __m256i left = _mm256_add_epi32(_mm256_set1_epi32(int(first + 2 * j)), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + j), _mm256_add_epi32(left, best));
-}
-// 4 cells from column 2 j
-inline void max_pool_2x2_block4(const float* top, const float* bottom, std::size_t j, std::uint32_t first,
-                                std::uint32_t w, float* y, std::uint32_t* index) {
-  auto columns = [](const float* p, __m128& even, __m128& odd) {
-    const __m128 lo = _mm_loadu_ps(p), hi = _mm_loadu_ps(p + 4);
-    even = _mm_shuffle_ps(lo, hi, 0x88);
-    odd = _mm_shuffle_ps(lo, hi, 0xDD);
-  };
-  __m128 m, right, below, below_right;
-  columns(top + 2 * j, m, right);
-  columns(bottom + 2 * j, below, below_right);
-  __m128i best = _mm_setzero_si128();
-  take(right, _mm_set1_epi32(1), m, best);
-  take(below, _mm_set1_epi32(int(w)), m, best);
-  take(below_right, _mm_set1_epi32(int(w + 1)), m, best);
-  _mm_storeu_ps(y + j, m);
-  const __m128i left = _mm_add_epi32(_mm_set1_epi32(int(first + 2 * j)), _mm_setr_epi32(0, 2, 4, 6));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(index + j), _mm_add_epi32(left, best));
+  best = _mm256_add_epi32(left, best);
+  if (whole) {
+    _mm256_storeu_ps(y + j, m);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(index + j), best);
+  } else {
+    const __m256i stored = first_lanes(cells);
+    _mm256_maskstore_ps(y + j, stored, m);
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(index + j), stored, best);
+  }
 }
 template <>
 void max_pool_2x2_row(const float* top, const float* bottom, std::size_t wo, std::uint32_t first, std::uint32_t w,
                       float* y, std::uint32_t* index) {
-  if (wo >= 8) {
-    std::size_t j = 0;
-    for (; j + 8 <= wo; j += 8) max_pool_2x2_block8(top, bottom, j, first, w, y, index);
-    if (j < wo) max_pool_2x2_block8(top, bottom, wo - 8, first, w, y, index);
-  } else if (wo >= 4) {
-    max_pool_2x2_block4(top, bottom, 0, first, w, y, index);
-    if (wo > 4) max_pool_2x2_block4(top, bottom, wo - 4, first, w, y, index);
-  } else {
-    max_pool_2x2_cells(top, bottom, wo, first, w, y, index);
-  }
+  for (std::size_t j = 0; j < wo; j += 8)
+    max_pool_2x2_block(top, bottom, j, std::min<std::size_t>(8, wo - j), first, w, y, index);
 }
 #endif
 

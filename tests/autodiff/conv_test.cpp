@@ -347,7 +347,7 @@ TEST_CASE("max_pool2d: window maxima, -inf padding, the first maximum gets the g
   CHECK(std::isnan(max_pool2d(Variable<double>(with_nan), 2).value()(0, 0, 0, 0)));
 }
 
-TEST_CASE("max_pool2d 2x2 in float32 (SIMD blocks of 8 and 4 cells, overlapping at the row's end) as the definition") {
+TEST_CASE("max_pool2d 2x2 in float32 (AVX blocks of 8 cells, a row's last ones masked) as the definition") {
   // every row length from 1 to 19 cells; ties from rounding to 0.5, some NaNs (the first in the window wins)
   for (std::size_t w = 2; w <= 39; ++w) {
     CAPTURE(w);
