@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -39,6 +40,24 @@ std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m;
 
 std::atomic<ConvAlgorithm> algorithm_in_use{ConvAlgorithm::automatic};
 
+#if XSIMD_WITH_AVX512F
+// The first n lanes (n < a register) at p: the others are not read (zero) or
+// written. The rows are short (28 and 10 pixels in LeNet, against registers of
+// 16 floats), and their tails as scalar loops were most of the copies' time.
+inline xsimd::batch<float> load_first(const float* p, std::size_t n) {
+  return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1), p);
+}
+inline xsimd::batch<double> load_first(const double* p, std::size_t n) {
+  return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1), p);
+}
+inline void store_first(float* p, std::size_t n, const xsimd::batch<float>& v) {
+  _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1), v);
+}
+inline void store_first(double* p, std::size_t n, const xsimd::batch<double>& v) {
+  _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1), v);
+}
+#endif
+
 // dst[q] = src[q] (+ add) for q < n, in registers: the rows are short (28
 // pixels in LeNet), and std::copy calls memmove for each.
 template <class T>
@@ -47,13 +66,31 @@ void copy_row(const T* src, std::size_t n, T* dst, T add = T(0)) {
   std::size_t q = 0;
   const B a(add);
   for (; q + B::size <= n; q += B::size) (B::load_unaligned(src + q) + a).store_unaligned(dst + q);
+#if XSIMD_WITH_AVX512F
+  if (q < n) store_first(dst + q, n - q, load_first(src + q, n - q) + a);
+#else
   for (; q < n; ++q) dst[q] = src[q] + add;
+#endif
 }
 
 // The sum of a register's lanes (xsimd::hadd's AVX-512 path trips g++ 12's
 // -Wmaybe-uninitialized inside its own intrinsics header).
+// Floats with AVX-512: a tree of shuffles, 11 % off correlate_weight on LeNet's
+// second layer (nine registers of pixels per element between two sums). Whole
+// registers: _mm512_reduce_add_ps extracts halves and trips that warning too.
 template <class T>
 T sum_lanes(const xsimd::batch<T>& b) {
+#if XSIMD_WITH_AVX512F
+  if constexpr (std::is_same_v<T, float>) {
+    // (the masked forms with every lane set: the plain ones pass g++ 12 an undefined register)
+    __m512 v = b;
+    v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0x4E));  // + the other 256 bits
+    v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, 0xB1));  // + the other 128 bits of each
+    v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0x4E));        // + the other 64 bits of each
+    v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xFFFF, v, 0xB1));        // + the neighbour
+    return _mm512_cvtss_f32(v);
+  }
+#endif
   alignas(xsimd::batch<T>::arch_type::alignment()) T lanes[xsimd::batch<T>::size];
   b.store_aligned(lanes);
   T sum = T(0);
@@ -61,31 +98,44 @@ T sum_lanes(const xsimd::batch<T>& b) {
   return sum;
 }
 
-template <class T, std::size_t kOutputs>
-void correlate_blocks(const DirectConv& d, const T* packed, const T* source, T* out) {
+// kOutputs output planes of correlate at the kVectors registers of wide pixels from
+// p. Inlined: as a call, g++ keeps the accumulators in memory across it (conv1 of
+// LeNet 10 % slower).
+template <class T, std::size_t kOutputs, std::size_t kVectors>
+[[gnu::always_inline]] inline void correlate_pixels(const DirectConv& d, const T* w, const T* source, std::size_t p, T* o) {
   using B = xsimd::batch<T>;
   constexpr std::size_t V = B::size;
   const std::ptrdiff_t* offsets = d.offsets.data();
   const std::size_t taps = d.taps(), stride = d.wide_stride();
+  B acc[kOutputs][kVectors];
+  for (auto& row : acc)
+    for (auto& a : row) a = B(T(0));
+  for (std::size_t t = 0; t < taps; ++t) {
+    const T* s = source + offsets[t] + p;
+    B x[kVectors];
+    for (std::size_t v = 0; v < kVectors; ++v) x[v] = B::load_unaligned(s + v * V);
+    for (std::size_t r = 0; r < kOutputs; ++r) {
+      const B weight(w[t * kOutputs + r]);
+      for (std::size_t v = 0; v < kVectors; ++v) acc[r][v] = xsimd::fma(weight, x[v], acc[r][v]);
+    }
+  }
+  for (std::size_t r = 0; r < kOutputs; ++r)
+    for (std::size_t v = 0; v < kVectors; ++v) acc[r][v].store_unaligned(o + r * stride + p + v * V);
+}
+
+// Blocks of kBlockVectors registers of pixels, then the one register left where the
+// stride is an odd number of them.
+template <class T, std::size_t kOutputs>
+void correlate_blocks(const DirectConv& d, const T* packed, const T* source, T* out) {
+  constexpr std::size_t V = xsimd::batch<T>::size;
+  const std::size_t taps = d.taps(), stride = d.wide_stride();
   for (std::size_t block = 0; block < d.outputs_padded() / kOutputs; ++block) {
     const T* w = packed + block * taps * kOutputs;
     T* o = out + block * kOutputs * stride;
-    for (std::size_t p = 0; p < stride; p += kBlockVectors * V) {
-      B acc[kOutputs][kBlockVectors];
-      for (auto& row : acc)
-        for (auto& a : row) a = B(T(0));
-      for (std::size_t t = 0; t < taps; ++t) {
-        const T* s = source + offsets[t] + p;
-        B x[kBlockVectors];
-        for (std::size_t v = 0; v < kBlockVectors; ++v) x[v] = B::load_unaligned(s + v * V);
-        for (std::size_t r = 0; r < kOutputs; ++r) {
-          const B weight(w[t * kOutputs + r]);
-          for (std::size_t v = 0; v < kBlockVectors; ++v) acc[r][v] = xsimd::fma(weight, x[v], acc[r][v]);
-        }
-      }
-      for (std::size_t r = 0; r < kOutputs; ++r)
-        for (std::size_t v = 0; v < kBlockVectors; ++v) acc[r][v].store_unaligned(o + r * stride + p + v * V);
-    }
+    std::size_t p = 0;
+    for (; p + kBlockVectors * V <= stride; p += kBlockVectors * V)
+      correlate_pixels<T, kOutputs, kBlockVectors>(d, w, source, p, o);
+    for (; p < stride; p += V) correlate_pixels<T, kOutputs, 1>(d, w, source, p, o);
   }
 }
 
@@ -138,8 +188,11 @@ DirectConv::DirectConv(std::size_t channels_, std::size_t padded_h_, std::size_t
       for (std::size_t j = 0; j < kw; ++j) offsets.push_back(std::ptrdiff_t(c * plane() + i * padded_w + j));
 }
 
-// (whole blocks of floats are whole blocks of doubles too: a register holds more floats)
-std::size_t DirectConv::wide_stride() const { return round_up(wide(), kBlockVectors * xsimd::batch<float>::size); }
+// Whole registers of floats are whole registers of doubles too. One register, not a
+// block of kBlockVectors: LeNet's second layer has 140 wide pixels, 144 with
+// registers of 16 floats, 160 in blocks of two (11 % more work in correlate and
+// correlate_weight for pixels that are dropped).
+std::size_t DirectConv::wide_stride() const { return round_up(wide(), xsimd::batch<float>::size); }
 std::size_t DirectConv::outputs_padded() const { return round_up(outputs, output_block); }
 std::size_t DirectConv::weight_outputs_padded() const { return round_up(outputs, weight_output_block); }
 std::size_t DirectConv::source_size() const { return channels * plane() + wide_stride() - wide() + kw; }
@@ -211,7 +264,11 @@ void add_taps(const DirectConv& d, const T* columns, T* source) {
     T* s = source + d.offsets[t];
     std::size_t p = 0;
     for (; p + B::size <= wide; p += B::size) (B::load_unaligned(s + p) + B::load_unaligned(c + p)).store_unaligned(s + p);
+#if XSIMD_WITH_AVX512F
+    if (p < wide) store_first(s + p, wide - p, load_first(s + p, wide - p) + load_first(c + p, wide - p));
+#else
     for (; p < wide; ++p) s[p] += c[p];
+#endif
   }
 }
 

@@ -34,7 +34,7 @@ struct DirectConv {
   std::size_t plane() const { return padded_h * padded_w; }
   std::size_t taps() const { return channels * kh * kw; }
   std::size_t wide() const { return out_h() * padded_w; }  // wide output pixels per plane
-  // The wide output's row length: wide() rounded up to whole SIMD blocks.
+  // The wide output's row length: wide() rounded up to whole SIMD registers of floats.
   std::size_t wide_stride() const;
   // Output planes rounded up to whole register blocks (of correlate, of correlate_weight).
   std::size_t outputs_padded() const;
