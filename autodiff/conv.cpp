@@ -679,7 +679,7 @@ inline __m256i first_lanes(std::size_t n) {  // lanes [0, n) set
 inline void max_pool_2x2_block(const float* top, const float* bottom, std::size_t j, std::size_t cells,
                                std::uint32_t first, std::uint32_t w, float* y, std::uint32_t* index) {
   const bool whole = cells == 8;  // plain loads and stores: the masked ones are slower (25 % on LeNet's first pooling)
-  const __m256i low = first_lanes(std::min<std::size_t>(2 * cells, 8)), high = first_lanes(2 * cells - 8 * (cells > 4));
+  const __m256i low = first_lanes(std::min<std::size_t>(2 * cells, 8)), high = first_lanes(cells > 4 ? 2 * cells - 8 : 0);  // none past the block's 2 cells columns
   auto columns = [&](const float* p, __m256& even, __m256& odd) {  // p[0, 2, ..., 14] and p[1, 3, ..., 15]
     const __m256 lo = whole ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, low),
                  hi = whole ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, high);
