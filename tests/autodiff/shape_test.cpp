@@ -16,7 +16,8 @@ namespace {
 
 using test::iota;
 
-V arange(std::size_t n, bool requires_grad = false) { return V(iota({n}), requires_grad); }
+// 0, 1, ..., n - 1 (not named arange: in the unity build autodiff::arange's callers would get it)
+V counting(std::size_t n, bool requires_grad = false) { return V(iota({n}), requires_grad); }
 
 using test::grad_of;
 
@@ -28,7 +29,7 @@ double inner(const Array<double>& a, const Array<double>& b) {
 }  // namespace
 
 TEST_CASE("slice follows Python's slice semantics: negative bounds, clamping, steps") {
-  const V x = arange(10);
+  const V x = counting(10);
   CHECK(slice(x, 0, 2, 8, 3).value() == Array<double>{2, 5});
   CHECK(slice(x, 0, -3, 100).value() == Array<double>{7, 8, 9});    // x[-3:]
   CHECK(slice(x, 0, -100, 3).value() == Array<double>{0, 1, 2});    // x[-100:3]
@@ -89,7 +90,7 @@ TEST_CASE("split and chunk give the slices torch.split and torch.chunk give") {
     for (const V& p : parts) n.push_back(p.shape()[0]);
     return n;
   };
-  const V x = arange(7);
+  const V x = counting(7);
   const auto by3 = split(x, 3);
   CHECK(lengths(by3) == std::vector<std::size_t>{3, 3, 1});
   CHECK(by3[2].value() == Array<double>{6});
@@ -99,12 +100,12 @@ TEST_CASE("split and chunk give the slices torch.split and torch.chunk give") {
   CHECK(lengths(sized) == std::vector<std::size_t>{2, 0, 5});
   CHECK(sized[2].value() == Array<double>{2, 3, 4, 5, 6});
   CHECK(lengths(chunk(x, 3)) == std::vector<std::size_t>{3, 3, 1});
-  CHECK(lengths(chunk(arange(6), 4)) == std::vector<std::size_t>{2, 2, 2});  // fewer chunks than asked, as torch
-  CHECK(lengths(chunk(arange(5), 4)) == std::vector<std::size_t>{2, 2, 1});
-  CHECK(lengths(chunk(arange(2), 5)) == std::vector<std::size_t>{1, 1});
-  CHECK(lengths(chunk(arange(0), 3)) == std::vector<std::size_t>{0, 0, 0});
-  CHECK(lengths(split(arange(0), 0L)) == std::vector<std::size_t>{0});
-  CHECK(lengths(split(arange(0), 2)) == std::vector<std::size_t>{0});
+  CHECK(lengths(chunk(counting(6), 4)) == std::vector<std::size_t>{2, 2, 2});  // fewer chunks than asked, as torch
+  CHECK(lengths(chunk(counting(5), 4)) == std::vector<std::size_t>{2, 2, 1});
+  CHECK(lengths(chunk(counting(2), 5)) == std::vector<std::size_t>{1, 1});
+  CHECK(lengths(chunk(counting(0), 3)) == std::vector<std::size_t>{0, 0, 0});
+  CHECK(lengths(split(counting(0), 0L)) == std::vector<std::size_t>{0});
+  CHECK(lengths(split(counting(0), 2)) == std::vector<std::size_t>{0});
   // along another axis
   const V m(iota({2, 5}));
   const auto cols = chunk(m, 2, -1);
@@ -207,7 +208,7 @@ TEST_CASE("pad fills borders as np.pad's constant, reflect and edge modes") {
   CHECK(pad(V(Array<double>{{1, 2, 3}, {4, 5, 6}}), {{0, 1}, {1, 1}}, PadMode::edge).value() ==
         Array<double>{{1, 1, 2, 3, 3}, {4, 4, 5, 6, 6}, {4, 4, 5, 6, 6}});
   // long rows (the interior copied as one run)
-  const V ten = arange(10);
+  const V ten = counting(10);
   CHECK(pad(ten, {{1, 1}}, PadMode::reflect).value() == Array<double>{1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 8});
   CHECK(pad(ten, {{2, 3}}, PadMode::edge).value() == Array<double>{0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9});
   CHECK(pad(ten, {{2, 3}}, PadMode::constant, -1.0).value() ==
@@ -270,7 +271,7 @@ TEST_CASE("flip reverses the given axes, or all of them, as np.flip") {
 }
 
 TEST_CASE("braced lists: split's sizes, tile's counts, flip's axes; stack and concatenate deduce T") {
-  const V x = arange(5);
+  const V x = counting(5);
   // split(x, {5}) is one part of 5 (torch.split(x, [5])), not sections of 5
   const auto whole = split(x, {5});
   REQUIRE(whole.size() == 1);
