@@ -207,11 +207,10 @@ void SGD<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double learni
     return;
   }
   T* velocity = velocity_[i].data();
-  // PyTorch's buffer starts as the first gradient, undamped
-  const T damped = this->updates()[i] == 1 ? T(1) : T(1 - options_.dampening);
-  const T kept = this->updates()[i] == 1 ? T(0) : mu;
+  const bool first = this->updates()[i] == 1;  // PyTorch's buffer starts as the first gradient, undamped
+  const T damped = T(1 - options_.dampening);
   for (std::size_t k = 0; k < n; ++k) {
-    velocity[k] = kept * velocity[k] + damped * gradient[k];
+    velocity[k] = first ? gradient[k] : mu * velocity[k] + damped * gradient[k];
     weights[k] -= lr * (options_.nesterov ? gradient[k] + mu * velocity[k] : velocity[k]);
   }
 }
@@ -362,7 +361,7 @@ void Adam<T>::update(std::size_t i, Array<T>& w, const Array<T>& g, double lr) {
     m[k] = b1 * m[k] + rest1 * gradient[k];
     v[k] = b2 * v[k] + rest2 * gradient[k] * gradient[k];
     T second = v[k];
-    if (largest) second = largest[k] = std::max(largest[k], v[k]);
+    if (largest) second = largest[k] = std::max(v[k], largest[k]);  // v if either is NaN, as xt::maximum
     weights[k] -= step_size * m[k] / (std::sqrt(second) / root_correction + eps);
   }
 }
