@@ -1,16 +1,20 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
 #include <limits>
-#include <functional>
 #include <random>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <autodiff/variable.hpp>
+#include <xtensor/xbuilder.hpp>
 
 namespace test {
 
@@ -83,12 +87,16 @@ autodiff::Array<double> grad_of(F f, const autodiff::Array<double>& x) {
   return leaf.grad();
 }
 
-// a and b have the same shape and |a - b| <= tol (1 + |b|) everywhere (xt::allclose with
-// rtol = atol = tol; NaN is close to nothing).
+// a and b have the same shape and agree to tol everywhere, absolutely or relatively:
+// xt::allclose(a, b, tol, tol) (|a - b| <= tol or <= tol max(|a|, |b|); equal infinities
+// agree, NaN agrees with nothing), without <xtensor/xmath.hpp>.
 inline bool close(const autodiff::Array<double>& a, const autodiff::Array<double>& b, double tol = 1e-12) {
   if (a.shape() != b.shape()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (!(std::abs(a.data()[i] - b.data()[i]) <= tol * (1 + std::abs(b.data()[i])))) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double x = a.data()[i], y = b.data()[i], d = std::abs(x - y);
+    if (std::isinf(x) && std::isinf(y) ? x != y : !(d <= tol || d <= tol * std::max(std::abs(x), std::abs(y))))
+      return false;
+  }
   return true;
 }
 
