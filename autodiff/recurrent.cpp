@@ -7,6 +7,7 @@
 // both (tests/autodiff/gradients_test.cpp: recorded against plain).
 #include "recurrent.hpp"
 
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -203,6 +204,11 @@ LayerSizes layer_sizes(const Variable<T>& x, const Variable<T>& w_ih, const Vari
   if (xs.size() != 3 || xs[1] == 0)
     fail("x of shape " + to_string(xs) + "; expected (batch, time, input) with time >= 1");
   const LayerSizes n{xs[0], xs[1], xs[2], hidden};
+  // BLAS takes int sizes and strides: batch time rows, time 4 hidden between a row's steps
+  const std::size_t most = std::size_t(std::numeric_limits<int>::max());
+  if (n.batch * n.time > most || n.time * 4 * hidden > most || n.input > most)
+    fail("x of shape " + to_string(xs) + " and w_hh of shape " + to_string(ws) +
+         ": batch time or time 4 hidden is past BLAS's int sizes");
   const auto expect = [&](const Variable<T>& v, const char* name, const Shape& shape) {
     if (!detail::same_shape(v.shape(), shape))
       fail(std::string(name) + " of shape " + to_string(v.shape()) + " for x of shape " + to_string(xs) +
