@@ -8,8 +8,6 @@
 // with backward ops that are each other's adjoints.
 #include "conv.hpp"
 
-#include <cblas.h>
-
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -25,6 +23,7 @@
 
 #include "detail/conv_direct.hpp"
 #include "detail/parallel.hpp"
+#include "linalg.hpp"
 #include "op.hpp"
 #include "reduction.hpp"
 #include "shape.hpp"
@@ -33,16 +32,7 @@ namespace autodiff {
 
 namespace {
 
-void gemm_raw(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
-              float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.f, a, lda,
-              b, ldb, beta, c, ldc);
-}
-void gemm_raw(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta,
-              double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda,
-              b, ldb, beta, c, ldc);
-}
+using detail::gemm_raw;
 
 std::string pair(Size2 s) { return "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")"; }
 
@@ -642,8 +632,8 @@ bool beats(T v, T m) {
 // and bottom (w apart in the plane, top at index `first`), y the maxima, index their
 // places in the plane.
 template <class T>
-void max_pool_2x2_cells(const T* top, const T* bottom, std::size_t wo, std::uint32_t first, std::uint32_t w, T* y,
-                        std::uint32_t* index) {
+void max_pool_2x2_row(const T* top, const T* bottom, std::size_t wo, std::uint32_t first, std::uint32_t w, T* y,
+                      std::uint32_t* index) {
   for (std::size_t j = 0; j < wo; ++j) {
     T m = top[2 * j];
     std::uint32_t at = 0;
@@ -653,12 +643,6 @@ void max_pool_2x2_cells(const T* top, const T* bottom, std::size_t wo, std::uint
     y[j] = m;
     index[j] = first + std::uint32_t(2 * j) + at;
   }
-}
-
-template <class T>
-void max_pool_2x2_row(const T* top, const T* bottom, std::size_t wo, std::uint32_t first, std::uint32_t w, T* y,
-                      std::uint32_t* index) {
-  max_pool_2x2_cells(top, bottom, wo, first, w, y, index);
 }
 
 #if defined(__AVX2__)
@@ -766,7 +750,7 @@ Variable<T> max_pool2d(const Variable<T>& x, Size2 kernel, Size2 stride, Size2 p
   std::uint32_t* ix = index->data();
   // The first maximum in row-major order; NaN wins (as PyTorch: it propagates).
   auto take = [](T v, std::size_t at, T& m, std::size_t& best) {
-    const bool wins = v > m || (v != v && m == m);
+    const bool wins = beats(v, m);
     m = wins ? v : m;
     best = wins ? at : best;
   };

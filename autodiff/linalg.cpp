@@ -18,16 +18,34 @@ namespace autodiff {
 
 namespace detail {
 
-void gemm_raw(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-              float beta, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
+namespace {
+void blas_gemm(bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
+               float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.f, a, lda,
               b, ldb, beta, c, ldc);
 }
-void gemm_raw(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
-              double beta, double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
+void blas_gemm(bool ta, bool tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta,
+               double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda,
               b, ldb, beta, c, ldc);
 }
+}  // namespace
+
+template <class T>
+void gemm_raw(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b,
+              std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (beta == T(0))
+      for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, T(0));
+    return;
+  }
+  blas_gemm(ta, tb, int(m), int(n), int(k), a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+template void gemm_raw(bool, bool, std::size_t, std::size_t, std::size_t, const float*, std::size_t, const float*,
+                       std::size_t, float, float*, std::size_t);
+template void gemm_raw(bool, bool, std::size_t, std::size_t, std::size_t, const double*, std::size_t, const double*,
+                       std::size_t, double, double*, std::size_t);
 
 }  // namespace detail
 
@@ -120,8 +138,7 @@ void gemm_batches(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k,
     return;
   }
   for (std::size_t i = 0; i < a_offsets.size(); ++i)
-    gemm_raw(ta, tb, int(m), int(n), int(k), T(1), a + a_offsets[i], int(lda), b + b_offsets[i], int(ldb), T(0),
-             c + i * m * n, int(n));
+    gemm_raw(ta, tb, m, n, k, a + a_offsets[i], lda, b + b_offsets[i], ldb, T(0), c + i * m * n, n);
 }
 
 }  // namespace detail
@@ -131,15 +148,9 @@ namespace {
 // c = op(a) op(b) + beta c for row-major matrices; c must already have its shape.
 template <class T>
 void gemm(const Array<T>& a, bool ta, const Array<T>& b, bool tb, Array<T>& c, T beta) {
-  const int m = int(ta ? a.shape()[1] : a.shape()[0]);
-  const int k = int(ta ? a.shape()[0] : a.shape()[1]);
-  const int n = int(tb ? b.shape()[0] : b.shape()[1]);
-  if (m == 0 || n == 0) return;
-  if (k == 0) {  // an empty product: c = beta c, without reading a fresh c
-    if (beta == T(0)) c.fill(T(0));
-    return;
-  }
-  gemm_raw(ta, tb, m, n, k, T(1), a.data(), int(a.shape()[1]), b.data(), int(b.shape()[1]), beta, c.data(), n);
+  const std::size_t m = ta ? a.shape()[1] : a.shape()[0], k = ta ? a.shape()[0] : a.shape()[1];
+  const std::size_t n = tb ? b.shape()[0] : b.shape()[1];
+  gemm_raw<T>(ta, tb, m, n, k, a.data(), a.shape()[1], b.data(), b.shape()[1], beta, c.data(), n);
 }
 
 std::string transposed(const Shape& shape, bool t) { return to_string(shape) + (t ? "^T" : ""); }

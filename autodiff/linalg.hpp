@@ -76,13 +76,13 @@ template <class T>
 void gemm_batches(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
                   const std::vector<std::size_t>& a_offsets, const T* b, std::size_t ldb,
                   const std::vector<std::size_t>& b_offsets, T* c);
-// c = alpha op(a) op(b) + beta c on raw row-major matrices with row lengths lda, ldb
-// and ldc (cblas_sgemm / cblas_dgemm): for products on strided parts of buffers, such
-// as one time step's rows of a (batch, time, features) array. m, n, k must be >= 1.
-void gemm_raw(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
-              float beta, float* c, int ldc);
-void gemm_raw(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
-              double beta, double* c, int ldc);
+// c = op(a) op(b) + beta c on raw row-major matrices with row lengths lda, ldb and ldc
+// (cblas_sgemm / cblas_dgemm): for products on strided parts of buffers, such as one
+// time step's rows of a (batch, time, features) array. An empty product (k = 0, which
+// cblas refuses as a leading dimension) leaves c = beta c, for beta 0 or 1.
+template <class T>
+void gemm_raw(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b,
+              std::size_t ldb, T beta, T* c, std::size_t ldc);
 }  // namespace detail
 
 }  // namespace autodiff

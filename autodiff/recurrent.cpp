@@ -223,20 +223,6 @@ LayerSizes layer_sizes(const Variable<T>& x, const Variable<T>& w_ih, const Vari
   return n;
 }
 
-// c = op(a) op(b) + beta c through detail::gemm_raw, also for an empty batch or input
-// (cblas refuses a leading dimension of 0): then c = beta c, beta 0 or 1.
-template <class T>
-void product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda, const T* b,
-             std::size_t ldb, T beta, T* c, std::size_t ldc) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) {
-    if (beta == T(0))
-      for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, T(0));
-    return;
-  }
-  detail::gemm_raw(ta, tb, int(m), int(n), int(k), T(1), a, int(lda), b, int(ldb), beta, c, int(ldc));
-}
-
 // One batch row of a step, on the gates a = [i, f, g, o] (4 hidden) of that row: the
 // loops apart from the arrays, with restrict, so that the compiler vectorises them.
 // c = f c_prev + i g
@@ -300,28 +286,28 @@ void lstm_layer_vjp(Backward<T>& d, const LayerTrace<T>& trace, const LayerSizes
     }
     if (t > 0) {  // dC/dh_(t-1) = g_(t-1) + dz_t W_hh
       for (std::size_t r = 0; r < B; ++r) std::copy_n(g + (r * (S + 1) + t - 1) * H, H, dh.data() + r * H);
-      product(false, false, B, H, G, dz.data() + t * G, S * G, w_hh, H, T(1), dh.data(), H);
+      detail::gemm_raw(false, false, B, H, G, dz.data() + t * G, S * G, w_hh, H, T(1), dh.data(), H);
     }
   }
   if (has_state && d.needs_grad(4)) {
-    product(false, false, B, H, G, dz.data(), S * G, w_hh, H, T(0), dh.data(), H);
+    detail::gemm_raw(false, false, B, H, G, dz.data(), S * G, w_hh, H, T(0), dh.data(), H);
     d.add_grad(4, Variable<T>(std::move(dh)));
   }
   if (has_state && d.needs_grad(5)) d.add_grad(5, Variable<T>(std::move(dc)));
   const std::size_t rows = B * S;  // all steps at once from here on
   if (d.needs_grad(0)) {  // dx = dz W_ih
     Array<T> dx = Array<T>::from_shape({B, S, n.input});
-    product(false, false, rows, n.input, G, dz.data(), G, d.input(1).value().data(), n.input, T(0), dx.data(), n.input);
+    detail::gemm_raw(false, false, rows, n.input, G, dz.data(), G, d.input(1).value().data(), n.input, T(0), dx.data(), n.input);
     d.add_grad(0, Variable<T>(std::move(dx)));
   }
   if (d.needs_grad(1)) {  // dW_ih = dz^T x
     Array<T> dw = Array<T>::from_shape({G, n.input});
-    product(true, false, G, n.input, rows, dz.data(), G, d.input(0).value().data(), n.input, T(0), dw.data(), n.input);
+    detail::gemm_raw(true, false, G, n.input, rows, dz.data(), G, d.input(0).value().data(), n.input, T(0), dw.data(), n.input);
     d.add_grad(1, Variable<T>(std::move(dw)));
   }
   if (d.needs_grad(2)) {  // dW_hh = dz^T h_prev
     Array<T> dw = Array<T>::from_shape({G, H});
-    product(true, false, G, H, rows, dz.data(), G, trace.h_prev.data(), H, T(0), dw.data(), H);
+    detail::gemm_raw(true, false, G, H, rows, dz.data(), G, trace.h_prev.data(), H, T(0), dw.data(), H);
     d.add_grad(2, Variable<T>(std::move(dw)));
   }
   if (d.needs_grad(3)) {  // db = the sum of dz's rows
@@ -392,7 +378,7 @@ Variable<T> lstm_layer_packed(const Variable<T>& x, const Variable<T>& w_ih, con
   trace->h_prev = Array<T>::from_shape({B, S, H});
   T* a = trace->gates.data();  // first the pre-activations x W_ih^T + b + h W_hh^T, then the gates
   for (std::size_t row = 0; row < B * S; ++row) std::copy_n(b.value().data(), G, a + row * G);
-  product(false, true, B * S, G, n.input, x.value().data(), n.input, w_ih.value().data(), n.input, T(1), a, G);
+  detail::gemm_raw(false, true, B * S, G, n.input, x.value().data(), n.input, w_ih.value().data(), n.input, T(1), a, G);
   const T* h0v = h0.defined() ? h0.value().data() : nullptr;
   const T* c0v = c0.defined() ? c0.value().data() : nullptr;
   for (std::size_t r = 0; r < B; ++r) {
@@ -404,7 +390,7 @@ Variable<T> lstm_layer_packed(const Variable<T>& x, const Variable<T>& w_ih, con
   const std::vector<T> zero_row(H, T(0));  // c0 when none was given
   for (std::size_t t = 0; t < S; ++t) {
     if (t > 0 || h0v)  // + h_(t-1) W_hh^T on step t's rows
-      product(false, true, B, G, H, trace->h_prev.data() + t * H, S * H, w_hh.value().data(), H, T(1), a + t * G, S * G);
+      detail::gemm_raw(false, true, B, G, H, trace->h_prev.data() + t * H, S * H, w_hh.value().data(), H, T(1), a + t * G, S * G);
     for (std::size_t r = 0; r < B; ++r) {
       const std::size_t row = r * S + t;
       T* z = a + row * G;
